@@ -1,0 +1,53 @@
+# One entry point per task. Every target builds the project virtual environment first
+# (.venv, from the pinned lock requirements.txt), so each works on a fresh clone with only
+# Python 3.11 and pip.
+#   make run     the default workflow on the built-in simulated data (both analyses)
+#   make test    lint + the test suite (what CI runs)
+#   make bench   benchmarks -> results/bench/*.json
+#   make report  results/report.html after a run
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-lock
+CORES ?= 8
+SNAKEMAKE := $(BIN)/snakemake
+SNAKEMAKE_ARGS ?=
+
+.PHONY: venv run report test lint pytest bench envs clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: venv
+	$(SNAKEMAKE) --cores $(CORES) $(SNAKEMAKE_ARGS)
+	$(SNAKEMAKE) --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
+
+report: venv
+	$(SNAKEMAKE) --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
+
+test: lint pytest
+
+lint: venv
+	$(BIN)/ruff check scripts tests benchmarks
+	$(BIN)/ruff format --check scripts tests benchmarks
+	$(BIN)/snakefmt --check Snakefile rules
+	$(SNAKEMAKE) --lint --cores 1
+
+pytest: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/run_all.py
+
+envs: venv
+	$(BIN)/python scripts/make_envs.py
+
+clean:
+	rm -rf results resources logs .snakemake

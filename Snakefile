@@ -1,0 +1,28 @@
+# Reproduces "Learning to Identify Electrons" (PRD 103, 116028) and "Learning to Isolate
+# Muons" (JHEP 10 (2021) 200) end to end. This file is the table of contents: the rules
+# live in rules/, the logic in scripts/leptonid/. See README.md.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# config/config.yaml is the default. A file given with --configfile replaces it entirely
+# (config/paper.yaml, config/tiny.yaml are complete configurations); --config KEY=VALUE
+# overrides single keys of whichever file is in use.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,56 @@
+# Config validation, wildcard constraints, input functions and the final target list.
+
+import sys
+from pathlib import Path
+
+import yaml
+
+# The library (scripts/leptonid) is importable here and, via the script directory, in every job.
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+
+from leptonid.configcheck import validate_config
+
+SCHEMA_PATH = Path(workflow.basedir) / "config" / "schema.yaml"
+validate_config(
+    config,
+    yaml.safe_load(SCHEMA_PATH.read_text()),
+    source=", ".join(map(str, workflow.config_settings.configfiles)) or "config/config.yaml",
+)
+
+
+SPLITS = ["train", "valid", "test"]
+DATASETS = list(config["datasets"])
+
+
+wildcard_constraints:
+    dataset="|".join(DATASETS),
+    split="|".join(SPLITS),
+    feature_set="[A-Za-z0-9_]+",
+    name="[A-Za-z0-9_]+(-[a-z]+)?",
+    key="[A-Za-z0-9_]+",
+    chunk="[0-9]+",
+
+
+# Every stage registers a function returning its final targets; rule all asks for them all.
+TARGET_FUNCTIONS = []
+
+
+def register_targets(function):
+    """Add a stage's target function (no arguments, returns a list of paths) to rule all."""
+    TARGET_FUNCTIONS.append(function)
+    return function
+
+
+def all_targets():
+    """Everything the default run produces, built from config."""
+    return [path for function in TARGET_FUNCTIONS for path in function()]
+
+
+def dataset_config(dataset):
+    """The config block of one dataset."""
+    return config["datasets"][dataset]
+
+
+def stage_seed(offset):
+    """A seed for one purpose: the master seed plus a fixed offset."""
+    return int(config["seed"]) + int(offset)
