@@ -3,7 +3,8 @@
 # Python 3.11 and pip.
 #   make run     the default workflow on the built-in simulated data (both analyses)
 #   make test    lint + the test suite (what CI runs)
-#   make bench   benchmarks -> results/bench/*.json
+#   make bench   component benchmarks -> results/bench/*.json
+#   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
 #   make report  results/report.html after a run
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report test lint pytest bench envs clean
+.PHONY: venv run report test lint pytest bench bench-dag envs clean
 
 venv: $(STAMP)
 
@@ -45,6 +46,9 @@ pytest: venv
 bench: venv
 	mkdir -p results/bench
 	$(BIN)/python benchmarks/run_all.py
+
+bench-dag: venv
+	$(BIN)/python benchmarks/time_dag.py --cores $(CORES)
 
 envs: venv
 	$(BIN)/python scripts/make_envs.py

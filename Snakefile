@@ -20,6 +20,11 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/efp.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/guided.smk"
+include: "rules/muons.smk"
 
 
 rule all:

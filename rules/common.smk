@@ -54,3 +54,10 @@ def dataset_config(dataset):
 def stage_seed(offset):
     """A seed for one purpose: the master seed plus a fixed offset."""
     return int(config["seed"]) + int(offset)
+
+
+# Each stage's constants and input functions (functions and rules live in separate files).
+include: "data_functions.smk"
+include: "efp_functions.smk"
+include: "models_functions.smk"
+include: "muons_functions.smk"

@@ -1,0 +1,144 @@
+# Constants and input functions of the data stage (rules in rules/data.smk).
+# Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
+
+
+SEED_OFFSET_SIMULATE = 100  # stage_seed offsets of this stage's random draws
+SEED_OFFSET_SHUFFLE = 200
+SIMULATED_FILES = ["data.h5", "unscaled_data.h5"]
+# What plot_data shows per dataset kind (only the keys the dataset's config unpacks).
+PLOT_IMAGE_KEYS = {"electrons": ["et", "ht"], "muons": ["images"]}
+PLOT_FEATURE_KEYS = {"electrons": ["hl", "mass"], "muons": ["iso", "pt"]}
+HL_CHECK_KEYS = ["et", "ht", "ee", "hl"]
+
+
+def unpacked_key_names(dataset):
+    """The keys unpack_h5 writes for a dataset: its configured keys plus weight."""
+    return list(dict.fromkeys([*dataset_config(dataset)["keys"], "weight"]))
+
+
+def feather_file(dataset, split, key):
+    """Path of one unpacked array (docs/architecture.md, "Files on disk")."""
+    return f"results/{dataset}/feather/{split}/{key}.feather"
+
+
+def published_file(wildcards):
+    """The published HDF5 file a dataset is read from, chosen by datasets.<name>.source."""
+    dataset = wildcards.dataset
+    settings = dataset_config(dataset)
+    source, name = settings["source"], settings["file"]
+    if source == "simulate":
+        if name not in SIMULATED_FILES:
+            raise ValueError(
+                f"datasets.{dataset}.file is {name!r}, but source 'simulate' writes only "
+                f"{SIMULATED_FILES}"
+            )
+        return f"resources/{dataset}/simulated/{name}"
+    if source == "download":
+        return f"resources/{dataset}/downloaded/{name}"
+    if not settings.get("path"):
+        raise ValueError(
+            f"datasets.{dataset}.source is 'path' but datasets.{dataset}.path is not set"
+        )
+    path = Path(settings["path"]) / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: datasets.{dataset}.path ({settings['path']!r}) must be a "
+            f"directory holding datasets.{dataset}.file ({name!r})"
+        )
+    return str(path)
+
+
+def simulate_settings(wildcards):
+    """The dataset's `simulate` config block (a dict)."""
+    return dict(dataset_config(wildcards.dataset).get("simulate") or {})
+
+
+def simulate_n_events(wildcards):
+    """Number of events the simulator generates (all splits together)."""
+    return int(simulate_settings(wildcards)["n_events"])
+
+
+def download_url(wildcards):
+    """URL of a published file: download.base_url + file."""
+    download = dataset_config(wildcards.dataset).get("download") or {}
+    if not download.get("base_url"):
+        raise ValueError(f"datasets.{wildcards.dataset}.download.base_url is not set")
+    return download["base_url"] + wildcards.file
+
+
+def pinned_sha256(wildcards):
+    """The pinned sha256 digest of a published file, or None when not pinned yet."""
+    download = dataset_config(wildcards.dataset).get("download") or {}
+    return (download.get("sha256") or {}).get(wildcards.file)
+
+
+def sha256_config_key(wildcards):
+    """Where the digest of a published file is pinned in the config (for messages)."""
+    return f"datasets.{wildcards.dataset}.download.sha256['{wildcards.file}']"
+
+
+def unpack_settings(wildcards):
+    """Settings of one unpack_h5 job; an unknown key stops the DAG naming the key."""
+    keys = unpacked_key_names(wildcards.dataset)
+    if wildcards.key not in keys:
+        raise ValueError(
+            f"results/{wildcards.dataset}/feather/{wildcards.split}/{wildcards.key}.feather: "
+            f"key {wildcards.key!r} is not unpacked (datasets.{wildcards.dataset}.keys + weight: "
+            f"{keys})"
+        )
+    return {
+        "kind": wildcards.dataset,
+        "keys": list(dataset_config(wildcards.dataset)["keys"]),
+        "seed": stage_seed(SEED_OFFSET_SHUFFLE),
+    }
+
+
+def plot_keys(dataset, table):
+    """The keys of a plot table that the dataset unpacks."""
+    return [key for key in table.get(dataset, []) if key in unpacked_key_names(dataset)]
+
+
+def plot_data_inputs(wildcards):
+    """Train-split arrays plot_data reads: images, flat features, labels and weights."""
+    dataset = wildcards.dataset
+    keys = [
+        *plot_keys(dataset, PLOT_IMAGE_KEYS),
+        *plot_keys(dataset, PLOT_FEATURE_KEYS),
+        "y",
+        "weight",
+    ]
+    return {key: feather_file(dataset, "train", key) for key in keys}
+
+
+def plot_data_params(wildcards):
+    """Which of plot_data's inputs are images and which are flat features."""
+    return {
+        "image_keys": plot_keys(wildcards.dataset, PLOT_IMAGE_KEYS),
+        "feature_keys": plot_keys(wildcards.dataset, PLOT_FEATURE_KEYS),
+        "file": dataset_config(wildcards.dataset)["file"],
+    }
+
+
+def hl_check_wanted(dataset):
+    """recompute_hl runs for electrons that unpack et, ht, ee and hl."""
+    return dataset == "electrons" and all(
+        key in unpacked_key_names(dataset) for key in HL_CHECK_KEYS
+    )
+
+
+@register_targets
+def data_targets():
+    """Every unpacked array, the data plots and (electrons) the HL cross-check."""
+    targets = []
+    for dataset in DATASETS:
+        targets += expand(
+            feather_file(dataset, "{split}", "{key}"),
+            split=SPLITS,
+            key=unpacked_key_names(dataset),
+        )
+        targets += expand(
+            "results/{dataset}/plots/data_{plot}.png", dataset=dataset, plot=["images", "features"]
+        )
+        if hl_check_wanted(dataset):
+            targets.append(f"results/{dataset}/data/hl_check.json")
+    return targets

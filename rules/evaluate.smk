@@ -1,0 +1,99 @@
+# Evaluation stage: test-split predictions, metrics per model (AUC with a bootstrap interval,
+# background rejection, collapse check), the AUC table next to the paper numbers, and the ROC
+# overlays. Input functions live in rules/common.smk ("models (train/evaluate)").
+
+
+rule predict_model:
+    input:
+        unpack(predict_model_inputs),
+    output:
+        predictions="results/{dataset}/predictions/{feature_set}.feather",
+    log:
+        "logs/{dataset}/predict_model/{feature_set}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/predict_model/{feature_set}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: TRAINING_THREADS
+    params:
+        settings=model_params,
+    script:
+        "../scripts/predict_model.py"
+
+
+rule evaluate_model:
+    input:
+        unpack(evaluate_model_inputs),
+    output:
+        metrics=report(
+            "results/{dataset}/metrics/{name}.json",
+            caption="../report/eval_metrics.rst",
+            category="ROC",
+            subcategory="metrics per model",
+            labels=history_label,
+        ),
+    log:
+        "logs/{dataset}/evaluate_model/{name}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/evaluate_model/{name}.tsv"
+    conda:
+        "../envs/train.yaml"
+    params:
+        settings=evaluate_params,
+    script:
+        "../scripts/evaluate_model.py"
+
+
+rule summarise_dataset:
+    input:
+        metrics=dataset_metrics_files,
+    output:
+        table=report(
+            "results/{dataset}/summary/auc_table.csv",
+            caption="../report/eval_auc_table.rst",
+            category="ROC",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "AUC table"},
+        ),
+        markdown="results/{dataset}/summary/auc_table.md",
+    log:
+        "logs/{dataset}/summarise_dataset.log",
+    conda:
+        "../envs/train.yaml"
+    params:
+        settings=summary_params,
+    script:
+        "../scripts/summarise_dataset.py"
+
+
+rule plot_roc:
+    input:
+        predictions=dataset_prediction_files,
+        metrics=dataset_metrics_files,
+    output:
+        roc=report(
+            "results/{dataset}/summary/roc.svg",
+            caption="../report/eval_roc.rst",
+            category="ROC",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "ROC (TPR vs FPR)"},
+        ),
+        rejection=report(
+            "results/{dataset}/summary/rejection.svg",
+            caption="../report/eval_rejection.rst",
+            category="ROC",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "background rejection"},
+        ),
+    log:
+        "logs/{dataset}/plot_roc.log",
+    conda:
+        "../envs/plot.yaml"
+    params:
+        settings=summary_params,
+    script:
+        "../scripts/plot_roc.py"
+
+
+# Final targets: evaluation_targets() in rules/common.smk.
+register_targets(evaluation_targets)

@@ -1,0 +1,88 @@
+# Training stage: one network per feature set (CNN on images, DNN on flat inputs), the BDT
+# baseline for flat feature sets, the optional optuna search, and the training curves.
+# Input functions live in rules/common.smk ("models (train/evaluate)").
+# Checkpoints go to results/{dataset}/checkpoints/{feature_set}/, deliberately NOT an output:
+# Snakemake would delete it before rerunning a killed job, and the rerun resumes from it.
+
+
+rule train_model:
+    input:
+        unpack(train_model_inputs),
+    output:
+        model="results/{dataset}/models/{feature_set}/model.keras",
+        preprocess="results/{dataset}/models/{feature_set}/preprocess.json",
+        history="results/{dataset}/models/{feature_set}/history.csv",
+        info="results/{dataset}/models/{feature_set}/train_info.json",
+    log:
+        "logs/{dataset}/train_model/{feature_set}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train_model/{feature_set}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: TRAINING_THREADS
+    params:
+        settings=model_params,
+    script:
+        "../scripts/train_model.py"
+
+
+rule train_bdt:
+    input:
+        unpack(train_bdt_inputs),
+    output:
+        predictions="results/{dataset}/predictions/{feature_set}-bdt.feather",
+        history="results/{dataset}/models/{feature_set}-bdt/history.csv",
+        info="results/{dataset}/models/{feature_set}-bdt/train_info.json",
+    log:
+        "logs/{dataset}/train_bdt/{feature_set}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train_bdt/{feature_set}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: TRAINING_THREADS
+    params:
+        settings=model_params,
+    script:
+        "../scripts/train_bdt.py"
+
+
+rule tune_model:
+    input:
+        unpack(tune_model_inputs),
+    output:
+        tuned="results/{dataset}/tuning/{feature_set}.yaml",
+        trials="results/{dataset}/tuning/{feature_set}_trials.csv",
+    log:
+        "logs/{dataset}/tune_model/{feature_set}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/tune_model/{feature_set}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: TRAINING_THREADS
+    params:
+        settings=model_params,
+    script:
+        "../scripts/tune_model.py"
+
+
+rule plot_history:
+    input:
+        history="results/{dataset}/models/{name}/history.csv",
+    output:
+        figure=report(
+            "results/{dataset}/models/{name}/history.png",
+            caption="../report/train_history.rst",
+            category="Training",
+            subcategory="{dataset}",
+            labels=history_label,
+        ),
+    log:
+        "logs/{dataset}/plot_history/{name}.log",
+    conda:
+        "../envs/plot.yaml"
+    script:
+        "../scripts/plot_history.py"
+
+
+# Final targets: training_targets() in rules/common.smk.
+register_targets(training_targets)

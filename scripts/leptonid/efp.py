@@ -1,0 +1,1126 @@
+"""Energy Flow Polynomials on calorimeter cells: graphs, canonical names, a fast engine, duplicates.
+
+Physics (REFERENCE.md, "Energy Flow Polynomials"; electron paper section IV): every non-zero
+pixel of an image is a particle with its ET normalised to sum 1 per image and its coordinates at
+the pixel centre (``leptonid.geometry``). Measure 'hadr' with ``normed=False`` on the
+pre-normalised ET:
+
+    z_i = ET_i ** kappa,   theta_ij = (d_eta_ij ** 2 + d_phi_ij ** 2) ** (beta / 2),
+    EFP_G = sum_{i_1..i_n} z_{i_1} ... z_{i_n} prod_{(k, l) in G} theta_{i_k i_l}.
+
+Graphs are energyflow's prime (connected) multigraphs, chosen with energyflow selection lists.
+
+Canonical names (`efp_name` / `parse_efp_name`)::
+
+    {image}_efp_{n}_{d}_{k}_k_{kappa}_b_{beta}          e.g. et_efp_2_1_0_k_2_b_0.5
+
+``n`` vertices, ``d`` edges, ``k`` the index of the graph among the prime graphs with that
+(n, d). (n, d, k) are the columns ``n``, ``d`` and ``k`` of energyflow's ``EFPSet.specs``
+(energyflow numbers the graphs of each (n, d) in its generator order, 0-based, and calls the
+triple ``EFP.ndk``), so graph index ``i`` of ``EFPSet(...)`` has name (n, d, k) when
+``tuple(efpset.specs[i][[0, 2, 4]]) == (n, d, k)``; the authors' names ``efp_{n}_{d}_{k}`` use
+the same triple. kappa and beta are written as integers when whole (``2``, ``-1``) and as
+Python's shortest float repr otherwise (``0.5``): only ``[A-Za-z0-9._-]``, safe in file names.
+
+Engine (`EFPEngine`): energyflow evaluates one einsum per graph per event. Here the events of a
+block are sorted by particle count and cut into batches padded to a common count (padding has
+z = 0, so it never contributes). Every graph is reduced symbolically, once, by variable
+elimination into a small set of batched array operations (leaves become matrix-vector products,
+vertices with two neighbours become matrix products; a core where every vertex has three or more
+neighbours, as in K4, is conditioned on one vertex, whose particle index becomes a batch axis).
+The elimination order is fixed per graph when the engine is built, never per event. Each
+operation is keyed by the expression it computes, so work
+is shared across graphs, kappas and betas: ``theta ** beta`` is gathered once per batch and beta
+from a fixed pixel-pair table (the pixel grid never changes), ``z ** kappa`` once per kappa, and a
+sub-expression that two EFPs have in common (a 2-vertex graph with d edges at beta and with 2d
+edges at beta / 2, graph 1_0_0 at every beta, ...) is computed once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from leptonid import io
+from leptonid.geometry import ImageGeometry, geometry_for
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------------------------------------
+# Graphs
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EFPGraph:
+    """One prime multigraph.
+
+    n, d, k: vertices, edges (with multiplicity), index inside (n, d) (energyflow's ``ndk``).
+    c: energyflow's variable-elimination complexity (cost ~ particles ** c per event).
+    edges: distinct vertex pairs (i, j), i < j, vertices 0..n-1.
+    weights: multiplicity of each pair in ``edges`` (sum = d).
+    """
+
+    n: int
+    d: int
+    k: int
+    c: int
+    edges: tuple[tuple[int, int], ...]
+    weights: tuple[int, ...]
+
+    @property
+    def ndk(self) -> tuple[int, int, int]:
+        return (self.n, self.d, self.k)
+
+    @property
+    def label(self) -> str:
+        """'n_d_k', e.g. '2_1_0'."""
+        return f"{self.n}_{self.d}_{self.k}"
+
+
+def _energyflow_graphs(selection: Sequence[str]) -> list[EFPGraph]:
+    # energyflow is imported here so that name parsing does not need it.
+    import energyflow
+
+    efpset = energyflow.EFPSet(*selection, measure="hadr", beta=1, kappa=1, normed=False)
+    disconnected = ["{}_{}_{}".format(*spec[[0, 2, 4]]) for spec in efpset.specs if spec[6] != 1]
+    if disconnected:
+        raise ValueError(
+            f"EFP selection {list(selection)} contains disconnected graphs "
+            f"({', '.join(disconnected[:5])}, ...); only prime graphs are supported: add 'p==1'"
+        )
+    graphs = []
+    for efp in efpset.efps:
+        edges, weights = [], []
+        for (i, j), w in zip(efp.simple_graph, efp.weights, strict=True):
+            edges.append((min(i, j), max(i, j)))
+            weights.append(int(w))
+        graphs.append(
+            EFPGraph(
+                n=int(efp.n),
+                d=int(efp.d),
+                k=int(efp.k),
+                c=int(efp.c),
+                edges=tuple(edges),
+                weights=tuple(weights),
+            )
+        )
+    return graphs
+
+
+def select_graphs(selections: Iterable[Sequence[str]]) -> tuple[EFPGraph, ...]:
+    """Union of energyflow selections, e.g. [["d<=7", "p==1"], ["d<=8", "p==1", "c==4"]].
+
+    Each inner list is ANDed by energyflow (``EFPSet(*selection)``); the lists are ORed.
+    Returns the prime graphs sorted by (n, d, k). ValueError on a disconnected graph or a
+    selection energyflow does not understand.
+    """
+    found: dict[tuple[int, int, int], EFPGraph] = {}
+    selections = [list(selection) for selection in selections]
+    if not selections:
+        raise ValueError("no EFP graph selection given")
+    for selection in selections:
+        if isinstance(selection, str) or not selection:
+            raise ValueError(f"an EFP selection must be a non-empty list of strings: {selection!r}")
+        for graph in _energyflow_graphs(selection):
+            found[graph.ndk] = graph
+    return tuple(found[key] for key in sorted(found))
+
+
+def graph_from_ndk(n: int, d: int, k: int) -> EFPGraph:
+    """The prime graph (n, d, k) from energyflow's tables; ValueError if there is none."""
+    graphs = _energyflow_graphs([f"n=={n}", f"d=={d}", f"k=={k}", "p==1"])
+    if len(graphs) != 1:
+        raise ValueError(f"energyflow has no prime graph {n}_{d}_{k}")
+    return graphs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical names
+# ---------------------------------------------------------------------------------------------
+
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
+_NAME_RE = re.compile(
+    rf"^(?P<image>[A-Za-z0-9]+)_efp_(?P<n>[0-9]+)_(?P<d>[0-9]+)_(?P<k>[0-9]+)"
+    rf"_k_(?P<kappa>{_NUMBER})_b_(?P<beta>{_NUMBER})$"
+)
+#: Regular expression of a canonical name without groups, for Snakemake wildcard constraints.
+EFP_NAME_PATTERN = rf"[A-Za-z0-9]+_efp_[0-9]+_[0-9]+_[0-9]+_k_{_NUMBER}_b_{_NUMBER}"
+
+
+def format_number(value: float) -> str:
+    """Exact, file-name-safe text of kappa or beta: 2 -> '2', -1 -> '-1', 0.5 -> '0.5'."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"EFP exponent must be finite, got {value}")
+    if value.is_integer():
+        return str(int(value))
+    text = repr(value)
+    if not re.fullmatch(_NUMBER, text):
+        raise ValueError(f"EFP exponent {value} has no plain decimal form (got {text!r})")
+    return text
+
+
+@dataclass(frozen=True)
+class EFPName:
+    """The parts of a canonical EFP name (see the module docstring)."""
+
+    image: str
+    n: int
+    d: int
+    k: int
+    kappa: float
+    beta: float
+
+    @property
+    def ndk(self) -> tuple[int, int, int]:
+        return (self.n, self.d, self.k)
+
+    def __str__(self) -> str:
+        return efp_name(self.image, self.n, self.d, self.k, self.kappa, self.beta)
+
+
+def efp_name(image: str, n: int, d: int, k: int, kappa: float, beta: float) -> str:
+    """Canonical name, e.g. efp_name('et', 2, 1, 0, 2, 0.5) == 'et_efp_2_1_0_k_2_b_0.5'."""
+    if not re.fullmatch(r"[A-Za-z0-9]+", image):
+        raise ValueError(f"image key {image!r} must be letters and digits only")
+    if min(n, d, k) < 0:
+        raise ValueError(f"graph indices must be >= 0, got n={n} d={d} k={k}")
+    graph = f"{int(n)}_{int(d)}_{int(k)}"
+    return f"{image}_efp_{graph}_k_{format_number(kappa)}_b_{format_number(beta)}"
+
+
+def parse_efp_name(name: str) -> EFPName:
+    """Inverse of `efp_name`; ValueError naming the string if it is not canonical."""
+    match = _NAME_RE.match(name)
+    if match is None:
+        raise ValueError(
+            f"{name!r} is not a canonical EFP name ({{image}}_efp_{{n}}_{{d}}_{{k}}"
+            "_k_{kappa}_b_{beta}, e.g. et_efp_2_1_0_k_2_b_0.5)"
+        )
+    parts = EFPName(
+        image=match["image"],
+        n=int(match["n"]),
+        d=int(match["d"]),
+        k=int(match["k"]),
+        kappa=float(match["kappa"]),
+        beta=float(match["beta"]),
+    )
+    if str(parts) != name:
+        raise ValueError(f"{name!r} is not in canonical form; expected {str(parts)!r}")
+    return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EFPSettings:
+    """The ``datasets.<dataset>.efp`` config block (config/schema.yaml documents each key)."""
+
+    images: tuple[str, ...]
+    graphs: tuple[tuple[str, ...], ...]
+    kappas: tuple[float, ...]
+    betas: tuple[float, ...]
+    chunks: int = 1
+    dedup_sample_size: int = 500
+    dedup_tolerance: float = 1e-9
+    gallery_size: int = 10
+    batch_elements: int = 1 << 16
+
+    @classmethod
+    def from_config(cls, block: Mapping) -> EFPSettings:
+        """Build from the config dict; unknown keys raise ValueError naming them."""
+        known = {"images", "graphs", "kappas", "betas", "chunks", "dedup", "gallery_size"}
+        unknown = set(block) - known
+        if unknown:
+            raise ValueError(f"unknown keys in the efp config block: {sorted(unknown)}")
+        dedup = dict(block.get("dedup", {}))
+        unknown = set(dedup) - {"sample_size", "tolerance"}
+        if unknown:
+            raise ValueError(f"unknown keys in efp.dedup: {sorted(unknown)}")
+        settings = cls(
+            images=tuple(str(image) for image in block["images"]),
+            graphs=tuple(tuple(str(s) for s in selection) for selection in block["graphs"]),
+            kappas=tuple(float(kappa) for kappa in block["kappas"]),
+            betas=tuple(float(beta) for beta in block["betas"]),
+            chunks=int(block.get("chunks", cls.chunks)),
+            dedup_sample_size=int(dedup.get("sample_size", cls.dedup_sample_size)),
+            dedup_tolerance=float(dedup.get("tolerance", cls.dedup_tolerance)),
+            gallery_size=int(block.get("gallery_size", cls.gallery_size)),
+        )
+        if not settings.images or not settings.graphs:
+            raise ValueError("efp.images and efp.graphs must not be empty")
+        if any(beta <= 0 for beta in settings.betas):
+            raise ValueError(f"EFP betas must be > 0, got {settings.betas}")
+        for value in settings.kappas + settings.betas:
+            format_number(value)  # raises for exponents without a file-name-safe form
+        if settings.chunks < 1:
+            raise ValueError(f"efp.chunks must be >= 1, got {settings.chunks}")
+        return settings
+
+
+def chunk_bounds(n_events: int, n_chunks: int, chunk: int) -> tuple[int, int]:
+    """Event range [start, stop) of chunk ``chunk`` (0-based) when splitting n_events evenly."""
+    if not 0 <= chunk < n_chunks:
+        raise ValueError(f"chunk {chunk} outside 0..{n_chunks - 1}")
+    edges = np.linspace(0, n_events, n_chunks + 1).round().astype(int)
+    return int(edges[chunk]), int(edges[chunk + 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Symbolic reduction of graphs into shared batched operations
+# ---------------------------------------------------------------------------------------------
+# Every array the engine computes is a node (kind, argument, input node ids), interned so that an
+# expression built twice (in two graphs, or for two kappas or betas) is one node, computed once
+# per batch. Shapes per batch of B events padded to M particles:
+#   vectors (B, M):     z        z_i = ET_i ** kappa (0 on padding)
+#                       y        z * the message vectors of the vertex
+#                       m        matrix @ vector (a leaf eliminated)
+#   matrices (B, M, M): gather   theta ** e, gathered from the pixel-pair table
+#                       Tmul     theta ** e as a product of two gathered powers
+#                       S        m1 @ diag(vector) @ m2 (a vertex with two neighbours eliminated)
+#                       H        elementwise product (parallel reduced edges)
+#                       t        transpose
+#   scalars (B,):       sum      sum over particles of the last vertex's vector
+#                       core     a core with no leaf and no 2-neighbour vertex (`_contract`)
+#   pairs (B, M, M):    flat index of each particle pair into the pixel-pair tables
+
+
+def _exponent(value: float) -> float:
+    """Round an angular exponent so that 0.5 * 3 and 1.5 give the same node."""
+    return float(f"{value:.12g}")
+
+
+def _base_exponent(exponent: float, betas: Sequence[float]) -> float | None:
+    """The largest configured beta whose integer multiple (>= 2) is exponent, if any."""
+    for beta in sorted(betas, reverse=True):
+        ratio = exponent / beta
+        if ratio > 1.5 and abs(ratio - round(ratio)) < 1e-9:
+            return beta
+    return None
+
+
+class _Plan:
+    """The interned node DAG of every EFP of one engine, plus the graph reduction."""
+
+    SYMMETRIC = ("gather", "Tmul")
+
+    def __init__(self, betas: Sequence[float]):
+        self.betas = tuple(betas)
+        self.nodes: list[tuple[str, object, tuple[int, ...]]] = []
+        self._index: dict[tuple, int] = {}
+        self._transposed: dict[int, int] = {}
+
+    def node(self, kind: str, arg: object = None, inputs: tuple[int, ...] = ()) -> int:
+        key = (kind, arg, inputs)
+        found = self._index.get(key)
+        if found is None:
+            found = self._index[key] = len(self.nodes)
+            self.nodes.append(key)
+        return found
+
+    # -- leaves ---------------------------------------------------------------------------
+
+    def theta(self, exponent: float) -> int:
+        """theta ** exponent: gathered for a configured beta (or 2), else a product."""
+        if exponent in self.betas or exponent == 2.0:
+            return self.node("gather", exponent, (self.node("pairs"),))
+        base = _base_exponent(exponent, self.betas)
+        if base is None:
+            raise ValueError(f"angular exponent {exponent} is no multiple of {self.betas}")
+        return self.node("Tmul", None, (self.theta(_exponent(exponent - base)), self.theta(base)))
+
+    def vertex(self, kappa: float, messages: list[int]) -> int:
+        z = self.node("z", kappa)
+        return self.node("y", None, (z, *sorted(messages))) if messages else z
+
+    # -- matrices, with one node per array whichever way round it was built -------------------
+
+    def _alternative(self, matrix: int) -> int:
+        """The same-shaped node computing the transpose, built structurally."""
+        kind, arg, inputs = self.nodes[matrix]
+        if kind in self.SYMMETRIC:
+            return matrix
+        if kind == "S":
+            m1, vector, m2 = inputs
+            return self.node("S", None, (self.transpose(m2), vector, self.transpose(m1)))
+        if kind == "H":
+            return self.node("H", None, tuple(sorted(self.transpose(p) for p in inputs)))
+        raise ValueError(f"node {matrix} ({kind}) is not a matrix")
+
+    def transpose(self, matrix: int) -> int:
+        kind, _, inputs = self.nodes[matrix]
+        if kind == "t":
+            return inputs[0]
+        found = self._transposed.get(matrix)
+        if found is None:
+            alternative = self._alternative(matrix)
+            found = matrix if alternative == matrix else self.node("t", None, (matrix,))
+            self._transposed[matrix] = found
+        return found
+
+    def _canonical(self, raw: int) -> int:
+        """raw, or the transpose of its alternative when that was built first (lower id)."""
+        alternative = self._alternative(raw)
+        if alternative == raw or raw < alternative:
+            return raw
+        return self.transpose(alternative)
+
+    def series(self, m1: int, vector: int, m2: int) -> int:
+        return self._canonical(self.node("S", None, (m1, vector, m2)))
+
+    def hadamard(self, first: int, second: int) -> int:
+        parts = []
+        for matrix in (first, second):
+            kind, _, inputs = self.nodes[matrix]
+            parts.extend(inputs if kind == "H" else (matrix,))
+        return self._canonical(self.node("H", None, tuple(sorted(parts))))
+
+    # -- graphs ---------------------------------------------------------------------------
+
+    def reduce(self, graph: EFPGraph, kappa: float, beta: float) -> int:
+        """Scalar node computing EFP_graph at (kappa, beta), by variable elimination.
+
+        Leaves go first (a matrix-vector product each), then vertices with two neighbours (a
+        matrix product, c = 3); a core where every vertex has three or more neighbours (K4 and
+        relatives, c = 4) is contracted by `_contract`. Among candidates the one whose result node
+        already exists (lowest id) is taken, which maximises sharing between graphs.
+        """
+        neighbours: dict[int, dict[int, int]] = {v: {} for v in range(graph.n)}
+        for (i, j), weight in zip(graph.edges, graph.weights, strict=True):
+            theta = self.theta(_exponent(beta * weight))
+            neighbours[i][j] = neighbours[j][i] = theta
+        messages: dict[int, list[int]] = {v: [] for v in range(graph.n)}
+
+        while len(neighbours) > 1:
+            leaves = [
+                (self.vertex(kappa, messages[v]), v) for v, nb in neighbours.items() if len(nb) == 1
+            ]
+            if leaves:
+                vector, v = min(leaves)
+                (u,) = neighbours[v]
+                messages[u].append(self.node("m", None, (neighbours[u][v], vector)))
+                del neighbours[u][v], neighbours[v], messages[v]
+                continue
+            candidates = []
+            for v, nb in neighbours.items():
+                if len(nb) == 2:
+                    a, c = sorted(nb)
+                    new = self.series(neighbours[a][v], self.vertex(kappa, messages[v]), nb[c])
+                    if c in neighbours[a]:
+                        new = self.hadamard(neighbours[a][c], new)
+                    candidates.append((new, v, a, c))
+            if not candidates:
+                return self._core(kappa, neighbours, messages)
+            new, v, a, c = min(candidates)
+            neighbours[a][c] = new
+            neighbours[c][a] = self.transpose(new)
+            del neighbours[a][v], neighbours[c][v], neighbours[v], messages[v]
+        (last,) = neighbours
+        return self.node("sum", None, (self.vertex(kappa, messages[last]),))
+
+    def _core(self, kappa: float, neighbours: dict, messages: dict) -> int:
+        """Scalar node for a core where every vertex has three or more neighbours."""
+        order = sorted(neighbours)
+        local = {v: i for i, v in enumerate(order)}
+        edges = tuple((local[v], local[u]) for v in order for u in sorted(neighbours[v]) if v < u)
+        vectors = tuple(self.vertex(kappa, messages[v]) for v in order)
+        matrices = tuple(neighbours[order[a]][order[b]] for a, b in edges)
+        return self.node("core", edges, vectors + matrices)
+
+
+def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left @ right; when right is broadcast along left's third-last axis, that axis is folded
+    into the rows, so each event is one large matrix product instead of M small ones."""
+    if left.ndim >= 4 and right.ndim == left.ndim and right.shape[-3] == 1 < left.shape[-3]:
+        shape = left.shape
+        rows = left.reshape(shape[:-3] + (shape[-3] * shape[-2], shape[-1]))
+        return np.matmul(rows, right[..., 0, :, :]).reshape(shape[:-1] + (right.shape[-1],))
+    return np.matmul(left, right)
+
+
+def _contract(
+    vectors: dict[int, np.ndarray], edges: dict[tuple[int, int], np.ndarray]
+) -> np.ndarray:
+    """Sum over all particle assignments of a small graph, numerically.
+
+    vectors: vertex -> (..., M) weight; edges: (a, b) -> (..., M, M) matrix, rows indexed by a.
+    Leading dimensions broadcast. Leaves and two-neighbour vertices are eliminated as in
+    `_Plan.reduce`; when none is left, the vertex with most neighbours is conditioned on: its
+    particle index becomes a new leading dimension (cost x M, memory x M), which turns its
+    edges into vertex weights of its neighbours. Returns (...) values.
+    """
+    vectors = dict(vectors)
+    neighbours: dict[int, dict[int, np.ndarray]] = {v: {} for v in vectors}
+    for (a, b), matrix in edges.items():
+        neighbours[a][b] = matrix
+        neighbours[b][a] = np.swapaxes(matrix, -1, -2)
+    while len(neighbours) > 1:
+        leaf = next((v for v, nb in neighbours.items() if len(nb) == 1), None)
+        if leaf is not None:
+            (u,) = neighbours[leaf]
+            message = np.matmul(neighbours[u][leaf], vectors[leaf][..., None])[..., 0]
+            vectors[u] = vectors[u] * message
+            del neighbours[u][leaf], neighbours[leaf], vectors[leaf]
+            continue
+        middle = next((v for v, nb in neighbours.items() if len(nb) == 2), None)
+        if middle is not None:
+            a, c = sorted(neighbours[middle])
+            scaled = np.multiply(neighbours[a][middle], vectors[middle][..., None, :], order="C")
+            new = _matmul(scaled, neighbours[middle][c])
+            if c in neighbours[a]:
+                new = new * neighbours[a][c]
+            neighbours[a][c] = new
+            neighbours[c][a] = np.swapaxes(new, -1, -2)
+            del neighbours[a][middle], neighbours[c][middle], neighbours[middle], vectors[middle]
+            continue
+        hub = max(neighbours, key=lambda v: len(neighbours[v]))
+        weight = vectors.pop(hub)
+        rest_vectors = {}
+        for v, vector in vectors.items():
+            if v in neighbours[hub]:
+                # item i of the new axis: the hub sits on particle i
+                rest_vectors[v] = vector[..., None, :] * np.swapaxes(neighbours[v][hub], -1, -2)
+            else:
+                rest_vectors[v] = vector[..., None, :]
+        rest_edges = {
+            (a, b): matrix[..., None, :, :]
+            for a, nb in neighbours.items()
+            if a != hub
+            for b, matrix in nb.items()
+            if a < b and b != hub
+        }
+        return (_contract(rest_vectors, rest_edges) * weight).sum(axis=-1)
+    (last,) = neighbours
+    return vectors[last].sum(axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------------------------
+
+
+class EFPEngine:
+    """Batched EFP evaluation for one image geometry and one (graphs x kappas x betas) grid.
+
+    columns: (graph, kappa, beta) of every output column, in canonical order (graph by
+    (n, d, k), then kappa ascending, then beta ascending).
+    batch_elements: events per batch x (padded particles) ** 2, i.e. the size of one (B, M, M)
+    matrix in float64 elements; bounds the memory of a batch (a few dozen matrices are alive
+    at a time).
+    """
+
+    def __init__(
+        self,
+        graphs: Sequence[EFPGraph],
+        kappas: Sequence[float],
+        betas: Sequence[float],
+        geometry: ImageGeometry,
+        batch_elements: int = 1 << 16,
+        max_batch: int = 4096,
+    ):
+        if any(beta <= 0 for beta in betas):
+            raise ValueError(f"betas must be > 0, got {list(betas)}")
+        self.geometry = geometry
+        self.kappas = tuple(sorted({float(kappa) for kappa in kappas}))
+        self.betas = tuple(sorted({_exponent(beta) for beta in betas}))
+        self.graphs = tuple(sorted(graphs, key=lambda graph: graph.ndk))
+        self.batch_elements = int(batch_elements)
+        self.max_batch = int(max_batch)
+        self.columns = tuple(
+            (graph, kappa, beta)
+            for graph in self.graphs
+            for kappa in self.kappas
+            for beta in self.betas
+        )
+        plan = _Plan(self.betas)
+        outputs = [plan.reduce(graph, kappa, beta) for graph, kappa, beta in self.columns]
+        self._compile(plan, outputs)
+        eta, phi = geometry.pixel_coordinates()
+        eta, phi = eta.ravel(), phi.ravel()
+        self._d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
+        self._tables: dict[float, np.ndarray] = {}
+
+    @property
+    def n_pixels(self) -> int:
+        return self.geometry.n_phi * self.geometry.n_eta
+
+    @property
+    def n_operations(self) -> int:
+        """Batched array operations per batch, after sharing (a measure of the plan's size)."""
+        return len(self._steps)
+
+    def _compile(self, plan: _Plan, outputs: list[int]) -> None:
+        """Keep the nodes the outputs need, in id order (a topological order), with frees."""
+        needed = set(outputs)
+        for node in range(len(plan.nodes) - 1, -1, -1):
+            if node in needed:
+                needed.update(plan.nodes[node][2])
+        order = sorted(needed)
+        position_of = {node: position for position, node in enumerate(order)}
+        steps = []
+        for node in order:
+            kind, arg, inputs = plan.nodes[node]
+            steps.append((kind, arg, tuple(position_of[i] for i in inputs)))
+        last_use: dict[int, int] = {}
+        for position, (_, _, inputs) in enumerate(steps):
+            for i in inputs:
+                last_use[i] = position
+        output_positions = [position_of[node] for node in outputs]
+        keep = set(output_positions)
+        free_after: list[list[int]] = [[] for _ in steps]
+        for i, position in last_use.items():
+            if i not in keep:
+                free_after[position].append(i)
+        columns_of: dict[int, list[int]] = {}
+        for column, position in enumerate(output_positions):
+            columns_of.setdefault(position, []).append(column)
+        self._steps = steps
+        self._free_after = free_after
+        self._output_columns = {p: np.array(columns) for p, columns in columns_of.items()}
+
+    def _table(self, exponent: float) -> np.ndarray:
+        """(P * P,) theta ** exponent for every ordered pixel pair (built once, then gathered)."""
+        table = self._tables.get(exponent)
+        if table is None:
+            if exponent == 2.0:
+                table = self._d2
+            elif exponent == 1.0:
+                table = np.sqrt(self._d2)
+            else:
+                table = self._d2 ** (exponent / 2.0)
+            table = np.ascontiguousarray(table).ravel()
+            self._tables[exponent] = table
+        return table
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def _run_batch(self, pixels: np.ndarray, et: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """EFPs of one padded batch.
+
+        pixels: (B, M) flat pixel index of each particle (any valid index on padding).
+        et: (B, M) normalised ET (0 on padding). mask: (B, M) True for real particles.
+        Returns (B, n_columns) float64.
+        """
+        out = np.empty((len(et), len(self.columns)))
+        values: list = [None] * len(self._steps)
+        for position, (kind, arg, inputs) in enumerate(self._steps):
+            args = [values[i] for i in inputs]
+            if kind == "m":
+                value = np.matmul(args[0], args[1][:, :, None])[:, :, 0]
+            elif kind in ("y", "H", "Tmul"):
+                value = args[0] * args[1]
+                for extra in args[2:]:
+                    value *= extra
+            elif kind == "S":
+                value = np.matmul(args[0] * args[1][:, None, :], args[2])
+            elif kind == "sum":
+                value = args[0].sum(axis=1)
+            elif kind == "t":
+                value = np.swapaxes(args[0], 1, 2)
+            elif kind == "gather":
+                value = np.take(self._table(arg), args[0])
+            elif kind == "z":
+                if arg == 0.0:
+                    value = mask.astype(np.float64)
+                elif arg == 1.0:
+                    value = et
+                else:
+                    value = np.zeros_like(et)
+                    np.power(et, arg, out=value, where=mask)
+            elif kind == "pairs":
+                value = pixels[:, :, None] * self.n_pixels + pixels[:, None, :]
+            elif kind == "core":
+                value = self._core(arg, args)
+            else:  # pragma: no cover - _Plan only builds the kinds above
+                raise AssertionError(kind)
+            values[position] = value
+            columns = self._output_columns.get(position)
+            if columns is not None:
+                out[:, columns] = value[:, None]
+            for done in self._free_after[position]:
+                values[done] = None
+        return out
+
+    def _core(self, edges: tuple, arrays: list[np.ndarray]) -> np.ndarray:
+        """A core contraction (c = 4), in slices of events so that its (b, M, M, M) steps stay
+        within a few times batch_elements."""
+        n_vertices = len(arrays) - len(edges)
+        n_events, width = arrays[0].shape
+        rows = max(1, 4 * self.batch_elements // max(width, 1) ** 3)
+        parts = []
+        for i in range(0, n_events, rows):
+            vectors = {v: arrays[v][i : i + rows] for v in range(n_vertices)}
+            matrices = {edge: arrays[n_vertices + j][i : i + rows] for j, edge in enumerate(edges)}
+            parts.append(_contract(vectors, matrices))
+        return np.concatenate(parts)
+
+    def compute(
+        self,
+        images: np.ndarray,
+        *,
+        block_size: int = 2048,
+        source: str = "images",
+        progress: Callable[[int], None] | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """EFPs of every image.
+
+        images: (N, n_phi, n_eta) or (N, n_phi, n_eta, 1) ET in GeV (any scale: each image is
+        normalised to sum 1); may be a memory map: it is read ``block_size`` events at a time.
+        source: text naming the input in error messages (file and key).
+        progress: called with the number of events finished (empty ones count as finished)
+            after each batch.
+        Returns (values (N, n_columns) float64, number of empty images). Empty images (no
+        non-zero pixel) get 0 for every EFP: the sums run over no particle.
+        """
+        shape = tuple(images.shape[1:])
+        if shape not in (self.geometry.shape, self.geometry.shape + (1,)):
+            raise ValueError(
+                f"{source}: expected images of shape (N, {self.geometry.n_phi}, "
+                f"{self.geometry.n_eta}[, 1]) for geometry {self.geometry.name!r}, "
+                f"got {tuple(images.shape)}"
+            )
+        n_events = len(images)
+        result = np.zeros((n_events, len(self.columns)))
+        n_empty = 0
+        for start in range(0, n_events, block_size):
+            stop = min(start + block_size, n_events)
+            flat = np.asarray(images[start:stop], dtype=np.float64).reshape(stop - start, -1)
+            n_empty += self._compute_block(flat, result[start:stop], source, start, progress)
+        return result, n_empty
+
+    def _compute_block(
+        self,
+        flat: np.ndarray,
+        out: np.ndarray,
+        source: str,
+        offset: int,
+        progress: Callable[[int], None] | None,
+    ) -> int:
+        """Fill out (Nb, n_columns) for flat (Nb, P) images (events offset.. of the input);
+        returns the number of empty ones. progress gets the events done after each batch."""
+        bad = ~np.isfinite(flat) | (flat < 0)
+        if bad.any():
+            event, pixel = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{source}: event {offset + event} pixel {pixel} has ET {flat[event, pixel]}; "
+                "expected finite values >= 0"
+            )
+        rows, pixels = np.nonzero(flat)
+        counts = np.bincount(rows, minlength=len(flat))
+        et = flat[rows, pixels]
+        et /= np.bincount(rows, weights=et, minlength=len(flat))[rows]
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        order = np.argsort(counts, kind="stable")
+        order = order[counts[order] > 0]
+        position = 0
+        while position < len(order):
+            end = position + 1
+            while (
+                end < len(order)
+                and end - position < self.max_batch
+                and (end - position + 1) * counts[order[end]] ** 2 <= self.batch_elements
+            ):
+                end += 1
+            events = order[position:end]
+            width = int(counts[events[-1]])
+            slots = np.arange(width)
+            mask = slots[None, :] < counts[events][:, None]
+            where = np.where(mask, starts[events][:, None] + slots[None, :], 0)
+            out[events] = self._run_batch(
+                np.where(mask, pixels[where], 0), np.where(mask, et[where], 0.0), mask
+            )
+            position = end
+            if progress is not None:
+                progress(offset + len(flat) - len(order) + position)
+        if progress is not None:
+            progress(offset + len(flat))
+        return int(np.count_nonzero(counts == 0))
+
+
+def _progress_reporter(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
+    """A progress bar on a terminal, otherwise a log line about every 10 % of the events."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, desc=label, unit="event")
+        done = [0]
+
+        def update(finished: int) -> None:
+            bar.update(finished - done[0])
+            done[0] = finished
+
+        return update, bar.close
+    step = max(total // 10, 1)
+    next_report = [step]
+    start = time.perf_counter()
+
+    def report(finished: int) -> None:
+        if finished >= next_report[0]:
+            elapsed = time.perf_counter() - start
+            log.info("%s: %d / %d events (%.0f s)", label, finished, total, elapsed)
+            next_report[0] = total + 1 if finished >= total else (finished // step + 1) * step
+
+    return report, lambda: None
+
+
+def compute_efp_table(
+    images: Mapping[str, np.ndarray],
+    geometries: Mapping[str, ImageGeometry],
+    settings: EFPSettings,
+    sources: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """EFP table of a set of events: one float64 column per EFP, canonical names and order.
+
+    images: key -> (N, n_phi, n_eta[, 1]) ET images of the same N events, for every key of
+    settings.images (ECal and HCal are computed separately, names prefixed by the key).
+    geometries: key -> its ImageGeometry (leptonid.geometry.geometry_for).
+    sources: key -> text naming the input in messages (defaults to the key).
+    Rows keep the event order. Empty images get 0 for every EFP; their count is logged.
+    """
+    graphs = select_graphs(settings.graphs)
+    sources = dict(sources or {})
+    lengths = {key: len(images[key]) for key in settings.images}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"image keys hold different numbers of events: {lengths}")
+    columns = {}
+    for key in settings.images:
+        engine = EFPEngine(
+            graphs, settings.kappas, settings.betas, geometries[key], settings.batch_elements
+        )
+        log.info(
+            "%s: %d graphs x %d kappas x %d betas = %d EFPs, %d batched operations per batch",
+            key,
+            len(graphs),
+            len(engine.kappas),
+            len(engine.betas),
+            len(engine.columns),
+            engine.n_operations,
+        )
+        report, close = _progress_reporter(lengths[key], f"EFPs {key}")
+        values, n_empty = engine.compute(images[key], source=sources.get(key, key), progress=report)
+        close()
+        if n_empty:
+            log.warning(
+                "%s: %d of %d images are empty; all their EFPs are set to 0",
+                key,
+                n_empty,
+                lengths[key],
+            )
+        for column, (graph, kappa, beta) in enumerate(engine.columns):
+            columns[efp_name(key, graph.n, graph.d, graph.k, kappa, beta)] = values[:, column]
+    return pd.DataFrame(columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# Duplicates and single-EFP AUCs
+# ---------------------------------------------------------------------------------------------
+
+
+def min_max_normalise(values: np.ndarray) -> np.ndarray:
+    """(N, C) -> (N, C) float64 scaled to [0, 1] per column; a constant column becomes 0."""
+    values = np.asarray(values, dtype=np.float64)
+    low, high = values.min(axis=0), values.max(axis=0)
+    span = high - low
+    scale = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
+    return (values - low) * scale
+
+
+def find_duplicate_efps(
+    sample: pd.DataFrame,
+    full: Mapping[str, np.ndarray],
+    tolerance: float,
+) -> pd.DataFrame:
+    """EFPs identical on the data (REFERENCE.md "Energy Flow Polynomials", duplicates).
+
+    sample: (S, C) EFP values of a random sample of train events, columns in canonical order.
+    full: name -> (N,) values of that EFP on all train events (read lazily, only for the
+    candidate pairs).
+    tolerance: largest max |difference| of min-max normalised values still called identical.
+
+    Two EFPs are candidates when their normalised sample values differ by at most tolerance
+    everywhere; a candidate is confirmed when the same holds on all events (normalised on all
+    events). Going through the columns in canonical order, a column is dropped when it is
+    confirmed identical to an earlier kept column (the first such one in canonical order): the
+    first name of every identity class is kept. A constant column normalises to 0, so constant
+    columns form one class.
+    Returns a table with one row per dropped EFP: dropped, kept, max_deviation (on all events),
+    in canonical order of the dropped names.
+    """
+    names = list(sample.columns)
+    normalised = min_max_normalise(sample.to_numpy(dtype=np.float64))
+    # Any two columns within tolerance have projections within tolerance * sum|weights|, so a
+    # window in projection order holds every candidate of a column (no pair is missed).
+    weights = np.linspace(1.0, 2.0, len(normalised))
+    projection = weights @ normalised
+    window = tolerance * weights.sum() * (1 + 1e-9) + 1e-12
+    order = np.argsort(projection, kind="stable")
+    sorted_projection = projection[order]
+
+    full_normalised: dict[int, np.ndarray] = {}
+
+    def on_all_events(column: int) -> np.ndarray:
+        if column not in full_normalised:
+            full_normalised[column] = min_max_normalise(
+                np.asarray(full[names[column]], dtype=np.float64)[:, None]
+            )[:, 0]
+        return full_normalised[column]
+
+    kept = np.ones(len(names), dtype=bool)
+    rows = []
+    for column in range(len(names)):
+        low, high = (
+            np.searchsorted(sorted_projection, projection[column] - window, side="left"),
+            np.searchsorted(sorted_projection, projection[column] + window, side="right"),
+        )
+        candidates = np.sort(order[low:high])
+        candidates = candidates[(candidates < column) & kept[candidates]]
+        if candidates.size == 0:
+            continue
+        deviation = np.abs(normalised[:, candidates] - normalised[:, [column]]).max(axis=0)
+        for candidate in candidates[deviation <= tolerance]:
+            confirmed = np.abs(on_all_events(candidate) - on_all_events(column)).max()
+            if confirmed <= tolerance:
+                kept[column] = False
+                rows.append((names[column], names[candidate], float(confirmed)))
+                break
+    return pd.DataFrame(rows, columns=["dropped", "kept", "max_deviation"])
+
+
+def single_efp_aucs(
+    table: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
+) -> pd.DataFrame:
+    """AUC of every EFP alone, as the paper's "AUC(EFP alone)" column.
+
+    table: (N, C) EFP values; y: (N,) labels, 1 = signal; weight: (N,) per-event weights or None.
+    Returns columns efp, auc = max(AUC, 1 - AUC), raw_auc (AUC of the value itself) and
+    direction ('higher' when larger values mean signal, else 'lower'), sorted by auc
+    descending (ties in canonical order).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).ravel()
+    if len(y) != len(table):
+        raise ValueError(f"{len(table)} EFP rows but {len(y)} labels")
+    if len(np.unique(y)) != 2:
+        raise ValueError(f"the labels must hold both classes, found {np.unique(y)}")
+    if weight is not None:
+        weight = np.asarray(weight, dtype=np.float64).ravel()
+        if len(weight) != len(y):
+            raise ValueError(f"{len(y)} labels but {len(weight)} weights")
+    raw = np.array(
+        [roc_auc_score(y, table[name].to_numpy(), sample_weight=weight) for name in table.columns]
+    )
+    result = pd.DataFrame(
+        {
+            "efp": list(table.columns),
+            "auc": np.maximum(raw, 1.0 - raw),
+            "raw_auc": raw,
+            "direction": np.where(raw >= 0.5, "higher", "lower"),
+        }
+    )
+    return result.sort_values("auc", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points of the rules (file handling through leptonid.io)
+# ---------------------------------------------------------------------------------------------
+
+
+def efp_names(settings: EFPSettings) -> list[str]:
+    """Canonical names of every EFP of the grid, in canonical (column) order: image in config
+    order, then graph by (n, d, k), kappa ascending, beta ascending."""
+    graphs = select_graphs(settings.graphs)
+    return [
+        efp_name(image, graph.n, graph.d, graph.k, kappa, beta)
+        for image in settings.images
+        for graph in graphs
+        for kappa in sorted(set(settings.kappas))
+        for beta in sorted({_exponent(beta) for beta in settings.betas})
+    ]
+
+
+def _write_text(path: str | Path, text: str) -> None:
+    """Write text via a temporary name, so that a failed job leaves no partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def run_compute_chunk(
+    image_paths: Mapping[str, str | Path],
+    settings: EFPSettings,
+    chunk: int,
+    out_path: str | Path,
+    threads: int = 1,
+) -> pd.DataFrame:
+    """compute_efps: EFPs of one chunk (an event range) of one split.
+
+    image_paths: image key -> Feather array of the split (memory-mapped; only the chunk's
+    events are read, a block at a time). threads: BLAS threads (the rule's threads; chunks,
+    not threads, are the unit of parallelism). Writes the chunk's table to out_path.
+    """
+    from threadpoolctl import threadpool_limits
+
+    images = {key: io.read_array(image_paths[key]) for key in settings.images}
+    n_events = {key: len(array) for key, array in images.items()}
+    if len(set(n_events.values())) != 1:
+        raise ValueError(
+            "image files hold different numbers of events: "
+            + ", ".join(f"{image_paths[key]}: {n}" for key, n in n_events.items())
+        )
+    start, stop = chunk_bounds(next(iter(n_events.values())), settings.chunks, chunk)
+    log.info("chunk %d of %d: events [%d, %d)", chunk, settings.chunks, start, stop)
+    with threadpool_limits(limits=int(threads)):
+        table = compute_efp_table(
+            {key: array[start:stop] for key, array in images.items()},
+            {key: geometry_for(key) for key in settings.images},
+            settings,
+            sources={key: f"{image_paths[key]} (key {key!r})" for key in settings.images},
+        )
+    io.write_table(table, out_path)
+    return table
+
+
+def run_gather(
+    chunk_paths: Sequence[str | Path],
+    settings: EFPSettings,
+    reference_path: str | Path,
+    out_path: str | Path,
+) -> None:
+    """gather_efps: chunk tables, in chunk order, into one table of the split.
+
+    reference_path: one image array of the split (memory-mapped; its length is the number of
+    events the table must have).
+    """
+    n_events = len(io.read_array(reference_path))
+    expected = efp_names(settings)
+    parts = []
+    for path in chunk_paths:
+        part = io.read_table(path)
+        if list(part.columns) != expected:
+            raise ValueError(
+                f"{path}: columns differ from the EFP grid in the config ({len(part.columns)} "
+                f"columns, expected {len(expected)}); recompute the chunk"
+            )
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    if len(table) != n_events:
+        raise ValueError(
+            f"the chunks hold {len(table)} events but {reference_path} holds {n_events}: "
+            "recompute the chunks"
+        )
+    io.write_table(table, out_path)
+    log.info("gathered %d chunks: %d events x %d EFPs", len(parts), *table.shape)
+
+
+class _FeatherColumns(Mapping):
+    """name -> (N,) values of one column of a Feather table, read on demand."""
+
+    def __init__(self, path: str | Path, names: Sequence[str]):
+        self.path, self.names = path, list(names)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return io.read_table(self.path, [name])[name].to_numpy(dtype=np.float64)
+
+    def __iter__(self):
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _sample_rows(path: str | Path, names: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
+    """The given rows of every column, read a group of columns at a time (bounded memory)."""
+    group = max(1, (1 << 25) // max(len(rows), 1) // 8)
+    parts = []
+    for start in range(0, len(names), group):
+        columns = list(names[start : start + group])
+        parts.append(io.read_table(path, columns).iloc[rows].reset_index(drop=True))
+    return pd.concat(parts, axis=1)
+
+
+def run_deduplicate(
+    train_path: str | Path,
+    settings: EFPSettings,
+    seed: int,
+    duplicates_path: str | Path,
+    kept_path: str | Path,
+) -> pd.DataFrame:
+    """deduplicate_efps: identities on the train split -> duplicates.csv and kept.txt.
+
+    A sample of settings.dedup_sample_size train events (drawn with seed) finds candidates,
+    all train events confirm them (`find_duplicate_efps`).
+    """
+    names = efp_names(settings)
+    n_events = len(io.read_table(train_path, names[:1]))
+    rng = np.random.default_rng(seed)
+    size = min(settings.dedup_sample_size, n_events)
+    rows = np.sort(rng.choice(n_events, size=size, replace=False))
+    sample = _sample_rows(train_path, names, rows)
+    duplicates = find_duplicate_efps(
+        sample, _FeatherColumns(train_path, names), settings.dedup_tolerance
+    )
+    dropped = set(duplicates["dropped"])
+    kept = [name for name in names if name not in dropped]
+    log.info(
+        "%d EFPs, %d duplicates on %d sampled / %d train events (tolerance %g), %d kept",
+        len(names),
+        len(duplicates),
+        size,
+        n_events,
+        settings.dedup_tolerance,
+        len(kept),
+    )
+    _write_text(duplicates_path, duplicates.to_csv(index=False))
+    _write_text(kept_path, "".join(f"{name}\n" for name in kept))
+    return duplicates
+
+
+def read_kept(path: str | Path) -> list[str]:
+    """Kept EFP names from kept.txt (one canonical name per line); ValueError names the line."""
+    names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    for number, name in enumerate(names, start=1):
+        try:
+            parse_efp_name(name)
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: {error}") from None
+    return names
+
+
+def run_single_auc(
+    test_path: str | Path,
+    kept_path: str | Path,
+    y_path: str | Path,
+    weight_path: str | Path | None,
+    out_path: str | Path,
+) -> pd.DataFrame:
+    """single_efp_auc: AUC of every kept EFP alone on the test split -> single_auc.csv."""
+    kept = read_kept(kept_path)
+    table = io.read_table(test_path, kept)
+    y = io.read_array(y_path)
+    weight = io.read_array(weight_path) if weight_path is not None else None
+    if len(y) != len(table):
+        raise ValueError(f"{test_path}: {len(table)} events but {y_path} holds {len(y)}")
+    result = single_efp_aucs(table, y, weight)
+    _write_text(out_path, result.to_csv(index=False))
+    log.info("best single EFP: %s (AUC %.4f)", result["efp"].iloc[0], result["auc"].iloc[0])
+    return result

@@ -1,0 +1,801 @@
+"""The only module that touches files: published HDF5 files, Feather arrays, downloads, JSON.
+
+Published layouts (REFERENCE.md sections 1 and 2, "Published data")
+-------------------------------------------------------------------
+Every top-level key of a published ``data.h5`` / ``unscaled_data.h5`` is a group holding the
+datasets ``train``, ``valid`` and ``test`` (read as ``f["et/train"]``).  :data:`LAYOUTS` holds one
+table per dataset kind that maps each *unpacked* key (the names downstream rules use,
+docs/architecture.md) to the published group(s) it comes from:
+
+==========  ========  ===============================  ======================  ====================
+kind        key       published group(s)               per-event shape (file)  written as
+==========  ========  ===============================  ======================  ====================
+electrons   et, ee    et, ee                           (31, 31, 1)             as published
+electrons   ht, he    ht, he                           (32, 32, 1)             as published
+electrons   hl        hl                               (7,)                    as published
+electrons   mass      mass                             (1,)                    as published
+electrons   y         y (1 = electron, 0 = jet)        ()                      int8
+electrons   weight    none: the file has no weights    -                       float64 ones
+muons       images    images_signal, images_bg         (32, 32) or (32, 32, 1) (32, 32, 1)
+muons       iso       iso_signal, iso_bg               (n_cones,)              as published
+muons       weight    weights_signal, weights_bg       ()                      float64
+muons       pt        pt_signal, pt_bg (optional)      () or (1,)              (1,)
+muons       y         none: 1 for signal, 0 for bg     -                       int8
+==========  ========  ===============================  ======================  ====================
+
+Electron files keep signal and background in the same arrays, in file order.  Muon files
+store them separately: each unpacked muon key is the signal rows followed by the background
+rows, shuffled by :func:`shuffle_permutation` (seeded from the config seed and the split name,
+so it is the same permutation for every key of a split).  Keys in the file that are not
+asked for (``efpe``, ``efph``, ``et_mass``, ``ee_mass``, ...) are ignored.
+
+Feather array files (docs/architecture.md, "Feather array layout")
+------------------------------------------------------------------
+One Arrow table with a single column ``values``: a plain column for (N,) arrays, a
+``FixedSizeList<dtype>[d1*d2*...]`` column (C order) for (N, d1, d2, ...) arrays; the schema
+metadata ``shape`` (JSON list without N) and ``dtype`` (numpy name) restore the array.  Bool
+arrays are stored as uint8.  The file is written uncompressed as ONE record batch, so that
+:func:`read_array` can memory-map it and return a single zero-copy numpy view (the body of
+several record batches is not contiguous, so it could not be one array).  The batch body is
+still streamed chunk by chunk (:class:`FeatherArrayWriter`): memory does not grow with N.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io as _pyio
+import json
+import logging
+import math
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pyarrow as pa
+from pyarrow import feather as pa_feather
+from tqdm import tqdm
+
+from leptonid.geometry import ECAL, HCAL, MUON
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "valid", "test")
+CHUNK_EVENTS = 4096  # events read, checked and written at a time: memory is O(chunk), not O(N)
+DOWNLOAD_CHUNK_BYTES = 1 << 20
+
+
+class DataError(ValueError):
+    """A published or unpacked file does not have the expected layout or content."""
+
+
+class DownloadError(RuntimeError):
+    """A download failed or its content does not match the pinned sha256 digest."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Published layouts
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    """Where one unpacked key comes from in a published file.
+
+    groups: the published group for each class position of the layout (one for electrons;
+        signal then background for muons); empty for keys built without reading the file.
+    shapes: accepted per-event shapes in the file (without N); ``None`` matches any length.
+    out_shape: per-event shape written; None keeps the published one.
+    constants: for built keys, the value of every event of each class position.
+    dtype: numpy dtype written; None keeps the published one (in native byte order).
+    label: the key is a class label: values must be 0 or 1 and both classes present.
+    """
+
+    groups: tuple[str, ...] = ()
+    shapes: tuple[tuple[int | None, ...], ...] = ((),)
+    out_shape: tuple[int, ...] | None = None
+    constants: tuple[float, ...] = ()
+    dtype: str | None = None
+    label: bool = False
+
+
+@dataclass(frozen=True)
+class PublishedLayout:
+    """One dataset kind: its class positions and the table of its unpacked keys."""
+
+    kind: str
+    classes: tuple[str, ...]
+    keys: dict[str, KeyLayout]
+    shuffle: bool  # merge the class positions with a seeded permutation (muons)
+
+
+_ECAL_IMAGE = (*ECAL.shape, 1)
+_HCAL_IMAGE = (*HCAL.shape, 1)
+
+ELECTRONS = PublishedLayout(
+    kind="electrons",
+    classes=("all",),
+    keys={
+        "et": KeyLayout(groups=("et",), shapes=(_ECAL_IMAGE,)),
+        "ee": KeyLayout(groups=("ee",), shapes=(_ECAL_IMAGE,)),
+        "ht": KeyLayout(groups=("ht",), shapes=(_HCAL_IMAGE,)),
+        "he": KeyLayout(groups=("he",), shapes=(_HCAL_IMAGE,)),
+        "hl": KeyLayout(groups=("hl",), shapes=((7,),)),
+        "mass": KeyLayout(groups=("mass",), shapes=((1,),)),
+        "y": KeyLayout(groups=("y",), shapes=((),), dtype="int8", label=True),
+        # REFERENCE.md 1: the published electron data carries no per-event weights.
+        "weight": KeyLayout(constants=(1.0,), dtype="float64"),
+    },
+    shuffle=False,
+)
+
+MUONS = PublishedLayout(
+    kind="muons",
+    classes=("signal", "background"),
+    keys={
+        "images": KeyLayout(
+            groups=("images_signal", "images_bg"),
+            shapes=(MUON.shape, (*MUON.shape, 1)),
+            out_shape=(*MUON.shape, 1),
+        ),
+        "iso": KeyLayout(groups=("iso_signal", "iso_bg"), shapes=((None,),)),
+        "weight": KeyLayout(groups=("weights_signal", "weights_bg"), shapes=((),), dtype="float64"),
+        "pt": KeyLayout(groups=("pt_signal", "pt_bg"), shapes=((), (1,)), out_shape=(1,)),
+        # REFERENCE.md 2: signal and background are stored apart; the workflow builds labels.
+        "y": KeyLayout(constants=(1, 0), dtype="int8", label=True),
+    },
+    shuffle=True,
+)
+
+LAYOUTS = {layout.kind: layout for layout in (ELECTRONS, MUONS)}
+
+
+def layout_for(kind: str) -> PublishedLayout:
+    """The published layout of a dataset kind ('electrons' or 'muons')."""
+    try:
+        return LAYOUTS[kind]
+    except KeyError:
+        raise DataError(f"unknown dataset kind {kind!r}; known: {sorted(LAYOUTS)}") from None
+
+
+def unpacked_keys(kind: str, keys: Iterable[str]) -> list[str]:
+    """The keys written for a dataset: the configured keys plus ``weight``, in config order."""
+    layout = layout_for(kind)
+    result = list(dict.fromkeys([*keys, "weight"]))
+    unknown = [key for key in result if key not in layout.keys]
+    if unknown:
+        raise DataError(
+            f"{kind}: unknown key(s) {unknown} in datasets.{kind}.keys; "
+            f"known unpacked keys: {sorted(layout.keys)}"
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class PublishedSummary:
+    """What :func:`check_published` learnt from a file's metadata.
+
+    sizes: per split, the number of events of each class position.
+    shapes: per unpacked key read from the file, its per-event shape as published.
+    dtypes: per unpacked key read from the file, its published dtype.
+    """
+
+    sizes: dict[str, tuple[int, ...]]
+    shapes: dict[str, tuple[int, ...]]
+    dtypes: dict[str, np.dtype]
+
+
+def _shape_matches(shape: tuple[int, ...], accepted: tuple[tuple[int | None, ...], ...]) -> bool:
+    return any(
+        len(shape) == len(pattern)
+        and all(want is None or want == got for want, got in zip(pattern, shape, strict=True))
+        for pattern in accepted
+    )
+
+
+def _describe_shapes(accepted: tuple[tuple[int | None, ...], ...]) -> str:
+    """'(N, 31, 31, 1)'-style text for accepted per-event shapes (n = any length)."""
+    return " or ".join(
+        "(" + ", ".join(["N", *("n" if size is None else str(size) for size in pattern)]) + ")"
+        for pattern in accepted
+    )
+
+
+def _open_h5(path: Path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise DataError(f"{path}: published file not found") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot open as an HDF5 file ({error})") from None
+
+
+def check_published(h5: h5py.File, kind: str, keys: Iterable[str]) -> PublishedSummary:
+    """Check a published file's structure from its metadata alone (no event is read).
+
+    Every key must be a group with ``train``, ``valid`` and ``test`` datasets of the published
+    per-event shape, and within a split every key must hold the same number of events (per
+    class position for muons).  Raises :class:`DataError` naming the file, key and split.
+    """
+    layout = layout_for(kind)
+    path = h5.filename
+    shapes: dict[str, tuple[int, ...]] = {}
+    dtypes: dict[str, np.dtype] = {}
+    sizes: dict[str, list[tuple[str, int] | None]] = {
+        split: [None] * len(layout.classes) for split in SPLITS
+    }
+    for key in unpacked_keys(kind, keys):
+        spec = layout.keys[key]
+        for position, group_name in enumerate(spec.groups):
+            where = f"{path}: key '{key}'" + (
+                f" (group '{group_name}')" if group_name != key else ""
+            )
+            if group_name not in h5:
+                raise DataError(
+                    f"{where}: missing; expected a group '{group_name}' with datasets "
+                    f"{'/'.join(SPLITS)} (keys in the file: {sorted(h5.keys())})"
+                )
+            group = h5[group_name]
+            if not isinstance(group, h5py.Group):
+                raise DataError(
+                    f"{where}: is a dataset, expected a group with datasets {'/'.join(SPLITS)}"
+                )
+            for split in SPLITS:
+                if split not in group or not isinstance(group[split], h5py.Dataset):
+                    raise DataError(
+                        f"{where}, split '{split}': missing; expected dataset "
+                        f"'{group_name}/{split}' (found: {sorted(group.keys())})"
+                    )
+                dataset = group[split]
+                event_shape = tuple(dataset.shape[1:])
+                if dataset.ndim == 0 or not _shape_matches(event_shape, spec.shapes):
+                    raise DataError(
+                        f"{where}, split '{split}': wrong shape {dataset.shape}; expected "
+                        f"{_describe_shapes(spec.shapes)}"
+                    )
+                if dataset.dtype.kind not in "biuf":
+                    raise DataError(
+                        f"{where}, split '{split}': dtype {dataset.dtype} is not numeric"
+                    )
+                if shapes.setdefault(key, event_shape) != event_shape:
+                    raise DataError(
+                        f"{where}, split '{split}': per-event shape {event_shape} differs from "
+                        f"{shapes[key]} elsewhere in the same key"
+                    )
+                dtypes.setdefault(key, dataset.dtype)
+                n = int(dataset.shape[0])
+                seen = sizes[split][position]
+                if seen is None:
+                    sizes[split][position] = (group_name, n)
+                elif seen[1] != n:
+                    raise DataError(
+                        f"{path}: key '{key}', split '{split}': '{group_name}/{split}' holds {n} "
+                        f"events but '{seen[0]}/{split}' holds {seen[1]}; every key of a split "
+                        "must have the same number of events"
+                    )
+    result = {}
+    for split, entries in sizes.items():
+        if any(entry is None for entry in entries):
+            raise DataError(
+                f"{path}: no configured key is read from the file, so the number of events "
+                f"in split '{split}' is unknown (keys: {list(keys)})"
+            )
+        result[split] = tuple(entry[1] for entry in entries)
+    return PublishedSummary(sizes=result, shapes=shapes, dtypes=dtypes)
+
+
+def published_summary(h5_path: str | os.PathLike, kind: str, keys: Iterable[str]):
+    """:func:`check_published` on a file given by path."""
+    with _open_h5(Path(h5_path)) as h5:
+        return check_published(h5, kind, keys)
+
+
+def shuffle_permutation(n: int, seed: int, split: str) -> np.ndarray:
+    """(n,) int64 permutation merging a split's signal and background rows (muons).
+
+    Seeded from the config seed and the split name (CRC-32 of the name, stable across
+    processes), so every key of a split is reordered identically.
+    """
+    rng = np.random.default_rng([int(seed), zlib.crc32(split.encode())])
+    return rng.permutation(n).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# Feather arrays
+# ----------------------------------------------------------------------------------------------
+
+
+def _storage_dtype(dtype: np.dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return np.dtype(np.uint8)
+    if dtype.kind not in "iuf":
+        raise TypeError(f"cannot store dtype {dtype} in a Feather array (numeric or bool only)")
+    return dtype.newbyteorder("=")
+
+
+def _arrow_column(values: np.ndarray, width: int, one_dimensional: bool) -> pa.Array:
+    """Zero-copy Arrow column over the flat storage ``values``: plain or fixed-size lists."""
+    flat = pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), values.size, [None, pa.py_buffer(values)]
+    )
+    return flat if one_dimensional else pa.FixedSizeListArray.from_arrays(flat, width)
+
+
+def _temporary_name(path: Path) -> Path:
+    """A hidden name beside ``path`` for writing it: renamed to ``path`` once complete."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+class _SkipBody(_pyio.RawIOBase):
+    """Sink that passes everything to ``file`` except one buffer, for which it leaves a hole.
+
+    pyarrow hands the record-batch body to the sink as the very Buffer object it was built
+    on, so the body is recognised by its address; any other write goes through unchanged
+    (if pyarrow ever splits the body, the zeros are simply written: still correct).
+    """
+
+    def __init__(self, file, skip_address: int, skip_size: int):
+        self.file = file
+        self.skip_address = skip_address
+        self.skip_size = skip_size
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        if (
+            self.skip_size
+            and isinstance(data, pa.Buffer)
+            and data.address == self.skip_address
+            and data.size == self.skip_size
+        ):
+            self.file.seek(self.skip_size, os.SEEK_CUR)
+            return self.skip_size
+        return self.file.write(data)
+
+    def tell(self):
+        return self.file.tell()
+
+    def flush(self):
+        self.file.flush()
+
+
+class FeatherArrayWriter:
+    """Write an (n, *shape) array into a Feather file chunk by chunk, in constant memory.
+
+    Use as a context manager and call :meth:`write` with consecutive row blocks.  The file is
+    first laid out by pyarrow as one record batch whose body is a hole (no data is written or
+    held in memory), then the rows are written into the body at their offsets.  Everything goes
+    to a temporary name in the same directory, renamed to ``path`` only when all n rows were
+    written without error; on any error the temporary file is removed.
+    """
+
+    def __init__(self, path: str | os.PathLike, n: int, shape: tuple[int, ...], dtype):
+        self.path = Path(path)
+        self.n = int(n)
+        self.shape = tuple(int(size) for size in shape)
+        self.dtype = np.dtype(dtype).newbyteorder("=")
+        self.storage = _storage_dtype(self.dtype)
+        self.row_bytes = math.prod(self.shape) * self.storage.itemsize
+        self.written = 0
+        self._tmp: Path | None = None
+        self._file = None
+        self._offset = 0
+
+    def __enter__(self) -> FeatherArrayWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _temporary_name(self.path)
+        try:
+            self._offset = self._write_skeleton()
+            self._file = open(self._tmp, "r+b")  # closed in __exit__
+        except BaseException:
+            self._tmp.unlink(missing_ok=True)
+            raise
+        return self
+
+    def _write_skeleton(self) -> int:
+        width = math.prod(self.shape)
+        # np.zeros is lazily allocated: its pages are never touched, so this costs no memory.
+        body = np.zeros(self.n * width, dtype=self.storage)
+        column = _arrow_column(body, width, one_dimensional=not self.shape)
+        metadata = {"shape": json.dumps(list(self.shape)), "dtype": self.dtype.name}
+        schema = pa.schema([pa.field("values", column.type, nullable=False)], metadata=metadata)
+        batch = pa.record_batch([column], schema=schema)
+        body_buffer = column.buffers()[-1]
+        options = pa.ipc.IpcWriteOptions(compression=None)
+        with open(self._tmp, "wb") as raw:
+            sink = pa.PythonFile(_SkipBody(raw, body_buffer.address, body_buffer.size), mode="w")
+            with pa.ipc.new_file(sink, schema, options=options) as writer:
+                writer.write_batch(batch)
+            raw.truncate()
+        if self.n == 0 or width == 0:
+            return 0
+        # Ask pyarrow where the body landed in the file: the values buffer's offset in the map.
+        source = pa.memory_map(str(self._tmp), "r")
+        try:
+            column = pa.ipc.open_file(source).get_batch(0).column(0)
+            values = column if not self.shape else column.flatten()
+            data = values.buffers()[1]
+            source.seek(0)
+            whole = source.read_buffer(source.size())
+            offset = data.address - whole.address
+            if data.size < self.n * self.row_bytes or offset <= 0:
+                raise RuntimeError(f"{self._tmp}: unexpected Feather body layout")
+        finally:
+            source.close()
+        return offset
+
+    def write(self, rows: np.ndarray) -> None:
+        """Append rows: (k, *shape) of the writer's dtype."""
+        rows = np.asarray(rows)
+        if rows.dtype.newbyteorder("=") != self.dtype:
+            raise TypeError(f"{self.path}: rows of dtype {rows.dtype}, writer expects {self.dtype}")
+        if rows.shape[1:] != self.shape:
+            raise ValueError(
+                f"{self.path}: rows of shape {rows.shape}, expected (k, *{self.shape})"
+            )
+        if self.written + len(rows) > self.n:
+            raise ValueError(f"{self.path}: more than the announced {self.n} rows written")
+        data = np.ascontiguousarray(rows, dtype=self.dtype).view(self.storage)
+        self._file.seek(self._offset + self.written * self.row_bytes)
+        self._file.write(memoryview(data).cast("B"))
+        self.written += len(rows)
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self._file.close()
+            if exc_type is None and self.written != self.n:
+                raise ValueError(
+                    f"{self.path}: {self.written} rows written, {self.n} announced; not saved"
+                )
+            if exc_type is None:
+                os.replace(self._tmp, self.path)
+        finally:
+            if self._tmp is not None and self._tmp.exists():
+                self._tmp.unlink()
+
+
+def write_array(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write an (N, ...) numeric or bool array to a Feather file (layout in the module doc)."""
+    array = np.asarray(array)
+    if array.ndim == 0:
+        raise ValueError(f"{path}: cannot store a 0-d array; expected (N, ...)")
+    with FeatherArrayWriter(path, len(array), array.shape[1:], array.dtype) as writer:
+        for start in range(0, len(array), CHUNK_EVENTS):
+            writer.write(array[start : start + CHUNK_EVENTS])
+
+
+def write_array_chunks(path: str | os.PathLike, n: int, chunks: Iterable[np.ndarray]) -> None:
+    """Write n rows arriving as consecutive (k, ...) blocks; shape and dtype from the first."""
+    iterator = iter(chunks)
+    first = next(iterator, None)
+    if first is None:
+        raise ValueError(f"{path}: no rows to write (expected {n})")
+    first = np.asarray(first)
+    with FeatherArrayWriter(path, n, first.shape[1:], first.dtype) as writer:
+        writer.write(first)
+        for chunk in iterator:
+            writer.write(chunk)
+
+
+def read_array(path: str | os.PathLike) -> np.ndarray:
+    """The array stored by :func:`write_array` or the unpacking, with its shape and dtype.
+
+    A file written as one uncompressed record batch (as this module writes them) is
+    memory-mapped and returned as a read-only zero-copy view; anything else Arrow can read
+    with the same schema is returned as a copy.
+    """
+    path = Path(path)
+    try:
+        source = pa.memory_map(str(path), "r")
+        reader = pa.ipc.open_file(source)
+    except FileNotFoundError:
+        raise DataError(f"{path}: Feather file not found") from None
+    except (OSError, pa.ArrowException) as error:
+        raise DataError(f"{path}: not a Feather (Arrow IPC) file ({error})") from None
+    metadata = reader.schema.metadata or {}
+    if reader.schema.names != ["values"] or b"shape" not in metadata or b"dtype" not in metadata:
+        raise DataError(
+            f"{path}: expected one column 'values' with schema metadata 'shape' and 'dtype' "
+            f"(docs/architecture.md), found columns {reader.schema.names} and metadata "
+            f"{sorted(key.decode() for key in metadata)}"
+        )
+    shape = tuple(json.loads(metadata[b"shape"]))
+    dtype = np.dtype(metadata[b"dtype"].decode())
+    if reader.num_record_batches == 1:
+        column = reader.get_batch(0).column(0)
+    else:
+        column = reader.read_all().column(0).combine_chunks()
+    values = column.flatten() if shape else column
+    array = values.to_numpy(zero_copy_only=not values.null_count, writable=False)
+    if dtype.kind == "b":
+        array = array.view(np.bool_)
+    return array.reshape((len(column), *shape))
+
+
+def write_table(table, path: str | os.PathLike) -> None:
+    """Write a table (pandas DataFrame or Arrow Table, e.g. predictions y, score, weight) as
+    uncompressed Feather via a temporary name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(table, pa.Table):
+        table = pa.Table.from_pandas(table, preserve_index=False)
+    tmp = _temporary_name(path)
+    try:
+        pa_feather.write_feather(table, tmp, compression="uncompressed")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_table(path: str | os.PathLike, columns: Iterable[str] | None = None):
+    """A Feather table as a pandas DataFrame (memory-mapped read); DataError names the file
+    and any missing column."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: Feather table not found")
+    table = pa_feather.read_table(path, memory_map=True)
+    columns = list(columns) if columns is not None else None
+    missing = [name for name in columns or () if name not in table.column_names]
+    if missing:
+        raise DataError(f"{path}: column(s) {missing} missing (found {table.column_names})")
+    return (table.select(columns) if columns is not None else table).to_pandas()
+
+
+def write_json(path: str | os.PathLike, content) -> None:
+    """Write a JSON document (indented, keys in given order) via a temporary name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_name(path)
+    try:
+        tmp.write_text(json.dumps(content, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_json(path: str | os.PathLike):
+    """A JSON document."""
+    return json.loads(Path(path).read_text())
+
+
+# ----------------------------------------------------------------------------------------------
+# Unpacking
+# ----------------------------------------------------------------------------------------------
+
+
+def _progress(n: int, description: str) -> Iterator[tuple[int, int]]:
+    """(start, stop) event ranges; a bar on a terminal, a log line every 10 % otherwise."""
+    bar = tqdm(total=n, desc=description, unit="ev", disable=not sys.stderr.isatty())
+    next_report = 0.1
+    for start in range(0, n, CHUNK_EVENTS if n else 1):
+        stop = min(start + CHUNK_EVENTS, n)
+        yield start, stop
+        bar.update(stop - start)
+        if stop / n >= next_report:
+            log.info("%s: %d / %d events (%.0f %%)", description, stop, n, 100 * stop / n)
+            while next_report <= stop / n:
+                next_report += 0.1
+    bar.close()
+
+
+def _gather(sources, offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Rows ``index`` (sorted, global over the concatenated class positions) of the sources.
+
+    sources: per class position an h5py dataset or a numpy scalar (a built constant).
+    """
+    parts = []
+    for position, source in enumerate(sources):
+        lo, hi = np.searchsorted(index, offsets[position : position + 2])
+        local = index[lo:hi] - offsets[position]
+        if local.size == 0:
+            continue
+        if not isinstance(source, h5py.Dataset):
+            parts.append(np.full(local.size, source))
+        elif local[-1] - local[0] + 1 == local.size:  # contiguous: one slice
+            parts.append(source[int(local[0]) : int(local[-1]) + 1])
+        else:  # h5py fancy indexing needs increasing indices: they are sorted
+            parts.append(source[local])
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _first_problem(rows: np.ndarray, label: bool) -> tuple[int, str] | None:
+    """(event, description) of the first event of a chunk with a non-finite value or, for
+    labels, a value other than 0 and 1; None when the chunk is fine."""
+    if rows.dtype.kind == "f":
+        bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
+        if bad.any():
+            event = int(np.argmax(bad))
+            value = rows[event][~np.isfinite(rows[event])].flat[0]
+            return event, f"non-finite value ({value})"
+    if label:
+        bad = (rows != 0) & (rows != 1)
+        if bad.any():
+            event = int(np.argmax(bad))
+            return event, f"label {rows[event]}; labels must be 0 or 1"
+    return None
+
+
+def unpack_key(
+    h5_path: str | os.PathLike,
+    kind: str,
+    keys: Iterable[str],
+    split: str,
+    key: str,
+    out_path: str | os.PathLike,
+    seed: int,
+) -> dict:
+    """Unpack one key of one split of a published file into ``out_path`` (Feather), validated.
+
+    h5_path: published file (layout in the module doc); kind: 'electrons' or 'muons';
+    keys: the dataset's configured keys (all are checked to be present, with equal N);
+    key: the unpacked key to write; seed: config seed for the muon shuffle.
+    Streams :data:`CHUNK_EVENTS` events at a time and checks them on the way: values finite,
+    labels in {0, 1}, both classes present.  Any failure raises :class:`DataError` naming the
+    file, key and split, and leaves no output (the file is written under a temporary name).
+    Returns a summary: n, shape, dtype, bytes, seconds.
+    """
+    started = time.perf_counter()
+    h5_path = Path(h5_path)
+    layout = layout_for(kind)
+    keys = list(keys)
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if key not in unpacked_keys(kind, keys):
+        raise DataError(f"key '{key}' is not among the unpacked keys {unpacked_keys(kind, keys)}")
+    spec = layout.keys[key]
+    with _open_h5(h5_path) as h5:
+        summary = check_published(h5, kind, keys)
+        sizes = summary.sizes[split]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        n = int(offsets[-1])
+        where = f"{h5_path}: key '{key}', split '{split}'"
+        if spec.label and spec.constants and min(sizes) == 0:
+            counts = ", ".join(f"{c} {s}" for c, s in zip(layout.classes, sizes, strict=True))
+            raise DataError(f"{where}: only one class present ({counts}); both are needed")
+        if spec.groups:
+            sources = [h5[f"{group}/{split}"] for group in spec.groups]
+            in_shape = summary.shapes[key]
+            in_dtype = summary.dtypes[key]
+        else:
+            sources = [np.asarray(value, dtype=spec.dtype) for value in spec.constants]
+            in_shape, in_dtype = (), np.dtype(spec.dtype)
+        out_shape = spec.out_shape if spec.out_shape is not None else in_shape
+        out_dtype = np.dtype(spec.dtype or in_dtype).newbyteorder("=")
+        order = shuffle_permutation(n, seed, split) if layout.shuffle else None
+        counts = np.zeros(2, dtype=np.int64)
+
+        def origin(index: np.ndarray, event: int) -> str:
+            """Where unpacked event ``index[event]`` comes from in the file."""
+            position = int(np.searchsorted(offsets, index[event], side="right") - 1)
+            group = spec.groups[position] if spec.groups else layout.classes[position]
+            return f"'{group}/{split}' row {int(index[event] - offsets[position])}"
+
+        with FeatherArrayWriter(out_path, n, out_shape, out_dtype) as writer:
+            for start, stop in _progress(n, f"unpack {kind} {split}/{key}"):
+                if order is None:  # file order: contiguous reads
+                    index = np.arange(start, stop)
+                    rows = _gather(sources, offsets, index)
+                else:  # read this chunk's rows in increasing order, then put them in place
+                    index = order[start:stop]
+                    sort = np.argsort(index)
+                    block = _gather(sources, offsets, index[sort])
+                    rows = np.empty_like(block)
+                    rows[sort] = block
+                problem = _first_problem(rows, spec.label)
+                if problem is not None:
+                    event, what = problem
+                    raise DataError(
+                        f"{where}: {what} at event {start + event} ({origin(index, event)}); "
+                        "the first bad event of the split in unpacked order"
+                    )
+                if spec.label:
+                    counts += np.bincount(rows.astype(np.int64), minlength=2)
+                writer.write(rows.reshape(len(rows), *out_shape).astype(out_dtype, copy=False))
+            if spec.label and counts.min() == 0:
+                raise DataError(
+                    f"{where}: only one class present ({counts[1]} with label 1, "
+                    f"{counts[0]} with label 0); every split needs both"
+                )
+    seconds = time.perf_counter() - started
+    result = {
+        "file": str(h5_path),
+        "key": key,
+        "split": split,
+        "n": n,
+        "shape": [n, *out_shape],
+        "dtype": out_dtype.name,
+        "bytes": n * math.prod(out_shape) * out_dtype.itemsize,
+        "seconds": round(seconds, 3),
+    }
+    log.info("unpacked %s", result)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Downloads
+# ----------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Hex sha256 digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(DOWNLOAD_CHUNK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    sha256: str | None = None,
+    pin_key: str = "the config",
+    timeout: float = 60.0,
+) -> str:
+    """Download ``url`` to ``dest``, checking its sha256 digest; returns the digest.
+
+    sha256: the pinned hex digest, or None: then the digest of the download is logged together
+    with the config key (``pin_key``) where it can be pinned.  No network, a failed transfer or
+    a digest mismatch raise :class:`DownloadError` naming the URL, the file and the digests;
+    nothing is left at ``dest`` (the transfer goes to a temporary name first).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    expected = sha256.lower() if sha256 else None
+    tmp = _temporary_name(dest)
+    try:
+        digest = hashlib.sha256()
+        with open(tmp, "wb") as out:
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response:
+                    total = int(response.headers.get("Content-Length") or 0) or None
+                    bar = tqdm(
+                        total=total,
+                        desc=dest.name,
+                        unit="B",
+                        unit_scale=True,
+                        disable=not sys.stderr.isatty(),
+                    )
+                    done, next_report = 0, 0
+                    while block := response.read(DOWNLOAD_CHUNK_BYTES):
+                        out.write(block)
+                        digest.update(block)
+                        done += len(block)
+                        bar.update(len(block))
+                        if done >= next_report:
+                            log.info("%s: %.1f MB received", url, done / 1e6)
+                            next_report = done + (total or 1 << 30) // 10
+                    bar.close()
+            except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
+                reason = getattr(error, "reason", error)
+                raise DownloadError(
+                    f"cannot download {url} to {dest} (expected sha256: {expected or 'not pinned'}"
+                    f"): {reason}. Without network, put the published file in a directory and "
+                    "set the dataset's source: path (and path: that directory)"
+                ) from error
+        actual = digest.hexdigest()
+        if expected is None:
+            hint = f"to pin it, set {pin_key}: {actual}"
+            log.warning("no sha256 pinned for %s (%s): digest %s; %s", dest, url, actual, hint)
+        elif actual != expected:
+            raise DownloadError(
+                f"sha256 mismatch for {url} -> {dest}: expected {expected} ({pin_key}), "
+                f"got {actual}; the file was not kept"
+            )
+        os.replace(tmp, dest)
+        log.info(
+            "downloaded %s -> %s (%d bytes, sha256 %s)", url, dest, dest.stat().st_size, actual
+        )
+        return actual
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,20 @@
+"""Rule plot_history: training curves of one model (loss, AUC and learning rate per epoch;
+loss per boosting iteration for a BDT). See :func:`leptonid.plots_eval.run_history_plot`.
+"""
+
+import logging
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
+logging.basicConfig(
+    filename=snakemake.log[0],
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
+
+from leptonid import plots_eval  # noqa: E402 (after the log is set up)
+
+plots_eval.run_history_plot(
+    history_path=str(snakemake.input.history),
+    figure_path=str(snakemake.output.figure),
+    title=f"{snakemake.wildcards.dataset} {snakemake.wildcards.name}",
+)

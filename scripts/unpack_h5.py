@@ -1,0 +1,26 @@
+"""Rule unpack_h5: one key of one split of the published HDF5 file -> one Feather file.
+
+The reading, validation and streaming live in :func:`leptonid.io.unpack_key`.
+"""
+
+import logging
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
+logging.basicConfig(
+    filename=snakemake.log[0],
+    level=logging.INFO,
+    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+)
+
+from leptonid import io  # noqa: E402 (after the log is set up)
+
+settings = snakemake.params.settings
+io.unpack_key(
+    h5_path=str(snakemake.input.h5),
+    kind=str(settings["kind"]),
+    keys=[str(key) for key in settings["keys"]],
+    split=str(snakemake.wildcards.split),
+    key=str(snakemake.wildcards.key),
+    out_path=str(snakemake.output.feather),
+    seed=int(settings["seed"]),
+)

@@ -1,0 +1,214 @@
+"""Duplicate EFPs and single-EFP AUCs (leptonid.efp): identities found on generated data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from leptonid import efp, io
+from leptonid.geometry import ECAL, HCAL
+from sklearn.metrics import roc_auc_score
+from test_efp import simulated_like_images
+
+
+def known_identities(settings: efp.EFPSettings) -> set[tuple[str, str]]:
+    """(dropped, kept) pairs that hold on any data, by construction (REFERENCE.md):
+    graph 1_0_0 does not depend on beta; a graph whose multiplicities are all multiples of m
+    at beta equals the graph with multiplicities / m at m * beta (2_2_0 at 0.5 = 2_1_0 at 1,
+    the path 3_4_1 at 0.5 = 3_2_0 at 1, ...). Kept: the first name in canonical order."""
+    graphs = efp.select_graphs(settings.graphs)
+    by_structure = {(g.edges, g.weights): g for g in graphs}
+    betas = sorted(settings.betas)
+    pairs = set()
+    for image in settings.images:
+        for kappa in settings.kappas:
+            for beta in betas[1:]:
+                pairs.add(
+                    (
+                        efp.efp_name(image, 1, 0, 0, kappa, beta),
+                        efp.efp_name(image, 1, 0, 0, kappa, betas[0]),
+                    )
+                )
+            for graph in graphs[1:]:  # graphs[0] is 1_0_0
+                for beta in betas:
+                    # the same EFP as a graph with fewer edges at a larger beta?
+                    candidates = []
+                    for m in (2, 4, 8):
+                        if all(w % m == 0 for w in graph.weights) and beta * m in betas:
+                            small = by_structure.get(
+                                (graph.edges, tuple(w // m for w in graph.weights))
+                            )
+                            if small is not None:
+                                candidates.append((small.ndk, beta * m, small))
+                    if candidates:
+                        _, kept_beta, small = min(candidates)
+                        pairs.add(
+                            (
+                                efp.efp_name(image, *graph.ndk, kappa, beta),
+                                efp.efp_name(image, *small.ndk, kappa, kept_beta),
+                            )
+                        )
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def grid_table():
+    rng = np.random.default_rng(21)
+    images = {
+        "et": simulated_like_images(300, ECAL, rng),
+        "ht": simulated_like_images(300, HCAL, rng, core=(0, 3), noise=(0, 3), block=4),
+    }
+    settings = efp.EFPSettings(
+        ("et", "ht"), (("d<=4", "p==1"),), (-1.0, 0.0, 0.5, 1.0, 2.0), (0.5, 1.0, 2.0)
+    )
+    table = efp.compute_efp_table(images, {"et": ECAL, "ht": HCAL}, settings)
+    return settings, table
+
+
+def test_known_identities_are_found(grid_table):
+    settings, table = grid_table
+    sample = table.iloc[np.random.default_rng(0).choice(len(table), 100, replace=False)]
+    full = {name: table[name].to_numpy() for name in table.columns}
+    duplicates = efp.find_duplicate_efps(sample, full, tolerance=1e-9)
+    found = set(zip(duplicates["dropped"], duplicates["kept"], strict=True))
+    expected = known_identities(settings)
+    assert len(expected) == 2 * 5 * (2 + 3 * 2)  # images x kappas x (1_0_0 + 3 graphs x 2)
+    missing = expected - found
+    assert not missing, sorted(missing)[:5]
+    # nothing else is identical on this data: every extra pair would be a false identity
+    extra = found - expected
+    assert not extra, sorted(extra)[:5]
+    assert (duplicates["max_deviation"] <= 1e-9).all()
+    # dropped names come in canonical order and every kept name survives
+    order = {name: i for i, name in enumerate(table.columns)}
+    assert list(duplicates["dropped"]) == sorted(duplicates["dropped"], key=order.get)
+    assert not set(duplicates["kept"]) & set(duplicates["dropped"])
+
+
+def test_kappa_zero_identities(grid_table):
+    """At kappa = 0 every particle weighs 1: 1_0_0 is the multiplicity at every beta."""
+    _, table = grid_table
+    for beta in ("0.5", "1", "2"):
+        count = table[f"et_efp_1_0_0_k_0_b_{beta}"]
+        np.testing.assert_array_equal(count, table["et_efp_1_0_0_k_0_b_0.5"])
+    assert (table["et_efp_1_0_0_k_0_b_1"] >= 1).all()
+
+
+def brute_force_duplicates(values: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
+    """(dropped, kept) by comparing every column with every earlier kept one."""
+    normalised = efp.min_max_normalise(values)
+    kept, pairs = [], []
+    for column in range(values.shape[1]):
+        for earlier in kept:
+            if np.abs(normalised[:, column] - normalised[:, earlier]).max() <= tolerance:
+                pairs.append((column, earlier))
+                break
+        else:
+            kept.append(column)
+    return pairs
+
+
+def test_window_search_equals_brute_force():
+    """Random columns with planted duplicates (affine copies, tiny noise, constants)."""
+    rng = np.random.default_rng(8)
+    base = rng.lognormal(size=(400, 30))
+    columns = [base[:, i] for i in range(30)]
+    for _ in range(25):
+        source = columns[rng.integers(len(columns))]
+        noise = rng.choice([0.0, 1e-12, 1e-3]) * rng.normal(size=400)
+        columns.insert(rng.integers(len(columns) + 1), 3.0 * source + 7.0 + noise)
+    columns.insert(5, np.full(400, 2.0))
+    columns.insert(40, np.full(400, -1.0))
+    values = np.stack(columns, axis=1)
+    names = [f"c{i}" for i in range(values.shape[1])]
+    frame = pd.DataFrame(values, columns=names)
+    duplicates = efp.find_duplicate_efps(frame, {n: frame[n].to_numpy() for n in names}, 1e-9)
+    found = [
+        (names.index(d), names.index(k))
+        for d, k in zip(duplicates.dropped, duplicates.kept, strict=True)
+    ]
+    assert found == brute_force_duplicates(values, 1e-9)
+    assert (names.index("c40"), 5) in found  # constants form one class
+    assert len(found) >= 10
+
+
+def test_sample_candidates_are_confirmed_on_all_events():
+    """Equal on the sampled rows only: a candidate, not a duplicate."""
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=1000)
+    b = a.copy()
+    b[500:] += rng.normal(size=500)
+    full = {"a": a, "b": b}
+    sample = pd.DataFrame({"a": a[:100], "b": b[:100]})
+    assert efp.find_duplicate_efps(sample, full, 1e-9).empty
+    full["b"] = a * 2.0
+    duplicates = efp.find_duplicate_efps(sample.assign(b=a[:100] * 2.0), full, 1e-9)
+    assert duplicates.to_dict("records") == [{"dropped": "b", "kept": "a", "max_deviation": 0.0}]
+
+
+def test_single_efp_aucs_match_sklearn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    weight = rng.uniform(0.5, 2.0, 500)
+    table = pd.DataFrame(
+        {
+            "up": y + rng.normal(size=500),
+            "down": -2 * y + rng.normal(size=500),
+            "noise": rng.normal(size=500),
+        }
+    )
+    result = efp.single_efp_aucs(table, y, weight)
+    assert list(result["efp"]) == ["down", "up", "noise"]
+    row = result.set_index("efp")
+    assert row.loc["up", "raw_auc"] == pytest.approx(
+        roc_auc_score(y, table["up"], sample_weight=weight)
+    )
+    assert row.loc["down", "direction"] == "lower" and row.loc["up", "direction"] == "higher"
+    assert row.loc["down", "auc"] == pytest.approx(
+        1 - roc_auc_score(y, table["down"], sample_weight=weight)
+    )
+    unweighted = efp.single_efp_aucs(table, y).set_index("efp")
+    assert unweighted.loc["up", "raw_auc"] == pytest.approx(roc_auc_score(y, table["up"]))
+    with pytest.raises(ValueError, match="both classes"):
+        efp.single_efp_aucs(table, np.ones(500))
+
+
+def test_rules_from_files(tmp_path):
+    """deduplicate_efps and single_efp_auc entry points: files in, files out."""
+    rng = np.random.default_rng(12)
+    settings = efp.EFPSettings(
+        ("et",), (("d<=2", "p==1"),), (1.0, 2.0), (0.5, 1.0), dedup_sample_size=40
+    )
+    images = {"et": simulated_like_images(120, ECAL, rng)}
+    table = efp.compute_efp_table(images, {"et": ECAL}, settings)
+    io.write_table(table, tmp_path / "train.feather")
+    io.write_table(table, tmp_path / "test.feather")
+    duplicates = efp.run_deduplicate(
+        tmp_path / "train.feather", settings, 5, tmp_path / "duplicates.csv", tmp_path / "kept.txt"
+    )
+    on_disk = pd.read_csv(tmp_path / "duplicates.csv")
+    assert list(on_disk.columns) == ["dropped", "kept", "max_deviation"]
+    assert len(on_disk) == len(duplicates) == 2 * 1 + 2 * 1  # 1_0_0 and 2_2_0 per kappa
+    kept = efp.read_kept(tmp_path / "kept.txt")
+    assert kept == [name for name in table.columns if name not in set(on_disk["dropped"])]
+    y = (
+        images["et"].reshape(120, -1).max(axis=1)
+        > np.median(images["et"].reshape(120, -1).max(axis=1))
+    ).astype(np.int8)
+    io.write_array(tmp_path / "y.feather", y)
+    io.write_array(tmp_path / "weight.feather", np.ones(120))
+    result = efp.run_single_auc(
+        tmp_path / "test.feather",
+        tmp_path / "kept.txt",
+        tmp_path / "y.feather",
+        tmp_path / "weight.feather",
+        tmp_path / "single_auc.csv",
+    )
+    on_disk = pd.read_csv(tmp_path / "single_auc.csv")
+    assert set(on_disk["efp"]) == set(kept) and list(on_disk["auc"]) == list(result["auc"])
+    assert on_disk["auc"].is_monotonic_decreasing and (on_disk["auc"] >= 0.5).all()
+    from leptonid import plots_efp
+
+    drawn = plots_efp.run_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
+    assert drawn == [f"rank{i + 1:02d}_{name}.png" for i, name in enumerate(on_disk["efp"][:3])]
+    assert all((tmp_path / "gallery" / name).exists() for name in drawn)

@@ -1,0 +1,535 @@
+"""Guided search: candidate pools, ranking, stop conditions, settings, the scan table, the DAG."""
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from leptonid import ado, guided, io, metrics
+from leptonid.settings import FeatureSet, NetworkSettings, SettingsError
+
+NETWORK = {
+    "conv_blocks": 1,
+    "filters": 4,
+    "dense_layers": 1,
+    "units": 8,
+    "learning_rate": 0.003,
+    "dropout": 0.0,
+}
+
+
+def dataset_block(**guided_block):
+    return {
+        "network_defaults": NETWORK,
+        "feature_sets": {"et_and_ht": {"inputs": ["et", "ht"]}, "hl": {"inputs": ["hl"]}},
+        "guided": guided_block,
+    }
+
+
+@pytest.fixture
+def toy():
+    """A black box that sees a hidden variable the current model lacks.
+
+    black box = x + h, model = x: the pairs they order differently are those where h decides,
+    so the candidate ``hidden`` (h itself) must win, even when given with the opposite sign.
+    """
+    rng = np.random.default_rng(0)
+    n = 4000
+    y = rng.integers(0, 2, n)
+    x = rng.normal(size=n) + 0.8 * y
+    h = rng.normal(size=n) + 0.8 * y
+    candidates = {
+        "a_noise": rng.normal(size=n),
+        "b_weak_hidden": h + 2.0 * rng.normal(size=n),
+        "c_model_copy": 2.0 * x + 1.0,  # repeats the model's mistakes
+        "d_minus_hidden": -h,  # the best candidate, with signal at low values
+    }
+    values = np.column_stack(list(candidates.values()))
+    return y, x, x + h, values, list(candidates)
+
+
+def test_ranking_picks_the_hidden_variable(toy):
+    y, model, black_box, values, names = toy
+    pairs = ado.draw_pairs(y, 20000, seed=1)
+    disagreeing = ado.disagreeing_pairs(model, black_box, *pairs)
+    assert 0 < disagreeing.mean() < 0.5
+    ranking = guided.rank_candidates(values, names, black_box, pairs, disagreeing)
+    assert list(ranking.columns) == guided.RANKING_COLUMNS
+    assert ranking["efp"].tolist()[:2] == ["d_minus_hidden", "b_weak_hidden"]
+    assert ranking["rank"].tolist() == [1, 2, 3, 4]
+    copy = ranking.set_index("efp").loc["c_model_copy"]
+    # the model's own ordering scores 0 on its disagreeing pairs once oriented, 1 if folded
+    assert copy["ado_disagreeing"] == 0.0
+    assert copy["ado_disagreeing_folded"] == 1.0
+    assert ranking.set_index("efp").loc["a_noise", "ado_disagreeing"] == pytest.approx(
+        0.5, abs=0.05
+    )
+
+
+def test_ranking_matches_a_pair_loop(toy):
+    y, model, black_box, values, names = toy
+    pairs = ado.draw_pairs(y, 500, seed=2)
+    disagreeing = ado.disagreeing_pairs(model, black_box, *pairs)
+    ranking = guided.rank_candidates(values, names, black_box, pairs, disagreeing).set_index("efp")
+    for column, name in enumerate(names):
+        f = values[:, column]
+        all_do = [
+            0.5 * (1 + np.sign((f[i] - f[j]) * (black_box[i] - black_box[j])))
+            for i, j in zip(*pairs, strict=True)
+        ]
+        raw_all = np.mean(all_do)
+        raw_dis = np.mean(np.array(all_do)[disagreeing])
+        oriented = raw_dis if raw_all >= 0.5 else 1 - raw_dis
+        assert ranking.loc[name, "ado_all"] == pytest.approx(max(raw_all, 1 - raw_all))
+        assert ranking.loc[name, "ado_disagreeing"] == pytest.approx(oriented)
+
+
+def select(toy, **overrides):
+    y, model, black_box, values, names = toy
+    arguments = dict(
+        pass_index=1,
+        chosen_before=["earlier"],
+        n_pairs=5000,
+        max_passes=3,
+        seed=3,
+        model_auc=0.8,
+        black_box_auc=0.9,
+        auc_split="test",
+    )
+    arguments.update(overrides)
+    return guided.select_next_efp(y, model, black_box, values, names, **arguments)
+
+
+def test_select_next_efp_chooses_and_summarises(toy):
+    y, model, black_box, _, _ = toy
+    selection = select(toy)
+    assert selection.choice["stop"] is False
+    assert selection.choice["efp"] == "d_minus_hidden"
+    assert selection.choice["efps"] == ["earlier", "d_minus_hidden"]
+    summary = selection.summary
+    pairs = ado.draw_pairs(y, 5000, seed=3)
+    expected = int(ado.disagreeing_pairs(model, black_box, *pairs).sum())
+    assert summary["n_pairs"] == 5000
+    assert summary["n_disagreeing"] == expected
+    assert summary["fraction_disagreeing"] == pytest.approx(expected / 5000)
+    assert summary["ado_model_black_box"] == pytest.approx(
+        ado.average_decision_ordering(model, black_box, *pairs, folded=False)
+    )
+
+
+def test_select_next_efp_is_seeded(toy):
+    first, again = select(toy), select(toy)
+    pd.testing.assert_frame_equal(first.ranking, again.ranking)
+    assert first.summary == again.summary
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"pass_index": 4}, "pass limit"),
+        ({"model_auc": 0.95, "black_box_auc": 0.95}, "AUC reached"),
+    ],
+)
+def test_select_next_efp_stops(toy, overrides, reason):
+    selection = select(toy, **overrides)
+    assert selection.choice["stop"] is True
+    assert reason in selection.choice["stop_reason"]
+    assert selection.choice["efp"] is None
+    assert selection.choice["efps"] == ["earlier"]
+    assert len(selection.ranking) == 4  # the ranking is still written
+
+
+def test_select_next_efp_stops_when_model_agrees_with_black_box(toy):
+    y, model, _, values, names = toy
+    selection = guided.select_next_efp(
+        y,
+        model,
+        3 * model,
+        values,
+        names,
+        pass_index=2,
+        chosen_before=[],
+        n_pairs=1000,
+        max_passes=3,
+        seed=0,
+        model_auc=None,
+        black_box_auc=None,
+        auc_split="valid",
+    )
+    assert selection.summary["n_disagreeing"] == 0
+    assert selection.summary["ado_model_black_box"] == 1.0
+    assert "reached 1" in selection.choice["stop_reason"]
+    assert selection.ranking.empty
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({}, None),
+        ({"pass_index": 4}, "pass limit"),
+        ({"model_auc": 0.91}, "AUC reached"),
+        ({"model_auc": None}, None),  # unknown AUC: no AUC stop
+        ({"black_box_auc": None}, None),
+        ({"n_disagreeing": 0}, "reached 1"),
+        ({"n_candidates": 0}, "no candidate"),
+    ],
+)
+def test_stop_reason(arguments, expected):
+    values = dict(
+        pass_index=3,
+        max_passes=3,
+        n_disagreeing=10,
+        n_candidates=5,
+        model_auc=0.85,
+        black_box_auc=0.9,
+    )
+    values.update(arguments)
+    reason = guided.stop_reason(**values)
+    if expected is None:
+        assert reason is None
+    else:
+        assert expected in reason
+
+
+def test_candidate_pool():
+    names = [
+        "et_efp_1_0_0_k_2_b_0.5",
+        "et_efp_2_1_0_k_1_b_0.5",
+        "ht_efp_2_1_0_k_1_b_2",
+        "ht_efp_2_1_0_k_0.5_b_1",
+    ]
+    assert guided.candidate_pool(names, "all") == names
+    assert guided.candidate_pool(names, "irc_safe") == names[1:3]
+    assert guided.candidate_pool(names, "irc_safe", exclude=[names[1]]) == [names[2]]
+    with pytest.raises(ValueError, match="candidate pool"):
+        guided.candidate_pool(names, "safe")
+
+
+def test_pass_names_round_trip():
+    for scan in ["hl", "hl_irc", "x_pass1"]:
+        name = guided.pass_feature_set_name(scan, 12)
+        assert guided.parse_pass_feature_set_name(name) == (scan, 12)
+    assert guided.parse_pass_feature_set_name("hl") is None
+    assert guided.parse_pass_feature_set_name("guided_hl") is None
+
+
+def test_scans_from_config_merges_defaults():
+    block = dataset_block(
+        black_box="et_and_ht",
+        n_pairs=100,
+        max_passes=3,
+        network={"dense_layers": 3, "units": 50},
+        scans={
+            "hl": {"start": "hl"},
+            "hl_irc": {"start": "hl", "candidates": "irc_safe", "max_passes": 2, "seed": 5},
+        },
+    )
+    scans = guided.scans_from_config(block, master_seed=10)
+    assert scans["hl"].candidates == "all"
+    assert scans["hl"].seed == 10 + guided.SEED_OFFSET
+    assert scans["hl"].network.units == 50 and scans["hl"].network.filters == 4
+    assert scans["hl_irc"].max_passes == 2 and scans["hl_irc"].seed == 5
+    assert scans["hl_irc"].stop_auc_split == "test"
+    assert guided.scans_from_config({"feature_sets": {}}, 0) == {}
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (
+            {"scans": {"s": {"start": "hl", "strat": 1}}},
+            r"guided.scans.s: unknown key\(s\) \['strat'\]",
+        ),
+        ({"scans": {"s": {"start": "mass"}}}, "guided.scans.s.start: feature set 'mass'"),
+        ({"scans": {"s": {"start": "hl", "black_box": "cnn"}}}, "black_box: feature set 'cnn'"),
+        ({"scans": {"s": {"start": "hl", "candidates": "safe"}}}, "candidates is 'safe'"),
+        ({"max_pases": 3}, r"guided: unknown key\(s\) \['max_pases'\]"),
+    ],
+)
+def test_scans_from_config_errors_name_the_key(block, message):
+    full = {"black_box": "et_and_ht", "n_pairs": 10, "max_passes": 2, **block}
+    with pytest.raises(SettingsError, match=message):
+        guided.scans_from_config(dataset_block(**full), master_seed=0)
+
+
+def test_reserved_feature_set_names():
+    block = dataset_block(scans={})
+    block["feature_sets"]["guided_hl_pass1"] = {"inputs": ["hl"]}
+    with pytest.raises(SettingsError, match="reserved"):
+        guided.scans_from_config(block, master_seed=0)
+
+
+def scan_settings():
+    return guided.ScanSettings(
+        name="hl",
+        start="hl",
+        candidates="all",
+        black_box="et_and_ht",
+        n_pairs=10,
+        max_passes=3,
+        seed=0,
+        network=NetworkSettings.from_config(NETWORK),
+    )
+
+
+def test_pass_feature_set():
+    scan = scan_settings()
+    start = FeatureSet.from_config("hl", {"inputs": ["hl"]}, NETWORK)
+    feature_set = guided.pass_feature_set(scan, start, 2, ["et_efp_1_0_0_k_2_b_0.5"])
+    assert feature_set.name == "guided_hl_pass2"
+    assert feature_set.inputs == ("hl",)
+    assert feature_set.efps == ("et_efp_1_0_0_k_2_b_0.5",)
+    image_start = FeatureSet.from_config("et", {"inputs": ["et"]}, NETWORK)
+    with pytest.raises(SettingsError, match="image inputs"):
+        guided.pass_feature_set(scan, image_start, 1, [])
+
+
+def test_scan_table():
+    scan = scan_settings()
+    choices = [{"efp": "et_efp_2_1_0_k_2_b_0.5", "ado_disagreeing": 0.7, "ado_all": 0.8}]
+    summaries = [{"n_disagreeing": 40, "fraction_disagreeing": 0.04, "ado_model_black_box": 0.9}]
+    metrics = [
+        {"auc": 0.90, "auc_low": 0.89, "auc_high": 0.91, "status": "ok"},
+        {"auc": 0.93, "auc_low": 0.92, "auc_high": 0.94, "status": "ok"},
+    ]
+    table = guided.scan_table(
+        scan.name, choices, summaries, metrics, {"et_efp_2_1_0_k_2_b_0.5": 0.75}
+    )
+    assert list(table.columns) == guided.TABLE_COLUMNS
+    assert table["pass"].tolist() == [0, 1]
+    row = table.iloc[1]
+    assert (row["calorimeter"], row["graph"], row["kappa"], row["beta"]) == (
+        "ECal",
+        "2_1_0",
+        2,
+        0.5,
+    )
+    assert row["efp_auc"] == 0.75 and row["feature_set"] == "guided_hl_pass1"
+    assert table.iloc[0]["efp"] is None
+    assert guided.gap_closed(table, baseline_auc=0.90, black_box_auc=0.96) == pytest.approx(0.5)
+    assert math.isnan(guided.gap_closed(table, baseline_auc=0.96, black_box_auc=0.90))
+    with pytest.raises(ValueError, match="metrics"):
+        guided.scan_table(scan.name, choices, summaries, metrics[:1], {})
+
+
+# ------------------------------------------------------------------ rule entry points (files)
+def write_scores(path, y, score):
+    io.write_table(pd.DataFrame({"y": y, "score": score, "weight": np.ones(len(y))}), path)
+
+
+def selection_files(tmp_path, toy):
+    y, model, black_box, _, _ = toy
+    rng = np.random.default_rng(5)
+    h = black_box - model  # the hidden variable
+    efps = pd.DataFrame(
+        {
+            "et_efp_1_0_0_k_2_b_0.5": -h,  # carries the hidden variable
+            "et_efp_2_1_0_k_1_b_1": rng.normal(size=y.size),
+            "ht_efp_2_1_0_k_1_b_2": 2 * model,
+            "ht_efp_1_0_0_k_0.5_b_1": h,  # the same information, not IRC safe, already chosen
+        }
+    )
+    io.write_table(efps, tmp_path / "valid.feather")
+    (tmp_path / "kept.txt").write_text("\n".join(efps.columns) + "\n")
+    write_scores(tmp_path / "model.feather", y, model)
+    write_scores(tmp_path / "black_box.feather", y, black_box)
+    io.write_json(tmp_path / "previous.json", {"efps": ["ht_efp_1_0_0_k_0.5_b_1"]})
+    io.write_json(tmp_path / "model.json", {"auc": 0.80, "status": "ok"})
+    io.write_json(tmp_path / "black_box.json", {"auc": 0.90, "status": "ok"})
+    return dict(
+        model_scores_path=tmp_path / "model.feather",
+        black_box_scores_path=tmp_path / "black_box.feather",
+        efp_path=tmp_path / "valid.feather",
+        kept_path=tmp_path / "kept.txt",
+        previous_choice_path=tmp_path / "previous.json",
+        model_metrics_path=tmp_path / "model.json",
+        black_box_metrics_path=tmp_path / "black_box.json",
+        feature_set={"name": "guided_hl_pass2", "inputs": ["hl"], "efps": [], "models": ["nn"]},
+        pass_index=2,
+        candidates="all",
+        n_pairs=3000,
+        max_passes=3,
+        seed=1,
+        stop_auc_split="test",
+        pairs_path=tmp_path / "out" / "pairs.json",
+        ranking_path=tmp_path / "out" / "ranking.csv",
+        choice_path=tmp_path / "out" / "choice.json",
+        feature_set_path=tmp_path / "out" / "feature_set.json",
+    )
+
+
+def test_run_selection_writes_every_output(tmp_path, toy):
+    arguments = selection_files(tmp_path, toy)
+    guided.run_selection(**arguments)
+    choice = io.read_json(arguments["choice_path"])
+    assert choice["efp"] == "et_efp_1_0_0_k_2_b_0.5"
+    assert choice["efps"] == ["ht_efp_1_0_0_k_0.5_b_1", "et_efp_1_0_0_k_2_b_0.5"]
+    feature_set = io.read_json(arguments["feature_set_path"])
+    assert feature_set["efps"] == choice["efps"] and feature_set["inputs"] == ["hl"]
+    ranking = pd.read_csv(arguments["ranking_path"])
+    assert len(ranking) == 3  # the EFP chosen before is no candidate any more
+    summary = io.read_json(arguments["pairs_path"])
+    assert summary["model_auc"] == 0.80 and summary["black_box_auc"] == 0.90
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "choice.json",
+        "feature_set.json",
+        "pairs.json",
+        "ranking.csv",
+    ]
+
+
+def test_run_selection_irc_safe_pool_and_valid_auc(tmp_path, toy):
+    arguments = selection_files(tmp_path, toy)
+    arguments.update(candidates="irc_safe", stop_auc_split="valid")
+    arguments.update(model_metrics_path=None, black_box_metrics_path=None)
+    selection = guided.run_selection(**arguments)
+    assert set(selection.ranking["efp"]) == {"et_efp_2_1_0_k_1_b_1", "ht_efp_2_1_0_k_1_b_2"}
+    y, model, black_box, _, _ = toy
+    assert selection.summary["black_box_auc"] == pytest.approx(metrics.auc(y, black_box))
+    assert selection.summary["model_auc"] == pytest.approx(metrics.auc(y, model))
+
+
+def test_run_selection_rejects_scores_of_other_events(tmp_path, toy):
+    arguments = selection_files(tmp_path, toy)
+    y, _, black_box, _, _ = toy
+    write_scores(arguments["black_box_scores_path"], y[::-1], black_box)
+    with pytest.raises(ValueError, match="labels differ"):
+        guided.run_selection(**arguments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_scan_summary(tmp_path):
+    choice = {"pass": 1, "efp": "et_efp_1_0_0_k_2_b_0.5", "ado_disagreeing": 0.8, "ado_all": 0.7}
+    io.write_json(tmp_path / "choice1.json", choice)
+    io.write_json(tmp_path / "pairs1.json", {"n_disagreeing": 10, "fraction_disagreeing": 0.1})
+    for name, auc in (("m0", 0.90), ("m1", 0.93), ("bb", 0.95), ("hl", 0.91)):
+        io.write_json(
+            tmp_path / f"{name}.json",
+            {"auc": auc, "auc_low": auc - 0.01, "auc_high": auc + 0.01, "status": "ok"},
+        )
+    stop = {"pass": 2, "stop": True, "stop_reason": "no candidate EFP left"}
+    io.write_json(tmp_path / "stop.json", stop)
+    pd.DataFrame({"efp": ["et_efp_1_0_0_k_2_b_0.5"], "auc": [0.77]}).to_csv(
+        tmp_path / "single_auc.csv", index=False
+    )
+    table = guided.run_scan_summary(
+        scan="hl",
+        choice_paths=[tmp_path / "choice1.json"],
+        pairs_paths=[tmp_path / "pairs1.json"],
+        metrics_paths=[tmp_path / "m0.json", tmp_path / "m1.json"],
+        stop_path=tmp_path / "stop.json",
+        single_auc_path=tmp_path / "single_auc.csv",
+        black_box=("et_and_ht", tmp_path / "bb.json"),
+        start=("hl", tmp_path / "hl.json"),
+        csv_path=tmp_path / "table.csv",
+        markdown_path=tmp_path / "table.md",
+    )
+    assert table["efp_auc"].tolist()[1] == 0.77
+    assert pd.read_csv(tmp_path / "table.csv")["auc"].tolist() == [0.90, 0.93]
+    text = (tmp_path / "table.md").read_text()
+    assert "Stopped before pass 2: no candidate EFP left" in text
+    assert "gap closed by the best pass: 0.50" in text
+    assert "0.0400 AUC = 4.0 bootstrap half-widths" in text
+    assert "| 2 | 0.5 |" in text  # kappa and beta as in the EFP name
+
+
+def test_single_auc_columns_are_checked(tmp_path):
+    pd.DataFrame({"name": ["x"], "auc": [0.5]}).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.raises(ValueError, match=r"s.csv: column\(s\) \['efp'\] missing"):
+        guided.read_single_auc(tmp_path / "s.csv")
+
+
+# ------------------------------------------------------------------------- the guided DAG
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_guided_dag_dry_run(tmp_path):
+    """config/tiny.yaml plus a small guided block: the DAG reaches the first checkpoint."""
+    snakefile = (REPO / "Snakefile").read_text()
+    for stage in ("efp", "train", "evaluate", "guided"):
+        assert f"rules/{stage}.smk" in snakefile, f"the Snakefile does not include {stage}.smk"
+    config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    config["datasets"]["electrons"].setdefault(
+        "efp",
+        {"images": ["et", "ht"], "graphs": [["d<=2", "p==1"]], "kappas": [1, 2], "betas": [1]},
+    )
+    config["datasets"]["electrons"]["guided"] = {
+        "black_box": "et_and_ht",
+        "n_pairs": 1000,
+        "max_passes": 2,
+        "network": {"dense_layers": 1, "units": 8},
+        "scans": {"hl": {"start": "hl"}, "hl_irc": {"start": "hl", "candidates": "irc_safe"}},
+    }
+    config_path = tmp_path / "guided.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("snakemake")),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(config_path),
+            "--dry-run",
+            "--cores",
+            "1",
+            "--quiet",
+            "rules",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
+    # pass 0 of both scans and the black box are trained; pass 1 of each scan is selected
+    assert int(jobs["select_next_efp"]) == 2
+    assert int(jobs["score_split"]) == 3  # black box + two pass-0 models on valid
+    assert int(jobs["summarise_scan"]) == 2 and int(jobs["plot_guided"]) == 1
+    assert int(jobs["train_model"]) >= 4  # et_and_ht, hl, guided_hl_pass0, guided_hl_irc_pass0
+
+
+def test_run_plots_writes_three_figures(tmp_path):
+    from leptonid import plots_guided
+
+    table = pd.DataFrame(
+        {
+            "pass": [0, 1],
+            "efp": [None, "et_efp_1_0_0_k_2_b_0.5"],
+            "auc": [0.90, 0.93],
+            "auc_low": [0.89, 0.92],
+            "auc_high": [0.91, 0.94],
+        }
+    )
+    table.to_csv(tmp_path / "table.csv", index=False)
+    ranking = pd.DataFrame(
+        {"efp": ["et_efp_1_0_0_k_2_b_0.5", "et_efp_2_1_0_k_1_b_1"], "ado_disagreeing": [0.7, 0.5]}
+    )
+    ranking.to_csv(tmp_path / "ranking.csv", index=False)
+    io.write_json(tmp_path / "choice.json", {"efp": "et_efp_1_0_0_k_2_b_0.5"})
+    io.write_json(tmp_path / "bb.json", {"auc": 0.95, "auc_low": 0.94, "auc_high": 0.96})
+    io.write_json(tmp_path / "hl.json", {"auc": None})  # a collapsed model: no line
+    drawn = []
+    outputs = {name: tmp_path / f"{name}.png" for name in ("auc", "ado", "graphs")}
+    plots_guided.run_plots(
+        dataset="electrons",
+        tables={"hl": tmp_path / "table.csv"},
+        rankings={"hl": [tmp_path / "ranking.csv"]},
+        choices={"hl": [tmp_path / "choice.json"]},
+        black_boxes={"et_and_ht": tmp_path / "bb.json"},
+        starts={"hl": tmp_path / "hl.json"},
+        auc_path=outputs["auc"],
+        ado_path=outputs["ado"],
+        graphs_path=outputs["graphs"],
+        draw=lambda axis, name: drawn.append(name),
+    )
+    assert all(path.stat().st_size > 0 for path in outputs.values())
+    assert drawn == ["et_efp_1_0_0_k_2_b_0.5"]
+    assert plots_guided.efp_label("ht_efp_2_1_0_k_1_b_0.5") == "HCal 2_1_0 k=1 b=0.5"

@@ -1,0 +1,425 @@
+"""Tests of leptonid.io: Feather arrays, published-file validation and unpacking."""
+
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+import pyarrow as pa
+import pyarrow.feather
+import pytest
+from leptonid import io
+
+SPLITS = ("train", "valid", "test")
+ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
+MUON_KEYS = ["images", "iso", "weight", "y", "pt"]
+SIZES = {"train": 11, "valid": 5, "test": 7}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small published files
+# ---------------------------------------------------------------------------------------------
+
+
+def electron_arrays(n: int, seed: int) -> dict[str, np.ndarray]:
+    """One split of a tiny electron file in the published layout (both classes present)."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    return {
+        "et": rng.exponential(size=(n, 31, 31, 1)).astype(np.float32),
+        "ht": rng.exponential(size=(n, 32, 32, 1)).astype(np.float32),
+        "ee": rng.exponential(size=(n, 31, 31, 1)).astype(np.float32),
+        "he": rng.exponential(size=(n, 32, 32, 1)).astype(np.float32),
+        "hl": rng.normal(size=(n, 7)),
+        "mass": rng.exponential(size=(n, 1)),
+        "y": y.astype(np.float64),
+        # extra keys of the published file that the workflow ignores
+        "efpe": rng.normal(size=(n, 3)),
+        "efph": rng.normal(size=(n, 3)),
+        "et_mass": rng.normal(size=(n, 1)),
+        "ee_mass": rng.normal(size=(n, 1)),
+    }
+
+
+def write_published(path, arrays_by_split: dict[str, dict[str, np.ndarray]]) -> None:
+    with h5py.File(path, "w") as h5:
+        for split, arrays in arrays_by_split.items():
+            for key, array in arrays.items():
+                h5.create_dataset(f"{key}/{split}", data=array)
+
+
+def electron_file(tmp_path, sizes=SIZES, change=None, name="data.h5"):
+    """Write a tiny electron file; ``change(split, arrays)`` may edit a split before writing."""
+    arrays = {split: electron_arrays(n, seed) for seed, (split, n) in enumerate(sizes.items())}
+    if change is not None:
+        for split in arrays:
+            change(split, arrays[split])
+    path = tmp_path / name
+    write_published(path, arrays)
+    return path, arrays
+
+
+def muon_arrays(n_signal: int, n_bg: int, split: str, channel: bool = False, pt_2d=False):
+    """One split of a tiny muon file; every event carries a unique id in all of its keys."""
+    ids = {
+        "signal": 1000 * (SPLITS.index(split) + 1) + np.arange(n_signal),
+        "bg": 100000 + 1000 * (SPLITS.index(split) + 1) + np.arange(n_bg),
+    }
+    arrays = {}
+    for cls, event_id in ids.items():
+        n = len(event_id)
+        images = np.zeros((n, 32, 32), dtype=np.float32)
+        images[:, 16, 16] = event_id
+        arrays[f"images_{cls}"] = images[..., None] if channel else images
+        arrays[f"iso_{cls}"] = np.stack([event_id, 2 * event_id, 3 * event_id], axis=1) * 0.5
+        arrays[f"weights_{cls}"] = (event_id * 0.25).astype(np.float32)
+        pt = event_id.astype(np.float32) + 0.5
+        arrays[f"pt_{cls}"] = pt[:, None] if pt_2d else pt
+    return arrays
+
+
+def unpack_all(path, kind, keys, out_dir, seed=7):
+    result = {}
+    for split in SPLITS:
+        for key in io.unpacked_keys(kind, keys):
+            out = out_dir / split / f"{key}.feather"
+            io.unpack_key(path, kind, keys, split, key, out, seed=seed)
+            result[split, key] = io.read_array(out)
+    return result
+
+
+def assert_no_output(out_dir):
+    leftovers = [p.name for p in out_dir.rglob("*") if p.is_file()] if out_dir.exists() else []
+    assert leftovers == [], f"partial output left behind: {leftovers}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Feather round trip
+# ---------------------------------------------------------------------------------------------
+
+ROUND_TRIP = {
+    "float32_4d": np.random.default_rng(0).normal(size=(9, 31, 31, 1)).astype(np.float32),
+    "float64_2d": np.random.default_rng(1).normal(size=(4100, 7)),
+    "float64_1d": np.random.default_rng(2).normal(size=(13,)),
+    "int64_1d": np.arange(-5, 8, dtype=np.int64) * 123456789,
+    "int32_3d": np.arange(2 * 3 * 4, dtype=np.int32).reshape(2, 3, 4),
+    "int8_labels": (np.arange(10) % 2).astype(np.int8),
+    "uint8_labels": (np.arange(10) % 2).astype(np.uint8),
+    "bool_labels": np.arange(10) % 3 == 0,
+    "float32_labels_2d": (np.arange(10) % 2).astype(np.float32)[:, None],
+    "special_floats": np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 5e-324, np.pi]),
+    "empty": np.zeros((0, 5), dtype=np.float32),
+}
+
+
+@pytest.mark.parametrize("name", list(ROUND_TRIP))
+def test_round_trip_is_bit_identical_zero_copy(tmp_path, name):
+    array = ROUND_TRIP[name]
+    path = tmp_path / f"{name}.feather"
+    io.write_array(path, array)
+    allocated = pa.total_allocated_bytes()
+    back = io.read_array(path)
+    assert back.dtype == array.dtype
+    assert back.shape == array.shape
+    assert back.tobytes() == array.tobytes()
+    # memory-mapped: nothing allocated by Arrow, the numpy array owns no data and is read-only
+    assert pa.total_allocated_bytes() == allocated
+    assert not back.flags.owndata and not back.flags.writeable
+    assert list(path.parent.iterdir()) == [path]
+
+
+def test_feather_layout_matches_architecture(tmp_path):
+    array = np.arange(2 * 31 * 31, dtype=np.float32).reshape(2, 31, 31, 1)
+    io.write_array(tmp_path / "a.feather", array)
+    table = pyarrow.feather.read_table(tmp_path / "a.feather")
+    assert table.column_names == ["values"]
+    assert table.schema.field("values").type == pa.list_(pa.float32(), 31 * 31)
+    assert table.schema.metadata[b"shape"] == b"[31, 31, 1]"
+    assert table.schema.metadata[b"dtype"] == b"float32"
+    reader = pa.ipc.open_file(str(tmp_path / "a.feather"))
+    assert reader.num_record_batches == 1
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "a.feather").stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
+
+
+def test_read_array_accepts_multi_batch_compressed_files(tmp_path):
+    values = np.arange(12, dtype=np.float64).reshape(6, 2)
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), 2)
+    table = pa.table({"values": column}).replace_schema_metadata(
+        {"shape": "[2]", "dtype": "float64"}
+    )
+    pyarrow.feather.write_feather(table, tmp_path / "m.feather", chunksize=2, compression="lz4")
+    np.testing.assert_array_equal(io.read_array(tmp_path / "m.feather"), values)
+
+
+def test_read_array_rejects_foreign_tables(tmp_path):
+    pyarrow.feather.write_feather(pa.table({"x": [1, 2]}), tmp_path / "x.feather")
+    with pytest.raises(io.DataError, match="x.feather.*'values'"):
+        io.read_array(tmp_path / "x.feather")
+
+
+def test_writer_leaves_nothing_when_rows_are_missing_or_fail(tmp_path):
+    path = tmp_path / "a.feather"
+    with pytest.raises(ValueError, match="2 rows written, 3 announced"):
+        with io.FeatherArrayWriter(path, 3, (2,), np.float64) as writer:
+            writer.write(np.zeros((2, 2)))
+    with pytest.raises(RuntimeError, match="boom"):
+        with io.FeatherArrayWriter(path, 3, (2,), np.float64) as writer:
+            writer.write(np.zeros((1, 2)))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Electrons
+# ---------------------------------------------------------------------------------------------
+
+
+def test_electrons_unpack_every_key_unchanged(tmp_path):
+    path, arrays = electron_file(tmp_path)
+    out = unpack_all(path, "electrons", ELECTRON_KEYS, tmp_path / "out")
+    for split in SPLITS:
+        for key in ("et", "ht", "ee", "he", "hl", "mass"):
+            assert out[split, key].tobytes() == arrays[split][key].tobytes()
+            assert out[split, key].shape == arrays[split][key].shape
+        np.testing.assert_array_equal(out[split, "y"], arrays[split]["y"])
+        assert out[split, "y"].dtype == np.int8
+        np.testing.assert_array_equal(out[split, "weight"], np.ones(SIZES[split]))
+    assert ("train", "efpe") not in out
+
+
+def test_unpacking_streams_across_chunk_boundaries(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "CHUNK_EVENTS", 3)
+    path, arrays = electron_file(tmp_path, sizes={"train": 10, "valid": 4, "test": 3})
+    io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "et", tmp_path / "et.feather", 0)
+    assert io.read_array(tmp_path / "et.feather").tobytes() == arrays["train"]["et"].tobytes()
+
+
+@pytest.mark.parametrize(
+    "sizes", [{"train": 2, "valid": 2, "test": 3}, {"train": 40, "valid": 2, "test": 9}]
+)
+def test_any_number_of_events(tmp_path, sizes):
+    path, arrays = electron_file(tmp_path, sizes=sizes)
+    out = unpack_all(path, "electrons", ["et", "y"], tmp_path / "out")
+    assert out["valid", "et"].shape == (sizes["valid"], 31, 31, 1)
+
+
+def test_unknown_configured_key_is_named(tmp_path):
+    path, _ = electron_file(tmp_path)
+    with pytest.raises(io.DataError, match="unknown key.*'images'"):
+        io.unpack_key(path, "electrons", ["et", "images"], "train", "et", tmp_path / "o", 0)
+
+
+def _electron_error(tmp_path, change, key, split="train", keys=ELECTRON_KEYS):
+    path, _ = electron_file(tmp_path, change=change)
+    out_dir = tmp_path / "out"
+    with pytest.raises(io.DataError) as error:
+        io.unpack_key(path, "electrons", keys, split, key, out_dir / f"{key}.feather", seed=0)
+    message = str(error.value)
+    assert str(path) in message
+    assert_no_output(out_dir)
+    return message
+
+
+def test_missing_key(tmp_path):
+    message = _electron_error(tmp_path, lambda split, a: a.pop("ht"), key="et")
+    assert "key 'ht'" in message and "missing" in message
+
+
+def test_missing_split(tmp_path):
+    def drop(split, arrays):
+        if split == "valid":
+            arrays.pop("hl")
+
+    message = _electron_error(tmp_path, drop, key="et")
+    assert "key 'hl'" in message and "split 'valid'" in message and "missing" in message
+
+
+def test_key_that_is_not_a_group(tmp_path):
+    path, _ = electron_file(tmp_path)
+    with h5py.File(path, "a") as h5:
+        del h5["mass"]
+        h5["mass"] = np.zeros((3, 1))
+    with pytest.raises(io.DataError, match="key 'mass'.*is a dataset"):
+        io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "et", tmp_path / "o", 0)
+
+
+def test_wrong_shape(tmp_path):
+    def squeeze(split, arrays):
+        if split == "test":
+            arrays["et"] = arrays["et"][..., 0]
+
+    message = _electron_error(tmp_path, squeeze, key="hl")
+    assert "key 'et'" in message and "split 'test'" in message
+    assert "wrong shape" in message and "(N, 31, 31, 1)" in message
+
+
+def test_n_mismatch_across_keys(tmp_path):
+    def shorten(split, arrays):
+        if split == "valid":
+            arrays["mass"] = arrays["mass"][:-1]
+
+    message = _electron_error(tmp_path, shorten, key="et")
+    assert "key 'mass'" in message and "split 'valid'" in message
+    assert "4 events" in message and "5" in message
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_pixel_names_the_first_bad_event(tmp_path, bad):
+    def spoil(split, arrays):
+        if split == "train":
+            arrays["ht"][6, 3, 4, 0] = bad
+            arrays["ht"][9, 0, 0, 0] = bad
+
+    message = _electron_error(tmp_path, spoil, key="ht")
+    assert "key 'ht'" in message and "split 'train'" in message
+    assert "non-finite" in message and "event 6" in message and str(bad) in message
+
+
+def test_non_finite_is_found_in_a_later_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)
+
+    def spoil(split, arrays):
+        if split == "train":
+            arrays["hl"][9, 2] = np.nan
+
+    message = _electron_error(tmp_path, spoil, key="hl")
+    assert "event 9" in message
+
+
+def test_label_outside_0_1(tmp_path):
+    def spoil(split, arrays):
+        if split == "test":
+            arrays["y"][2] = 2.0
+
+    message = _electron_error(tmp_path, spoil, key="y", split="test")
+    assert "key 'y'" in message and "split 'test'" in message and "event 2" in message
+    assert "must be 0 or 1" in message
+
+
+def test_one_class_split(tmp_path):
+    def spoil(split, arrays):
+        if split == "valid":
+            arrays["y"][:] = 1.0
+
+    message = _electron_error(tmp_path, spoil, key="y", split="valid")
+    assert "key 'y'" in message and "split 'valid'" in message and "one class" in message
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(io.DataError, match="nothing.h5.*not found"):
+        io.unpack_key(
+            tmp_path / "nothing.h5", "electrons", ["et"], "train", "et", tmp_path / "o", 0
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Muons
+# ---------------------------------------------------------------------------------------------
+
+
+MUON_SIZES = {"train": (9, 6), "valid": (3, 4), "test": (5, 2)}
+
+
+def muon_file(tmp_path, sizes=MUON_SIZES, channel=False, pt_2d=False, pt=True, change=None):
+    arrays = {
+        split: muon_arrays(*n, split, channel=channel, pt_2d=pt_2d) for split, n in sizes.items()
+    }
+    for split in arrays:
+        if not pt:
+            arrays[split].pop("pt_signal")
+            arrays[split].pop("pt_bg")
+        if change is not None:
+            change(split, arrays[split])
+    path = tmp_path / "muons.h5"
+    write_published(path, arrays)
+    return path
+
+
+@pytest.mark.parametrize("channel,pt_2d", [(False, False), (True, True)])
+def test_muons_merge_and_shuffle_identically_for_every_key(tmp_path, monkeypatch, channel, pt_2d):
+    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)  # several chunks per split
+    path = muon_file(tmp_path, channel=channel, pt_2d=pt_2d)
+    out = unpack_all(path, "muons", MUON_KEYS, tmp_path / "out")
+    for split, (n_signal, n_bg) in MUON_SIZES.items():
+        images, iso = out[split, "images"], out[split, "iso"]
+        weight, y, pt = out[split, "weight"], out[split, "y"], out[split, "pt"]
+        n = n_signal + n_bg
+        assert images.shape == (n, 32, 32, 1) and iso.shape == (n, 3) and pt.shape == (n, 1)
+        assert weight.shape == (n,) and weight.dtype == np.float64 and y.dtype == np.int8
+        event_id = images[:, 16, 16, 0]
+        # every key of an output row comes from the same published event
+        np.testing.assert_array_equal(iso[:, 0], event_id * 0.5)
+        np.testing.assert_array_equal(iso[:, 2], event_id * 1.5)
+        np.testing.assert_array_equal(weight, (event_id * 0.25).astype(np.float32))
+        np.testing.assert_array_equal(pt[:, 0], event_id + 0.5)
+        np.testing.assert_array_equal(y, (event_id < 100000).astype(np.int8))
+        assert y.sum() == n_signal
+        # signal rows then background rows, reordered by the seeded permutation of the split
+        published = muon_arrays(n_signal, n_bg, split)
+        ids = np.concatenate([published[f"images_{c}"][:, 16, 16] for c in ("signal", "bg")])
+        np.testing.assert_array_equal(event_id, ids[io.shuffle_permutation(n, 7, split)])
+
+
+def test_muon_shuffle_depends_on_seed_and_split_only():
+    a = io.shuffle_permutation(50, seed=3, split="train")
+    np.testing.assert_array_equal(a, io.shuffle_permutation(50, seed=3, split="train"))
+    assert not np.array_equal(a, io.shuffle_permutation(50, seed=3, split="valid"))
+    assert not np.array_equal(a, io.shuffle_permutation(50, seed=4, split="train"))
+    assert sorted(a) == list(range(50))
+
+
+def test_muons_without_pt(tmp_path):
+    path = muon_file(tmp_path, pt=False)
+    out = unpack_all(path, "muons", ["images", "iso", "y"], tmp_path / "out")
+    assert ("train", "pt") not in out and out["train", "weight"].shape == (15,)
+    with pytest.raises(io.DataError, match="key 'pt' \\(group 'pt_signal'\\): missing"):
+        io.unpack_key(path, "muons", MUON_KEYS, "train", "y", tmp_path / "o.feather", 0)
+
+
+def test_muon_one_class_split(tmp_path):
+    path = muon_file(tmp_path, sizes={"train": (9, 6), "valid": (3, 0), "test": (5, 2)})
+    with pytest.raises(io.DataError) as error:
+        io.unpack_key(path, "muons", MUON_KEYS, "valid", "y", tmp_path / "o" / "y.feather", 0)
+    message = str(error.value)
+    assert str(path) in message and "key 'y'" in message and "split 'valid'" in message
+    assert "one class" in message
+    assert_no_output(tmp_path / "o")
+
+
+def test_muon_n_mismatch_between_signal_groups(tmp_path):
+    def shorten(split, arrays):
+        if split == "test":
+            arrays["iso_signal"] = arrays["iso_signal"][:-1]
+
+    path = muon_file(tmp_path, change=shorten)
+    with pytest.raises(io.DataError, match="key 'iso', split 'test'.*'iso_signal/test' holds 4"):
+        io.unpack_key(path, "muons", MUON_KEYS, "train", "images", tmp_path / "o.feather", 0)
+
+
+def test_muon_nan_names_the_published_group_and_row(tmp_path):
+    def spoil(split, arrays):
+        if split == "train":
+            arrays["images_bg"][4, 0, 0] = np.nan
+
+    path = muon_file(tmp_path, change=spoil)
+    with pytest.raises(io.DataError) as error:
+        io.unpack_key(path, "muons", MUON_KEYS, "train", "images", tmp_path / "o" / "i.feather", 0)
+    message = str(error.value)
+    assert "key 'images', split 'train'" in message and "'images_bg/train' row 4" in message
+    assert_no_output(tmp_path / "o")
+
+
+def test_table_round_trip_and_missing_column(tmp_path):
+    import pandas as pd
+
+    table = pd.DataFrame({"y": np.array([0, 1, 1], dtype=np.int8), "score": [0.1, 0.9, 0.4]})
+    io.write_table(table, tmp_path / "p.feather")
+    pd.testing.assert_frame_equal(io.read_table(tmp_path / "p.feather"), table)
+    pd.testing.assert_frame_equal(
+        io.read_table(tmp_path / "p.feather", ["score"]), table[["score"]]
+    )
+    with pytest.raises(io.DataError, match="p.feather.*'weight'"):
+        io.read_table(tmp_path / "p.feather", ["y", "weight"])

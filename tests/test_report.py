@@ -1,0 +1,133 @@
+"""End to end: the tiny config in a temporary copy of the repository, then the HTML report.
+
+Runs ``snakemake --configfile config/tiny.yaml`` (simulation, unpacking, training, evaluation)
+in a copy of the tracked files, builds ``results/report.html`` and checks that every model of
+the tiny config is in it: its metrics file, its curve in the ROC overlays, its row in the AUC
+table and its training curve, each with a caption saying what to look for.
+"""
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from leptonid.settings import feature_sets_from_config
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = "config/tiny.yaml"
+
+
+def copy_repository(destination: Path) -> None:
+    """The tracked and untracked-but-not-ignored files (no results/, resources/, .venv)."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listing:
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def report_variable(html: str, name: str):
+    """A JSON value the Snakemake report embeds as ``var <name> = ...``."""
+    match = re.search(rf"var {name} = (?=[{{\"])", html)
+    assert match, f"report has no variable {name!r}"
+    return json.JSONDecoder().raw_decode(html, match.end())[0]
+
+
+def embedded(entry: dict) -> bytes:
+    """The file content of a report entry (a base64 data URI)."""
+    return base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
+
+
+def snakemake(workdir: Path, *args: str, timeout: int) -> None:
+    command = [sys.executable, "-m", "snakemake", "--configfile", CONFIG, *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stderr[-6000:]}"
+
+
+@pytest.mark.slow
+def test_tiny_workflow_report_has_every_model(tmp_path):
+    snakefile = (REPO / "Snakefile").read_text()
+    for stage in ("rules/train.smk", "rules/evaluate.smk"):
+        assert stage in snakefile, f"the Snakefile does not include {stage}"
+    workdir = tmp_path / "repo"
+    copy_repository(workdir)
+    config = yaml.safe_load((workdir / CONFIG).read_text())
+    dataset = "electrons"
+    names = [
+        name
+        for feature_set in feature_sets_from_config(config["datasets"][dataset]).values()
+        for name in feature_set.names
+    ]
+
+    snakemake(workdir, "--cores", "2", timeout=1200)
+    snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
+
+    html = (workdir / "results" / "report.html").read_text()
+    results = report_variable(html, "results")
+    categories = report_variable(html, "categories")
+    assert {"Data", "Training", "ROC"} <= set(categories), sorted(categories)
+    assert "Feature sets trained" in report_variable(html, "workflow_desc")
+
+    summary = f"results/{dataset}/summary"
+    roc_svg = embedded(results[f"{summary}/roc.svg"]).decode()
+    rejection_svg = embedded(results[f"{summary}/rejection.svg"]).decode()
+    table = embedded(results[f"{summary}/auc_table.csv"]).decode()
+    table_rows = {line.split(",")[0]: line for line in table.splitlines()[1:]}
+    assert "paper_auc" in table.splitlines()[0] and "train_samples_per_s" in table.splitlines()[0]
+    for name in names:
+        metrics_entry = results[f"results/{dataset}/metrics/{name}.json"]
+        metrics = json.loads(embedded(metrics_entry))
+        assert metrics["name"] == name and metrics["status"] in ("ok", "collapsed")
+        assert metrics["n_test"] > 0 and metrics["device"]
+        if metrics["status"] == "ok":
+            assert 0 <= metrics["auc_low"] <= metrics["auc"] <= metrics["auc_high"] <= 1
+        else:
+            assert metrics["auc"] is None
+        # legend text is kept as text in the SVG: "<name>: AUC ..." or "<name>: collapsed"
+        assert f">{name}: " in roc_svg and f">{name}: " in rejection_svg
+        assert name in table_rows and metrics["status"] in table_rows[name]
+        history = results[f"results/{dataset}/models/{name}/history.png"]
+        assert embedded(history).startswith(b"\x89PNG")
+        for entry in (metrics_entry, history):
+            assert "What to look for" in entry["caption"]
+            assert entry["labels"]["dataset"] == dataset
+    for figure in ("roc.svg", "rejection.svg", "auc_table.csv"):
+        assert "What to look for" in results[f"{summary}/{figure}"]["caption"]
+
+
+def test_roc_figures_label_every_model_and_mark_collapsed_ones(tmp_path):
+    import numpy as np
+    from leptonid import plots_eval
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 500)
+    good = rng.normal(size=500) + 2 * y
+    curves = {
+        "et_and_ht": plots_eval.roc_points(y, good, None),
+        "ht": plots_eval.roc_points(y, rng.normal(size=500), None),
+    }
+    entries = {
+        "et_and_ht": {"status": "ok", "auc": 0.9, "auc_low": 0.89, "auc_high": 0.91},
+        "ht": {"status": "collapsed", "auc": None},
+    }
+    roc, rejection = plots_eval.plot_roc_overlay(curves, entries, "test")
+    for figure, name in ((roc, "roc.svg"), (rejection, "rejection.svg")):
+        labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+        assert labels[:2] == ["et_and_ht: AUC 0.9000 [0.8900, 0.9100]", "ht: collapsed (no AUC)"]
+        plots_eval.save_figure(figure, tmp_path / name)
+        assert ">ht: collapsed (no AUC)<" in (tmp_path / name).read_text()
+    eps_s, eps_b = curves["et_and_ht"]
+    assert np.all(np.diff(eps_b) >= 0) and eps_s[-1] == 1.0

@@ -1,0 +1,276 @@
+"""The built-in electron/jet simulator and the published-layout writer (leptonid.simulate_electrons,
+leptonid.publish)."""
+
+import hashlib
+
+import h5py
+import numpy as np
+import pytest
+from leptonid.geometry import ECAL
+from leptonid.hl import compute_hl
+from leptonid.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
+from leptonid.simulate_electrons import (
+    ELECTRON_LAYOUT,
+    ElectronSimSettings,
+    simulate_block,
+    simulate_electrons,
+    write_electron_dataset,
+)
+
+SETTINGS = ElectronSimSettings()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A 300-event dataset written once: (unscaled path, scaled path)."""
+    folder = tmp_path_factory.mktemp("electrons")
+    unscaled, scaled = folder / "unscaled_data.h5", folder / "data.h5"
+    write_electron_dataset(300, 11, SETTINGS, unscaled, scaled, chunk_size=128)
+    return unscaled, scaled
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """2000 events in memory (two blocks)."""
+    return simulate_block(5, 0, 2000, SETTINGS)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# Settings -----------------------------------------------------------------------------------
+
+
+def test_settings_from_config_ignore_n_events_and_name_unknown_keys():
+    settings = ElectronSimSettings.from_config({"n_events": 100, "jet_kt_mean": 0.5})
+    assert settings.jet_kt_mean == 0.5
+    assert settings.fragmentation_index == SETTINGS.fragmentation_index
+    with pytest.raises(ValueError, match="simulate.jet_kt_maen"):
+        ElectronSimSettings.from_config({"jet_kt_maen": 0.5})
+    with pytest.raises(ValueError, match="simulate.pileup_ecal_density"):
+        ElectronSimSettings.from_config({"pileup_ecal_density": -1.0})
+    with pytest.raises(ValueError, match="simulate.signal_fraction"):
+        ElectronSimSettings.from_config({"signal_fraction": 1.5})
+    with pytest.raises(ValueError, match="expected a number"):
+        ElectronSimSettings.from_config({"et_min": "15"})
+
+
+# Layout and determinism ---------------------------------------------------------------------
+
+
+def test_published_layout(files):
+    expected = split_sizes(300)
+    assert expected == {"train": 192, "valid": 48, "test": 60}
+    for path in files:
+        with h5py.File(path, "r") as h5:
+            assert set(h5) == set(ELECTRON_LAYOUT)
+            for key, (shape, dtype) in ELECTRON_LAYOUT.items():
+                assert set(h5[key]) == set(SPLITS)
+                for split in SPLITS:
+                    data = h5[key][split]
+                    assert data.shape == (expected[split], *shape), (path, key, split)
+                    assert data.dtype == np.dtype(dtype)
+    with h5py.File(files[0], "r") as h5:
+        assert h5["et/train"].shape[1:] == (31, 31, 1)
+        assert h5["ht/train"].shape[1:] == (32, 32, 1)
+        assert h5["hl/test"].shape[1:] == (7,)
+        assert h5["mass/valid"].shape[1:] == (1,)
+        assert h5["y/train"].ndim == 1
+
+
+def read_all(path):
+    with h5py.File(path, "r") as h5:
+        return {(key, split): h5[key][split][:] for key in h5 for split in h5[key]}
+
+
+def test_same_seed_same_bytes(files, tmp_path):
+    unscaled, scaled = tmp_path / "u.h5", tmp_path / "d.h5"
+    write_electron_dataset(300, 11, SETTINGS, unscaled, scaled, chunk_size=128)
+    assert digest(unscaled) == digest(files[0])
+    assert digest(scaled) == digest(files[1])
+    # Another chunk size writes the same events (the bytes may differ: HDF5 chunk order).
+    write_electron_dataset(300, 11, SETTINGS, unscaled, scaled, chunk_size=1000)
+    first, again = read_all(files[0]), read_all(unscaled)
+    assert first.keys() == again.keys()
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name], err_msg=str(name))
+    write_electron_dataset(300, 12, SETTINGS, unscaled, scaled)
+    assert not np.array_equal(read_all(unscaled)[("et", "train")], first[("et", "train")])
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_chunks_cover_n_events_in_order():
+    chunks = list(simulate_electrons(1300, 4, SETTINGS, chunk_size=500))
+    assert [len(chunk["y"]) for chunk in chunks] == [500, 500, 300]
+    whole = simulate_block(4, 1, 300, SETTINGS)
+    np.testing.assert_array_equal(chunks[-1]["et"][-300:], whole["et"])
+
+
+# Physics sanity -----------------------------------------------------------------------------
+
+
+def test_values_finite_and_non_negative(sample):
+    for key in ("et", "ht", "ee", "he", "hl", "mass"):
+        assert np.all(np.isfinite(sample[key])), key
+        if key != "hl":
+            assert np.all(sample[key] >= 0), key
+    assert set(np.unique(sample["y"])) == {0, 1}
+    assert sample["y"].mean() == pytest.approx(0.5)
+
+
+def test_hl_and_energy_images_follow_from_the_et_images(sample):
+    """No private HL path: compute_hl on the stored images gives the stored hl."""
+    np.testing.assert_array_equal(
+        compute_hl(sample["et"], sample["ht"], sample["ee"]), sample["hl"]
+    )
+    et, ee = sample["et"][..., 0].astype(np.float64), sample["ee"][..., 0].astype(np.float64)
+    # ee / et = cosh(eta_centre + column eta): recover |eta_centre| from the central pixel.
+    cosh_centre = ee[:, 15, 15] / et[:, 15, 15]
+    eta = np.arccosh(np.maximum(cosh_centre, 1.0))
+    assert np.all(np.abs(eta) < SETTINGS.eta_max + 1e-3)
+    # Every pixel of a column has the same cosh(eta): ee / et is constant down a column.
+    hit = et > 0
+    ratio = np.where(hit, ee / np.where(hit, et, 1.0), 0.0)
+    largest = ratio.max(axis=1)
+    smallest = np.where(hit, ratio, np.inf).min(axis=1)
+    columns = hit.any(axis=1)
+    np.testing.assert_allclose(largest[columns] / smallest[columns], 1.0, rtol=1e-5)
+
+
+def test_image_centred_on_the_hottest_cell_and_preselected(sample):
+    et = sample["et"][..., 0]
+    assert np.all(et[:, 15, 15] > 0)
+    # The centre is the hottest cell within +-2 cells of the candidate's impact point, which
+    # is itself within +-2 cells of the centre: nearly always the hottest of the 5 x 5 block.
+    window = et[:, 13:18, 13:18].reshape(len(et), -1)
+    assert np.mean(window.argmax(axis=1) == 12) > 0.99
+    assert np.all(et[:, 14:17, 14:17].sum(axis=(1, 2)) > SETTINGS.cluster_et_min)
+
+
+def test_electrons_are_narrower_and_less_hadronic_than_jets(sample):
+    y, hl = sample["y"], sample["hl"]
+    electrons, jets = hl[y == 1].mean(axis=0), hl[y == 0].mean(axis=0)
+    assert electrons[0] < 0.5 * jets[0]  # R_had
+    assert electrons[3] > jets[3] + 0.02  # R_eta
+    assert electrons[2] > jets[2]  # R_phi
+    assert electrons[1] < jets[1]  # w_eta2
+    assert sample["mass"][y == 1].mean() < sample["mass"][y == 0].mean()
+    # Energy concentration (the information the HL features miss): sum of z^2 over ECal cells.
+    et = sample["et"][..., 0].astype(np.float64)
+    z = et / et.sum(axis=(1, 2), keepdims=True)
+    concentration = (z**2).sum(axis=(1, 2))
+    assert concentration[y == 1].mean() > concentration[y == 0].mean() + 0.05
+
+
+def test_images_are_sparse(sample):
+    """Tens of non-zero ECal cells and a handful of HCal cells (x 16 pixels) per event."""
+    n_ecal = (sample["et"] > 0).sum(axis=(1, 2, 3))
+    n_hcal_cells = (sample["ht"] > 0).sum(axis=(1, 2, 3)) / 16
+    assert 8 < n_ecal.mean() < 60
+    assert 0.5 < n_hcal_cells.mean() < 12
+    assert np.all(n_hcal_cells == np.round(n_hcal_cells))  # whole 4 x 4 HCal cells
+    assert (sample["ht"][:, ::4, ::4] > 0).sum() * 16 == (sample["ht"] > 0).sum()
+
+
+def test_both_classes_in_every_split(files):
+    with h5py.File(files[0], "r") as h5:
+        for split in SPLITS:
+            assert set(np.unique(h5["y"][split][:])) == {0, 1}, split
+
+
+def test_scaled_file_is_the_documented_transform(files):
+    unscaled, scaled = files
+    with h5py.File(unscaled, "r") as raw, h5py.File(scaled, "r") as out:
+        for key in ("et", "ht", "ee", "he"):
+            assert out[key].attrs["transform"] == "divide"
+            assert out[key].attrs["divisor"] == SETTINGS.image_scale
+            for split in SPLITS:
+                expected = (raw[key][split][:] / SETTINGS.image_scale).astype(np.float32)
+                np.testing.assert_allclose(out[key][split][:], expected, rtol=1e-6)
+        for key in ("hl", "mass"):
+            train = raw[key]["train"][:]
+            mean, std = train.mean(axis=0), train.std(axis=0)
+            assert out[key].attrs["transform"] == "standardise"
+            np.testing.assert_allclose(out[key].attrs["mean"], mean, rtol=1e-10)
+            for split in SPLITS:
+                expected = (raw[key][split][:] - mean) / np.where(std > 0, std, 1.0)
+                np.testing.assert_allclose(out[key][split][:], expected, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(out[key]["train"][:].mean(axis=0), 0.0, atol=1e-9)
+        for split in SPLITS:
+            np.testing.assert_array_equal(out["y"][split][:], raw["y"][split][:])
+
+
+# The writer ---------------------------------------------------------------------------------
+
+
+LAYOUT = {"x": ((2,), "float64"), "y": ((), "int8")}
+
+
+def chunks_of(n, size):
+    for start in range(0, n, size):
+        index = np.arange(start, min(start + size, n))
+        yield {"x": np.stack([index, -index], axis=1), "y": (index % 2).astype(np.int8)}
+
+
+def test_writer_assigns_splits_by_event_index(tmp_path):
+    path = tmp_path / "out.h5"
+    write_published(chunks_of(103, 10), path, LAYOUT, 103)
+    sizes = split_sizes(103)
+    with h5py.File(path, "r") as h5:
+        start = 0
+        for split in SPLITS:
+            np.testing.assert_array_equal(
+                h5["x"][split][:, 0], np.arange(start, start + sizes[split])
+            )
+            start += sizes[split]
+
+
+def test_writer_leaves_no_partial_output(tmp_path):
+    path = tmp_path / "out.h5"
+    with pytest.raises(ValueError, match="incomplete"):
+        write_published(chunks_of(50, 10), path, LAYOUT, 60)
+    with pytest.raises(RuntimeError, match="boom"), PublishedWriter(path, LAYOUT, 20) as writer:
+        writer.append(next(chunks_of(20, 10)))
+        raise RuntimeError("boom")
+    with pytest.raises(ValueError, match="key 'x': expected per-event shape"):
+        write_published([{"x": np.zeros((5, 3))}], path, LAYOUT, 5)
+    with pytest.raises(ValueError, match="more than the declared"):
+        write_published(chunks_of(30, 10), path, LAYOUT, 20)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scale_published_errors_leave_no_output(tmp_path):
+    source = tmp_path / "raw.h5"
+    write_published(chunks_of(40, 40), source, LAYOUT, 40)
+    with pytest.raises(ValueError, match=r"keys to scale \['z'\]"):
+        scale_published(source, tmp_path / "scaled.h5", divide={"z": 2.0}, standardise=[])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.h5"]
+
+
+def test_geometry_of_the_simulated_image_matches_the_library():
+    # The HL windows and the simulator agree on where the centre is (ECal pixel 15, 15).
+    assert ECAL.centre_pixel == (15, 15)
+
+
+def test_rule_adapter_writes_both_files(tmp_path):
+    """scripts/simulate_dataset.py with the objects Snakemake injects."""
+    import runpy
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "simulate_dataset.py"
+    output = SimpleNamespace(data=tmp_path / "data.h5", unscaled=tmp_path / "unscaled_data.h5")
+    fake = SimpleNamespace(
+        log=[str(tmp_path / "simulate.log")],
+        wildcards=SimpleNamespace(dataset="electrons"),
+        params=SimpleNamespace(n_events=120, seed=3, settings={"n_events": 120}),
+        output=output,
+    )
+    runpy.run_path(str(script), init_globals={"snakemake": fake})
+    with h5py.File(output.data, "r") as h5:
+        assert h5["et/test"].shape == (24, 31, 31, 1)
+    assert output.unscaled.exists()
+    fake.wildcards.dataset = "taus"
+    with pytest.raises(ValueError, match="no built-in simulator for dataset 'taus'"):
+        runpy.run_path(str(script), init_globals={"snakemake": fake})

@@ -1,0 +1,185 @@
+"""Training: preprocessing on train only, LR/early-stopping state, seeding, weights, BDT, GPU."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from leptonid import metrics, training
+from leptonid.settings import (
+    BdtSettings,
+    FeatureSet,
+    NetworkSettings,
+    TrainingSettings,
+    TuningSettings,
+)
+
+NETWORK = NetworkSettings(
+    conv_blocks=1, filters=2, dense_layers=1, units=8, learning_rate=3e-3, dropout=0.0
+)
+SETTINGS = TrainingSettings(batch_size=64, epochs=3, patience=5, lr_factor=0.3, lr_patience=2)
+
+
+def flat_split(n: int, seed: int, decoys: bool = False) -> dict[str, np.ndarray]:
+    """hl-like (N, 7) and mass-like (N, 1) inputs whose first hl column separates the classes.
+
+    decoys: append a copy of every event with the opposite label and weight 0, so that only
+    a fit that uses the weights can learn anything.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(np.int8)
+    hl = rng.normal(size=(n, 7)) * [1, 5, 0.01, 1, 1, 1, 1] + [10, 0, 0, 0, 0, 0, 0]
+    hl[:, 0] += 1.5 * y
+    arrays = {"hl": hl, "mass": rng.exponential(size=(n, 1)), "y": y, "weight": np.ones(n)}
+    if decoys:
+        arrays = {key: np.concatenate([value, value]) for key, value in arrays.items()}
+        arrays["y"][n:] = 1 - arrays["y"][n:]
+        arrays["weight"][n:] = 0.0
+    return arrays
+
+
+def image_split(n: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n).astype(np.int8)
+    et = rng.exponential(size=(n, 31, 31, 1)) * 0.1
+    et[:, 15, 15, 0] += 20 + 20 * y  # signal: a hotter central cell
+    return {"et": et, "y": y, "weight": np.ones(n)}
+
+
+HL = FeatureSet("hl", ("hl",), NETWORK, models=("nn", "bdt"))
+
+
+def test_preprocessor_is_fitted_on_train_only_and_round_trips():
+    train = {**flat_split(500, 1), **image_split(500, 1)}
+    valid = {**flat_split(300, 2), **image_split(300, 2)}
+    valid["hl"] = valid["hl"] + 100.0  # a shifted valid split must not move the constants
+    pre = training.Preprocessor.fit(train, ["et", "hl", "mass"])
+    np.testing.assert_allclose(pre.mean["hl"], train["hl"].mean(axis=0))
+    np.testing.assert_allclose(pre.std["hl"], train["hl"].std(axis=0))
+    assert pre.image_scale["et"] == pytest.approx(train["et"].sum(axis=(1, 2, 3)).mean())
+    x = pre.transform(valid)
+    assert x["et"].dtype == np.float32 and x["et"].shape == (300, 31, 31, 1)
+    np.testing.assert_allclose(x["hl"].mean(axis=0)[0], 100 / pre.std["hl"][0], rtol=0.1)
+    again = training.Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    for key in x:
+        np.testing.assert_array_equal(again.transform(valid)[key], x[key])
+
+
+def test_preprocessor_rejects_non_finite_and_empty_images():
+    train = flat_split(50, 1)
+    train["hl"][3, 2] = np.nan
+    with pytest.raises(ValueError, match="'hl'.*NaN"):
+        training.Preprocessor.fit(train, ["hl"])
+    with pytest.raises(ValueError, match="'et'.*mean image sum"):
+        training.Preprocessor.fit({"et": np.zeros((4, 31, 31, 1))}, ["et"])
+
+
+class _FakeOptimizer:
+    learning_rate = 1.0
+
+
+class _FakeModel:
+    def __init__(self):
+        self.optimizer = _FakeOptimizer()
+        self.stop_training = False
+        self.weights = [np.zeros(2)]
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+
+def test_plateau_state_reduces_lr_and_stops_like_keras():
+    settings = TrainingSettings(batch_size=1, epochs=20, patience=4, lr_factor=0.3, lr_patience=2)
+    run = training._Run(settings, 10, 20, None, "x")
+    model = _FakeModel()
+    losses = [1.0, 0.9, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85]
+    for epoch, loss in enumerate(losses, start=1):
+        model.weights = [np.full(2, epoch)]
+        run.end_epoch(model, epoch, {"loss": loss, "val_loss": loss}, 0.0, None)
+        if model.stop_training:
+            break
+    assert run.plateau["best_epoch"] == 5 and run.best_weights[0][0] == 5
+    assert epoch == 9 and run.plateau["stopped"]  # 4 epochs without improvement after 5
+    lrs = [row["lr"] for row in run.history]
+    assert lrs == pytest.approx([1, 1, 1, 1, 0.3, 0.3, 0.3, 0.09, 0.09])
+
+
+@pytest.mark.slow
+def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
+    train, valid = flat_split(1000, 1, decoys=True), flat_split(400, 2)
+
+    def fit(arrays, checkpoint):
+        result = training.train_network(
+            arrays, valid, HL, SETTINGS, seed=5, checkpoint_dir=checkpoint
+        )
+        score = training.predict_scores(result.model, result.preprocessor, valid)
+        return result, score, metrics.auc(valid["y"], score, valid["weight"])
+
+    first, score, auc = fit(train, tmp_path / "a")
+    assert list(first.history.columns) == training.HISTORY_COLUMNS
+    assert len(first.history) == SETTINGS.epochs and first.info["resumed_from_epoch"] is None
+    # Every event has a weight-0 twin with the opposite label: only the weights make the
+    # classes separable (the best possible AUC here is about 0.86).
+    assert auc > 0.75
+    # Same seed, fresh checkpoint directory: the same AUC.
+    assert fit(train, tmp_path / "b")[2] == auc
+    # Same settings and data on a finished checkpoint: nothing is retrained.
+    state = json.loads((tmp_path / "a" / training.STATE_FILE).read_text())
+    assert state["epoch"] == SETTINGS.epochs
+    again, again_score, _ = fit(train, tmp_path / "a")
+    assert again.info["resumed_from_epoch"] == SETTINGS.epochs
+    np.testing.assert_array_equal(again_score, score)
+    # Other data (unit weights) on that checkpoint: it starts over, and without the weights
+    # nothing can be learnt.
+    unweighted = {**train, "weight": np.ones_like(train["weight"])}
+    other, _, other_auc = fit(unweighted, tmp_path / "a")
+    assert other.info["resumed_from_epoch"] is None and "starting over" in caplog.text
+    assert abs(other_auc - 0.5) < 0.1
+
+
+def test_bdt_trains_on_flat_inputs_and_refuses_images():
+    train, valid, test = flat_split(2000, 1), flat_split(500, 2), flat_split(1000, 3)
+    hl_mass = FeatureSet("hl_and_mass", ("hl", "mass"), NETWORK, models=("nn", "bdt"))
+    predictions, history, info = training.train_bdt(
+        train, valid, test, hl_mass, BdtSettings(max_iter=30), seed=1
+    )
+    assert list(predictions.columns) == ["y", "score", "weight"] and len(predictions) == 1000
+    assert metrics.auc(predictions["y"], predictions["score"]) > 0.8
+    assert list(history.columns) == ["iteration", "loss", "val_loss"]
+    assert info["name"] == "hl_and_mass-bdt" and info["n_features"] == 8
+    assert info["train_samples_per_s"] > 0
+    again, _, _ = training.train_bdt(train, valid, test, hl_mass, BdtSettings(max_iter=30), seed=1)
+    np.testing.assert_array_equal(again["score"], predictions["score"])
+    with pytest.raises(ValueError, match="bdt needs flat inputs"):
+        training.train_bdt(train, valid, test, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
+
+
+def test_require_gpu_fails_loudly_without_a_gpu(monkeypatch):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    with pytest.raises(RuntimeError, match="require_gpu.*CUDA_VISIBLE_DEVICES='7'.*devices="):
+        training.configure_tensorflow(1, require_gpu=True)
+    device = training.configure_tensorflow(1, require_gpu=False, mixed_precision=True)
+    assert device["device"].startswith("CPU") and device["mixed_precision"] is False
+
+
+@pytest.mark.slow
+def test_tuning_is_seeded_and_stays_in_the_paper_ranges():
+    train, valid = flat_split(300, 1), flat_split(200, 2)
+    tuning = TuningSettings(enabled=True, n_trials=2, epochs=1, feature_sets=("hl",))
+    best, trials = training.tune_network(train, valid, HL, SETTINGS, tuning, seed=3)
+    assert len(trials) == 2
+    assert set(best) == {"dense_layers", "units", "learning_rate", "dropout", "valid_auc"}
+    space = tuning.space
+    assert space.dense_layers_dnn[0] <= best["dense_layers"] <= space.dense_layers_dnn[1]
+    assert space.units[0] <= best["units"] <= space.units[1]
+    assert space.learning_rate[0] <= best["learning_rate"] <= space.learning_rate[1]
+    assert space.dropout[0] <= best["dropout"] <= space.dropout[1]
+    assert 0 <= best["valid_auc"] <= 1 and not math.isnan(best["valid_auc"])
+    # Same seed: the same first trial, parameters and valid AUC.
+    one = TuningSettings(enabled=True, n_trials=1, epochs=1, feature_sets=("hl",))
+    _, again = training.tune_network(train, valid, HL, SETTINGS, one, seed=3)
+    assert again.iloc[0].to_dict() == trials.iloc[0].to_dict()
