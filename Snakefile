@@ -2,6 +2,8 @@
 # Muons" (JHEP 10 (2021) 200) end to end. This file is the table of contents: the rules
 # live in rules/, the logic in scripts/leptonid/. See README.md.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -12,7 +14,7 @@ min_version("9.0")
 # overrides single keys of whichever file is in use.
 if not workflow.config_settings.configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "report/workflow.rst"

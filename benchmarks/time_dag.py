@@ -39,7 +39,8 @@ def rule_times(workdir: Path) -> dict[str, float]:
     """Sum of wall seconds per rule from the rules' benchmark files."""
     totals: dict[str, float] = {}
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
-        rule = path.relative_to(workdir / "results" / "benchmarks").parts[0]
+        # results/benchmarks/{dataset}/{rule}/...tsv
+        rule = path.relative_to(workdir / "results" / "benchmarks").parts[1]
         totals[rule] = totals.get(rule, 0.0) + float(pd.read_csv(path, sep="\t")["s"].sum())
     return {rule: round(seconds, 1) for rule, seconds in sorted(totals.items())}
 
@@ -49,9 +50,12 @@ def main() -> int:
     parser.add_argument("--cores", type=int, default=8)
     parser.add_argument("--configfile", default=None)
     parser.add_argument("--out", default=str(REPO / "results" / "bench" / "dag.json"))
+    parser.add_argument("--keep", default=None, help="run in this new directory and keep it")
     args = parser.parse_args()
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=False)
     with tempfile.TemporaryDirectory(prefix="dag-bench-") as tmp:
-        work = Path(tmp)
+        work = Path(args.keep or tmp)
         for name in tracked_files():
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, work / name)

@@ -13,7 +13,7 @@ rule predict_model:
     benchmark:
         "results/benchmarks/{dataset}/predict_model/{feature_set}.tsv"
     conda:
-        "../envs/train.yaml"
+        NETWORK_ENV
     threads: TRAINING_THREADS
     params:
         settings=model_params,

@@ -7,8 +7,9 @@
 # evaluate_model rules as every other feature set, so its AUC is measured on TEST.
 #
 # Dynamic stop: select_next_efp is a checkpoint. Its choice.json says whether the pass adds an
-# EFP or stops (pass limit, no disagreeing pair left, AUC reached the black box's, no candidate
-# left). guided_trained_passes() walks the checkpoints pass by pass and stops at the first
+# EFP or stops (pass limit, AUC reached the black box's, no disagreeing pair left, no candidate
+# left, no candidate ordering the disagreeing pairs like the black box more often than not).
+# guided_trained_passes() walks the checkpoints pass by pass and stops at the first
 # "stop"; summarise_scan and plot_guided take their inputs from it, so Snakemake trains exactly
 # the passes the search asks for. Any pass can be rerun alone, e.g.
 #   snakemake --cores 1 --force results/electrons/guided/hl/pass2/choice.json
@@ -22,7 +23,7 @@
 #   results/{dataset}/guided/{scan}/table.{csv,md}            the paper's table, one row/pass
 #   results/{dataset}/guided/{auc_vs_pass,ado_histograms,chosen_graphs}.png
 #
-# Input functions and the target list live in rules/common.smk ("guided search").
+# Input functions and the target list live in rules/models_functions.smk ("guided search").
 
 
 # ---------------------------------------------------------------------------------- rules
@@ -36,7 +37,7 @@ rule score_split:
     benchmark:
         "results/benchmarks/{dataset}/score_split/{feature_set}/{split}.tsv"
     conda:
-        "../envs/train.yaml"
+        NETWORK_ENV
     threads: TRAINING_THREADS
     params:
         settings=model_params,

@@ -5,6 +5,11 @@
 from leptonid.settings import SEED_OFFSETS, FeatureSet, model_name
 
 TRAINING_THREADS = int(config["training"].get("threads", 2))
+# Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
+# (config/cluster.yaml sets training.require_gpu), the CPU one otherwise (docs/cluster.md).
+NETWORK_ENV = (
+    "../envs/train-gpu.yaml" if config["training"].get("require_gpu") else "../envs/train.yaml"
+)
 
 
 def feature_set_config(dataset, feature_set):

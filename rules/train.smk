@@ -18,7 +18,7 @@ rule train_model:
     benchmark:
         "results/benchmarks/{dataset}/train_model/{feature_set}.tsv"
     conda:
-        "../envs/train.yaml"
+        NETWORK_ENV
     threads: TRAINING_THREADS
     params:
         settings=model_params,
@@ -57,7 +57,7 @@ rule tune_model:
     benchmark:
         "results/benchmarks/{dataset}/tune_model/{feature_set}.tsv"
     conda:
-        "../envs/train.yaml"
+        NETWORK_ENV
     threads: TRAINING_THREADS
     params:
         settings=model_params,

@@ -87,6 +87,7 @@ def test_ado_columns_matches_one_column_at_a_time(events, monkeypatch):
     expected = [ado.average_decision_ordering(column, g, *pairs) for column in features.T]
     # a tiny chunk (three pairs) exercises the chunked loop, in both memory layouts
     monkeypatch.setattr(ado, "_BLOCK_BYTES", 3 * 16 * features.shape[1])
+    monkeypatch.setattr(ado, "_MIN_CHUNK", 1)
     for layout in (np.ascontiguousarray(features), np.asfortranarray(features)):
         np.testing.assert_allclose(ado.ado_columns(layout, g, *pairs), expected, rtol=0, atol=1e-12)
     raw = ado.ado_columns(features, g, *pairs, folded=False)
@@ -163,3 +164,21 @@ def test_weighted_pairs_follow_the_weights():
     assert not (background == 2).any()  # zero weight: never drawn
     with pytest.raises(ValueError, match="weight"):
         ado.draw_pairs(y, 5, seed=0, weight=-weight)
+
+
+def test_rounding_differences_are_ties():
+    """An EFP constant up to floating-point error (1_0_0 at kappa 1 = sum z = 1) is no
+    information: ADO exactly 1/2, not an ordering by the last bits of its sums."""
+    rng = np.random.default_rng(8)
+    n = 500
+    z = rng.random((n, 40))
+    almost_one = (z / z.sum(axis=1, keepdims=True)).sum(axis=1)  # 1 up to rounding
+    assert np.ptp(almost_one) > 0
+    y = rng.integers(0, 2, n)
+    g = rng.random(n)
+    pairs = ado.draw_pairs(y, 2000, seed=0)
+    assert ado.average_decision_ordering(almost_one, g, *pairs, folded=False) == 0.5
+    columns = np.column_stack([almost_one, g])
+    np.testing.assert_array_equal(ado.ado_columns(columns, g, *pairs, folded=False), [0.5, 1.0])
+    # real differences, even small against the values themselves, are kept
+    assert ado.average_decision_ordering(100.0 + g, g, *pairs) == 1.0

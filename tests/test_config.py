@@ -11,13 +11,37 @@ from leptonid.configcheck import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
-CONFIGS = sorted((REPO / "config").glob("*.yaml"))
-SHIPPED = [path for path in CONFIGS if path.name != "schema.yaml"]
+# Complete configurations (each replaces config.yaml) and fragments layered on a complete one.
+COMPLETE = ["config.yaml", "paper.yaml", "tiny.yaml"]
+FRAGMENTS = {"cluster.yaml": "paper.yaml"}
 
 
-@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_shipped_configs_are_valid(path):
-    validate_config(yaml.safe_load(path.read_text()), SCHEMA, source=path.name)
+def test_every_config_file_is_known():
+    shipped = {path.name for path in (REPO / "config").glob("*.yaml")} - {"schema.yaml"}
+    assert shipped == set(COMPLETE) | set(FRAGMENTS)
+
+
+@pytest.mark.parametrize("name", COMPLETE)
+def test_shipped_configs_are_valid(name):
+    validate_config(yaml.safe_load((REPO / "config" / name).read_text()), SCHEMA, source=name)
+
+
+def merged(base: dict, fragment: dict) -> dict:
+    """Snakemake's merge of config files: nested keys of the later file win."""
+    result = copy.deepcopy(base)
+    for key, value in fragment.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+@pytest.mark.parametrize("name", sorted(FRAGMENTS))
+def test_fragments_are_valid_on_their_base(name):
+    base = yaml.safe_load((REPO / "config" / FRAGMENTS[name]).read_text())
+    fragment = yaml.safe_load((REPO / "config" / name).read_text())
+    validate_config(merged(base, fragment), SCHEMA, source=name)
 
 
 @pytest.fixture()

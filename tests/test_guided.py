@@ -144,6 +144,30 @@ def test_select_next_efp_stops(toy, overrides, reason):
     assert len(selection.ranking) == 4  # the ranking is still written
 
 
+def test_select_next_efp_stops_without_an_informative_candidate(toy):
+    y, model, black_box, values, names = toy
+    # only the model's own ordering and noise-free constants: nothing orders the disagreeing
+    # pairs like the black box
+    useless = np.column_stack([2 * model, np.ones_like(model)])
+    selection = guided.select_next_efp(
+        y,
+        model,
+        black_box,
+        useless,
+        ["a_copy", "b_constant"],
+        pass_index=1,
+        chosen_before=[],
+        n_pairs=2000,
+        max_passes=3,
+        seed=0,
+        model_auc=None,
+        black_box_auc=None,
+        auc_split="valid",
+    )
+    assert "more often than not" in selection.choice["stop_reason"]
+    assert selection.choice["efp"] is None and len(selection.ranking) == 2
+
+
 def test_select_next_efp_stops_when_model_agrees_with_black_box(toy):
     y, model, _, values, names = toy
     selection = guided.select_next_efp(
@@ -177,6 +201,8 @@ def test_select_next_efp_stops_when_model_agrees_with_black_box(toy):
         ({"black_box_auc": None}, None),
         ({"n_disagreeing": 0}, "reached 1"),
         ({"n_candidates": 0}, "no candidate"),
+        ({"best_ado": 0.5}, "more often than not"),
+        ({"best_ado": 0.51}, None),
     ],
 )
 def test_stop_reason(arguments, expected):
@@ -533,3 +559,15 @@ def test_run_plots_writes_three_figures(tmp_path):
     assert all(path.stat().st_size > 0 for path in outputs.values())
     assert drawn == ["et_efp_1_0_0_k_2_b_0.5"]
     assert plots_guided.efp_label("ht_efp_2_1_0_k_1_b_0.5") == "HCal 2_1_0 k=1 b=0.5"
+
+
+def test_constant_candidates_are_dropped_before_ranking():
+    from leptonid.guided import drop_constant_columns
+
+    rng = np.random.default_rng(3)
+    varying = rng.normal(size=100)
+    ones_with_rounding = 1.0 + rng.normal(scale=1e-15, size=100)  # sum z_i at kappa 1
+    values = np.column_stack([ones_with_rounding, varying, np.full(100, 4.0)])
+    kept, names = drop_constant_columns(values, ["et_1_0_0", "et_2_1_0", "ht_const"])
+    assert names == ["et_2_1_0"]
+    np.testing.assert_array_equal(kept[:, 0], varying)

@@ -14,7 +14,10 @@ Ties: Theta(0) = 1/2. A pair that either score does not separate (f(x) = f(x') o
 g(x) = g(x')) counts half, the same convention as the AUC (a tie is half a correct ordering)
 and as the `average-decision-ordering` package (``heaviside(0) = 0.5``). The product is formed
 from the signs of the two differences, never from the differences themselves, so it cannot
-underflow to a false tie.
+underflow to a false tie. A difference no larger than ``RTOL`` times the largest |value| of
+that score is rounding noise and also counts as a tie: an EFP that is constant up to
+floating-point error (1_0_0 at kappa = 1 is sum z = 1 for every event) then has ADO exactly
+1/2 instead of ordering pairs by the last bits of its sums.
 
 Everything is vectorised over pairs (and over candidate columns in ``ado_columns``); pairs are
 given as two index arrays into the event arrays, drawn once by ``draw_pairs``.
@@ -28,9 +31,12 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+RTOL = 1e-12  # |difference| <= RTOL * max|score| is rounding noise: a tie
+
 # Pairs are processed in chunks so that the two (chunk x candidates) buffers stay this small
 # (cache-sized: the work is dominated by gathering the pairs' rows).
 _BLOCK_BYTES = 4 * 2**20
+_MIN_CHUNK = 256  # pairs per chunk at least, however many candidates (paper grid: ~15,000)
 
 
 def draw_pairs(
@@ -87,13 +93,28 @@ def _check_pairs(n_events: int, signal_index: np.ndarray, background_index: np.n
             raise ValueError(f"pair index out of range for {n_events} events")
 
 
+def _signs(
+    values: np.ndarray, signal_index: np.ndarray, background_index: np.ndarray, rtol: float
+) -> np.ndarray:
+    """sign(values[signal] - values[background]), (P,), 0 where the difference is rounding."""
+    difference = values[signal_index] - values[background_index]
+    signs = np.sign(difference)
+    signs[np.abs(difference) <= rtol * np.max(np.abs(values), initial=0.0)] = 0.0
+    return signs
+
+
 def decision_ordering(
-    f: np.ndarray, g: np.ndarray, signal_index: np.ndarray, background_index: np.ndarray
+    f: np.ndarray,
+    g: np.ndarray,
+    signal_index: np.ndarray,
+    background_index: np.ndarray,
+    rtol: float = RTOL,
 ) -> np.ndarray:
     """DO of scores f and g on each pair: 1 same order, 0 reversed, 0.5 tie in f or g.
 
     f, g: (N,) scores of the same N events (any units, only the order matters).
     signal_index, background_index: (P,) pair members. Returns (P,) float64 in {0, 0.5, 1}.
+    rtol: differences up to rtol * max|score| count as ties (module docstring).
     """
     f = np.asarray(f, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
@@ -102,8 +123,8 @@ def decision_ordering(
     signal_index = np.asarray(signal_index)
     background_index = np.asarray(background_index)
     _check_pairs(f.size, signal_index, background_index)
-    product = np.sign(f[signal_index] - f[background_index]) * np.sign(
-        g[signal_index] - g[background_index]
+    product = _signs(f, signal_index, background_index, rtol) * _signs(
+        g, signal_index, background_index, rtol
     )
     return 0.5 * (product + 1.0)
 
@@ -120,12 +141,13 @@ def average_decision_ordering(
     background_index: np.ndarray,
     *,
     folded: bool = True,
+    rtol: float = RTOL,
 ) -> float:
     """ADO of scores f and g over the given pairs, folded to max(ADO, 1 - ADO) by default.
 
     f, g: (N,) scores; signal_index, background_index: (P,) pair members, P >= 1.
     """
-    do = decision_ordering(f, g, signal_index, background_index)
+    do = decision_ordering(f, g, signal_index, background_index, rtol)
     if do.size == 0:
         raise ValueError("ADO over zero pairs is undefined")
     value = float(do.mean())
@@ -139,6 +161,7 @@ def ado_columns(
     background_index: np.ndarray,
     *,
     folded: bool = True,
+    rtol: float = RTOL,
 ) -> np.ndarray:
     """ADO of every column of ``features`` with the reference score g over the same pairs.
 
@@ -159,27 +182,35 @@ def ado_columns(
     n_pairs = signal_index.size
     if n_pairs == 0:
         raise ValueError("ADO over zero pairs is undefined")
-    # DO = (1 + sign_f * sign_g) / 2, so the mean over pairs is 1/2 + (sign_f . sign_g) / (2P):
-    # one vector-matrix product per chunk of pairs, whole rows gathered at once. Signs are
-    # -1, 0, 1, so the float64 sums are exact integers.
-    g_sign = np.sign(g[signal_index] - g[background_index])
+    # DO = (1 + sign_f * sign_g) / 2, so the mean over pairs is 1/2 + (sign_f . sign_g) / (2P),
+    # counted exactly per chunk of pairs (whole rows gathered at once).
+    g_sign = _signs(g, signal_index, background_index, rtol)
     n_columns = features.shape[1]
-    chunk = max(1, _BLOCK_BYTES // (16 * max(1, n_columns)))  # two (chunk x K) float64 buffers
+    tolerance = rtol * np.max(np.abs(features), axis=0, initial=0.0)  # (K,) rounding per column
+    # two (chunk x K) float64 buffers of about _BLOCK_BYTES, at least 256 pairs per chunk
+    chunk = min(n_pairs, max(_MIN_CHUNK, _BLOCK_BYTES // (16 * max(1, n_columns))))
     # A column-major table (as pandas returns) is gathered through its transpose (K, N).
     column_major = features.flags.f_contiguous and not features.flags.c_contiguous
     table, axis = (features.T, 1) if column_major else (features, 0)
     shape = (n_columns, chunk) if column_major else (chunk, n_columns)
+    tolerance = tolerance[:, None] if column_major else tolerance
+    pair_axis = 1 if column_major else 0
     first, second = np.empty(shape), np.empty(shape)
-    agreement = np.zeros(n_columns, dtype=np.float64)
+    agreement = np.zeros(n_columns, dtype=np.int64)
+    report_every = max(chunk, n_pairs // 10)  # progress in the rule's log, about 10 lines
     for start in range(0, n_pairs, chunk):
         stop = min(start + chunk, n_pairs)
+        if n_pairs > 10 * chunk and start // report_every != stop // report_every:
+            log.info("ADO of %d candidates: %d / %d pairs", n_columns, stop, n_pairs)
         part = (slice(None), slice(0, stop - start)) if column_major else slice(0, stop - start)
         a, b = first[part], second[part]
         # indices were range-checked above; mode="clip" lets np.take write into out directly
         np.take(table, signal_index[start:stop], axis=axis, out=a, mode="clip")
         np.take(table, background_index[start:stop], axis=axis, out=b, mode="clip")
-        np.sign(np.subtract(a, b, out=a), out=a)
-        agreement += a @ g_sign[start:stop] if column_major else g_sign[start:stop] @ a
+        np.subtract(a, b, out=a)
+        # sign_f * sign_g summed over pairs = #(d g > tol) - #(d g < -tol), d = f_s - f_b
+        a *= g_sign[None, start:stop] if column_major else g_sign[start:stop, None]
+        agreement += (a > tolerance).sum(axis=pair_axis) - (a < -tolerance).sum(axis=pair_axis)
     out = 0.5 + agreement / (2.0 * n_pairs)
     return fold(out) if folded else out
 

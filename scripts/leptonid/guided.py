@@ -14,8 +14,9 @@ later pass n:
 
 The search stops at the pass limit, when no pair is disagreeing any more (the model's ADO with
 the black box has reached 1; this is also how an EFP that fixed every disagreeing pair ends
-the search: the next pass finds none left), when no candidate is left, or when the pass n-1
-model's AUC has reached the black box's measured AUC (``stop_reason``).
+the search: the next pass finds none left), when no candidate is left or none orders the
+disagreeing pairs like the black box more often than not, or when the pass n-1 model's AUC
+has reached the black box's measured AUC (``stop_reason``).
 
 The search itself takes arrays and settings and returns arrays, dicts and tables; the
 ``run_*`` entry points at the end read and write the files of one rule (through
@@ -237,6 +238,25 @@ def candidate_pool(names: Sequence[str], pool: str, exclude: Sequence[str] = ())
     return keep
 
 
+def drop_constant_columns(
+    values: np.ndarray, names: Sequence[str], rtol: float = 1e-9
+) -> tuple[np.ndarray, list[str]]:
+    """Remove candidates that do not vary over the events: (N, K) values -> (N, K') values.
+
+    Such an observable carries no information (e.g. 1_0_0 at kappa = 1 is sum_i z_i = 1 for
+    every event, since the cell ET is normalised); its ADO is 1/2 up to rounding, and rounding
+    must never decide a pick. Constant means max - min <= rtol * max|value| on these events.
+    """
+    if values.shape[1] == 0:
+        return values, list(names)
+    spread = values.max(axis=0) - values.min(axis=0)
+    varies = spread > rtol * np.abs(values).max(axis=0)
+    dropped = [name for name, keep in zip(names, varies, strict=True) if not keep]
+    if dropped:
+        log.info("dropping %d constant candidates: %s", len(dropped), ", ".join(dropped[:10]))
+    return values[:, varies], [name for name, keep in zip(names, varies, strict=True) if keep]
+
+
 def rank_candidates(
     values: np.ndarray,
     names: Sequence[str],
@@ -302,13 +322,16 @@ def stop_reason(
     n_candidates: int,
     model_auc: float | None,
     black_box_auc: float | None,
+    best_ado: float | None = None,
 ) -> str | None:
     """Why pass ``pass_index`` adds no EFP (None: it goes on).
 
     Checked in order: the pass limit; the pass n-1 model's AUC has reached the black box's
     (both measured, on the scan's ``stop_auc_split``; skipped with a warning when either is
     unknown, e.g. a collapsed model); no pair is disagreeing (ADO(model, black box) = 1 on
-    the drawn pairs); no candidate is left.
+    the drawn pairs); no candidate is left; the best candidate's (oriented) ADO with the black
+    box on the disagreeing pairs, ``best_ado``, is at most 1/2: no EFP orders those pairs like
+    the black box more often than not, so there is nothing left to add.
     """
     if pass_index > max_passes:
         return f"pass limit: pass {pass_index} > max_passes {max_passes}"
@@ -322,6 +345,11 @@ def stop_reason(
         return "ADO with the black box reached 1: no disagreeing pair left"
     if n_candidates == 0:
         return "no candidate EFP left"
+    if best_ado is not None and best_ado <= 0.5:
+        return (
+            f"no candidate orders the disagreeing pairs like the black box more often than "
+            f"not (best ADO {best_ado:.4f} <= 0.5)"
+        )
     return None
 
 
@@ -408,6 +436,7 @@ def select_next_efp(
         n_candidates=len(names),
         model_auc=model_auc,
         black_box_auc=black_box_auc,
+        best_ado=float(ranking["ado_disagreeing"].iloc[0]) if len(ranking) else None,
     )
     choice = {"pass": int(pass_index), "stop": reason is not None, "stop_reason": reason}
     if reason is None:
@@ -583,6 +612,8 @@ def run_selection(
         raise ValueError(
             f"{efp_path}: {len(values)} events, but {model_scores_path} has {len(model)}"
         )
+    if values is not None:
+        values, pool = drop_constant_columns(values, pool)
     if stop_auc_split == "test":
         if model_metrics_path is None or black_box_metrics_path is None:
             raise ValueError("stop_auc_split test needs both metrics files")

@@ -143,6 +143,8 @@ def plot_ado_histograms(
         axis.set_title(f"scan {scan}")
         if rankings[scan]:
             axis.legend(fontsize=8)
+        else:
+            axis.text(0.5, 0.5, "no pass added an EFP", ha="center", va="center")
     if not scans:
         axes[0].text(0.5, 0.5, "no guided pass", ha="center", va="center")
     return figure

@@ -446,7 +446,8 @@ class MuonChunk:
 def simulate_muons(
     n_events: int, seed: int, settings: MuonSimSettings, chunk_size: int = 10_000
 ) -> Iterator[MuonChunk]:
-    """Yield the whole sample chunk by chunk, at most ``chunk_size`` events each.
+    """Yield the whole sample chunk by chunk: whole blocks, at most max(chunk_size,
+    :data:`BLOCK_SIZE`) events each, never mixing classes or splits.
 
     Order: signal train, valid, test, then background train, valid, test (sizes from
     :func:`split_sizes`).  Memory is bounded by the chunk size; progress is logged per chunk.

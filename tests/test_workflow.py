@@ -1,0 +1,59 @@
+"""The workflow as a whole: lint, and dry runs of the shipped configurations."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def snakemake(*args, cwd=REPO):
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("configfiles", "expected_rules"),
+    [
+        ([], ["simulate_dataset", "unpack_h5", "compute_efps", "train_model", "select_next_efp"]),
+        (["config/paper.yaml"], ["download_dataset", "compute_efps", "train_model"]),
+        (["config/paper.yaml", "config/cluster.yaml"], ["download_dataset", "train_model"]),
+        (["config/tiny.yaml"], ["simulate_dataset", "train_model", "summarise_dataset"]),
+    ],
+    ids=["default", "paper", "paper+cluster", "tiny"],
+)
+def test_dry_run(tmp_path, configfiles, expected_rules):
+    # --directory keeps the dry run independent of whatever results/ the checkout holds.
+    args = ["-n", "--cores", "8", "--directory", str(tmp_path), "--snakefile", "Snakefile"]
+    if configfiles:
+        args += ["--configfile", *[str(REPO / path) for path in configfiles]]
+    result = snakemake(*args)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for rule in expected_rules:
+        assert rule in result.stdout, f"{rule} missing from the dry run of {configfiles}"
+
+
+def test_paper_config_is_paper_scale(tmp_path):
+    result = snakemake(
+        "-n", "--cores", "8", "--directory", str(tmp_path), "--snakefile", "Snakefile",
+        "--configfile", str(REPO / "config" / "paper.yaml"),
+    )  # fmt: skip
+    assert result.returncode == 0
+    # 128 EFP chunks x 3 splits for electrons and 64 x 3 for muons.
+    counts = {
+        fields[0]: fields[1]
+        for fields in map(str.split, result.stdout.splitlines())
+        if len(fields) == 2 and fields[1].isdigit()
+    }
+    assert counts.get("compute_efps") == "576"
+
+
+def test_lint_is_clean():
+    result = snakemake("--lint", "--cores", "1")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
