@@ -40,7 +40,8 @@ def rule_times(workdir: Path) -> dict[str, float]:
     totals: dict[str, float] = {}
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
         # results/benchmarks/{dataset}/{rule}/...tsv
-        rule = path.relative_to(workdir / "results" / "benchmarks").parts[1]
+        parts = path.relative_to(workdir / "results" / "benchmarks").parts
+        rule = parts[1] if len(parts) > 2 else Path(parts[1]).stem
         totals[rule] = totals.get(rule, 0.0) + float(pd.read_csv(path, sep="\t")["s"].sum())
     return {rule: round(seconds, 1) for rule, seconds in sorted(totals.items())}
 

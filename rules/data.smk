@@ -110,3 +110,6 @@ rule plot_data:
         settings=plot_data_params,
     script:
         "../scripts/plot_data.py"
+
+
+register_targets(data_targets)

@@ -126,7 +126,6 @@ def hl_check_wanted(dataset):
     )
 
 
-@register_targets
 def data_targets():
     """Every unpacked array, the data plots and (electrons) the HL cross-check."""
     targets = []

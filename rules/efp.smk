@@ -124,3 +124,6 @@ rule draw_efp_gallery:
         size=efp_gallery_size,
     script:
         "../scripts/draw_efp_gallery.py"
+
+
+register_targets(efp_targets)

@@ -66,7 +66,6 @@ def efp_gallery_size(wildcards):
     return int(efp_config(wildcards.dataset).get("gallery_size", 10))
 
 
-@register_targets
 def efp_targets():
     """EFP tables of every split, duplicates, single-EFP AUCs and the gallery."""
     targets = []

@@ -31,3 +31,6 @@ rule plot_radial_profile:
         split="train",
     script:
         "../scripts/plot_radial_profile.py"
+
+
+register_targets(muon_targets)

@@ -3,7 +3,6 @@
 MUON_DATASETS = [dataset for dataset in DATASETS if dataset == "muons"]
 
 
-@register_targets
 def muon_targets():
     """The radial ET profile (figure and table) of every muon dataset."""
     return [
