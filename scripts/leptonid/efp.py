@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import sys
 import time
@@ -953,18 +952,6 @@ def efp_names(settings: EFPSettings) -> list[str]:
     ]
 
 
-def _write_text(path: str | Path, text: str) -> None:
-    """Write text via a temporary name, so that a failed job leaves no partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def run_compute_chunk(
     image_paths: Mapping[str, str | Path],
     settings: EFPSettings,
@@ -1090,8 +1077,8 @@ def run_deduplicate(
         settings.dedup_tolerance,
         len(kept),
     )
-    _write_text(duplicates_path, duplicates.to_csv(index=False))
-    _write_text(kept_path, "".join(f"{name}\n" for name in kept))
+    io.write_text(duplicates_path, duplicates.to_csv(index=False))
+    io.write_text(kept_path, "".join(f"{name}\n" for name in kept))
     return duplicates
 
 
@@ -1121,6 +1108,6 @@ def run_single_auc(
     if len(y) != len(table):
         raise ValueError(f"{test_path}: {len(table)} events but {y_path} holds {len(y)}")
     result = single_efp_aucs(table, y, weight)
-    _write_text(out_path, result.to_csv(index=False))
+    io.write_text(out_path, result.to_csv(index=False))
     log.info("best single EFP: %s (AUC %.4f)", result["efp"].iloc[0], result["auc"].iloc[0])
     return result

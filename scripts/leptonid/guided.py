@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -536,18 +535,6 @@ def gap_closed(table: pd.DataFrame, baseline_auc: float, black_box_auc: float) -
 # ---------------------------------------------------------------------------------------------
 
 
-def _write_text(path: str | Path, text: str) -> None:
-    """Write text via a temporary name, so that a failed job leaves no partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _scores(path: str | Path) -> pd.DataFrame:
     return io.read_table(path, ["y", "score", "weight"])
 
@@ -639,7 +626,7 @@ def run_selection(
         weight=model["weight"].to_numpy(dtype=np.float64),
     )
     io.write_json(pairs_path, selection.summary)
-    _write_text(ranking_path, selection.ranking.to_csv(index=False))
+    io.write_text(ranking_path, selection.ranking.to_csv(index=False))
     io.write_json(choice_path, selection.choice)
     io.write_json(
         feature_set_path,
@@ -739,6 +726,6 @@ def run_scan_summary(
         (black_box[0], io.read_json(black_box[1])),
         (start[0], io.read_json(start[1])),
     )
-    _write_text(csv_path, table.to_csv(index=False))
-    _write_text(markdown_path, text)
+    io.write_text(csv_path, table.to_csv(index=False))
+    io.write_text(markdown_path, text)
     return table

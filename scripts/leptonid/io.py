@@ -551,16 +551,21 @@ def read_table(path: str | os.PathLike, columns: Iterable[str] | None = None):
     return (table.select(columns) if columns is not None else table).to_pandas()
 
 
-def write_json(path: str | os.PathLike, content) -> None:
-    """Write a JSON document (indented, keys in given order) via a temporary name."""
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file via a temporary name, so that a failed job leaves no partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(path)
     try:
-        tmp.write_text(json.dumps(content, indent=2) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike, content) -> None:
+    """Write a JSON document (indented, keys in given order) via a temporary name."""
+    write_text(path, json.dumps(content, indent=2) + "\n")
 
 
 def read_json(path: str | os.PathLike):

@@ -189,15 +189,6 @@ class Preprocessor:
 
 
 # ------------------------------------------------------------------------------ file helpers
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary name, so a killed job leaves no partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _save_model(model, path: Path) -> None:
@@ -554,7 +545,7 @@ def save_result(result: TrainResult, files: ModelFiles) -> None:
     files.model.parent.mkdir(parents=True, exist_ok=True)
     _save_model(result.model, files.model)
     io.write_json(files.preprocess, result.preprocessor.to_dict())
-    _atomic_write_text(files.history, result.history.to_csv(index=False))
+    io.write_text(files.history, result.history.to_csv(index=False))
     io.write_json(files.info, _json_safe(result.info))
 
 
@@ -726,7 +717,7 @@ def run_bdt(
     ]
     predictions, history, info = train_bdt(*splits, feature_set, settings, seed, threads)
     write_table(predictions, predictions_path)
-    _atomic_write_text(Path(history_path), history.to_csv(index=False))
+    io.write_text(Path(history_path), history.to_csv(index=False))
     io.write_json(info_path, _json_safe(info))
     return info
 
@@ -846,8 +837,8 @@ def run_tuning(
         f'"Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
         "# train_model merges this over the feature set's network when tuning is enabled.\n"
     )
-    _atomic_write_text(Path(tuned_path), header + yaml.safe_dump({"network": network}))
-    _atomic_write_text(Path(trials_path), trials.to_csv(index=False))
+    io.write_text(Path(tuned_path), header + yaml.safe_dump({"network": network}))
+    io.write_text(Path(trials_path), trials.to_csv(index=False))
     return best
 
 
