@@ -18,7 +18,7 @@ rule predict_model:
     params:
         settings=model_params,
     script:
-        "../scripts/predict_model.py"
+        "../scripts/score_split.py"
 
 
 rule evaluate_model:

@@ -1,9 +1,8 @@
-"""Rule score_split: scores of a trained network on one split (columns y, score, weight).
+"""Rules predict_model and score_split: scores of a trained network (columns y, score, weight).
 
-The guided search needs the black box's and the current model's scores on the VALIDATION
-split (the pairs are drawn there); predict_model's test scores are for the final numbers.
-Same preprocessing (fitted on train, read from preprocess.json) and prediction code as
-predict_model: :func:`leptonid.training.predict_split`.
+predict_model scores the test split (the final numbers); score_split any split named by its
+{split} wildcard (the guided search draws its pairs on valid). Same preprocessing (fitted on
+train, read from preprocess.json) and prediction code: :func:`leptonid.training.predict_split`.
 """
 
 import logging
@@ -16,7 +15,7 @@ logging.basicConfig(
 )
 
 from leptonid import training  # noqa: E402 (after the log is set up)
-from leptonid.dataset import write_table  # noqa: E402
+from leptonid.io import write_table  # noqa: E402
 from leptonid.settings import FeatureSet  # noqa: E402
 
 settings = snakemake.params.settings
@@ -27,8 +26,8 @@ scores = training.predict_split(
     feature_set=FeatureSet.from_config(
         str(settings["feature_set"]), settings["feature_set_config"], settings["network_defaults"]
     ),
-    split=str(snakemake.wildcards.split),
+    split=str(snakemake.wildcards.get("split", "test")),
     efp_dir=str(settings["efp_dir"]),
     threads=int(snakemake.threads),
 )
-write_table(scores, snakemake.output.scores)
+write_table(scores, snakemake.output[0])

@@ -1,8 +1,5 @@
 """The one data-access function: the arrays of one split for one feature set.
 
-(``write_table``/``read_table`` handle the prediction tables; they belong in io.py, which
-lacks a table reader/writer so far.)
-
 Files (docs/architecture.md "Files on disk"): ``{feather_dir}/{split}/{key}.feather`` written by
 unpack_h5 (one array per file, read zero-copy by ``io.read_array``), and for EFP feature sets
 ``{efp_dir}/{split}.feather`` (one float64 column per EFP, canonical names).
@@ -10,12 +7,10 @@ unpack_h5 (one array per file, read zero-copy by ``io.read_array``), and for EFP
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from pyarrow import feather
 
@@ -88,28 +83,3 @@ def _read_efp_columns(path: Path, names: Sequence[str]) -> np.ndarray:
         raise DataError(f"{path}: EFP column(s) {missing} not found ({len(present)} present)")
     table = feather.read_table(path, columns=list(names), memory_map=True)
     return np.column_stack([table.column(name).to_numpy() for name in names]).astype(np.float64)
-
-
-def write_table(table: pd.DataFrame, path: str | Path) -> None:
-    """Write a table as uncompressed Feather via a temporary name (predictions: y, score,
-    weight)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        feather.write_feather(table.reset_index(drop=True), tmp, compression="uncompressed")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def read_table(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """A Feather table (e.g. predictions) as a DataFrame; DataError names missing columns."""
-    path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: missing")
-    table = feather.read_table(path, memory_map=True)
-    missing = [c for c in columns or () if c not in table.column_names]
-    if missing:
-        raise DataError(f"{path}: column(s) {missing} missing (found {table.column_names})")
-    return table.to_pandas()[list(columns)] if columns else table.to_pandas()

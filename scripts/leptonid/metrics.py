@@ -284,7 +284,7 @@ def run_evaluation(
     """evaluate_model: metrics of one model's test predictions (columns y, score, weight),
     joined with its training record (device, training time, samples/s), written as JSON."""
     from leptonid import io
-    from leptonid.dataset import read_table
+    from leptonid.io import read_table
 
     table = read_table(predictions_path, ["y", "score", "weight"])
     result = {"name": name, "model": model}

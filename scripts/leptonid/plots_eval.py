@@ -143,7 +143,7 @@ def run_roc_plots(
 ) -> None:
     """plot_roc: the two ROC overlays of every model of a dataset (test split, weighted)."""
     from leptonid import io
-    from leptonid.dataset import read_table
+    from leptonid.io import read_table
 
     curves, entries = {}, {}
     for name, predictions, metrics_path in zip(names, prediction_paths, metrics_paths, strict=True):

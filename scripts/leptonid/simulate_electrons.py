@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leptonid.deposits import Deposits
 from leptonid.geometry import (
     ECAL,
     HCAL,
@@ -146,26 +147,7 @@ class ElectronSimSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# Particles: flat arrays with the index of the event each belongs to.
-
-
-@dataclass
-class _Particles:
-    """Deposits of one kind: event index, offsets d_eta, d_phi from the impact, ET; all (n,)."""
-
-    event: np.ndarray
-    d_eta: np.ndarray
-    d_phi: np.ndarray
-    et: np.ndarray
-
-    @staticmethod
-    def concat(parts: list[_Particles]) -> _Particles:
-        return _Particles(
-            *(
-                np.concatenate([getattr(p, f) for p in parts])
-                for f in ("event", "d_eta", "d_phi", "et")
-            )
-        )
+# Particles: flat arrays with the index of the event each belongs to. (leptonid.deposits.Deposits)
 
 
 def _power_law(rng: np.random.Generator, n: int, lo: float, hi: float, index: float) -> np.ndarray:
@@ -190,7 +172,7 @@ def _two_photon_decay(
     d_phi: np.ndarray,
     et: np.ndarray,
     mass: np.ndarray,
-) -> _Particles:
+) -> Deposits:
     """Photons of meson -> gamma gamma decays (one row per meson in, two photons out).
 
     The photon energy share x is uniform (isotropic decay in the meson rest frame); the
@@ -201,16 +183,16 @@ def _two_photon_decay(
     x = np.clip(x, 1e-4, 1.0 - 1e-4)
     separation = mass / (et * np.sqrt(x * (1.0 - x)))
     cos, sin = _directions(rng, len(et))
-    first = _Particles(
+    first = Deposits(
         event, d_eta - (1 - x) * separation * cos, d_phi - (1 - x) * separation * sin, x * et
     )
-    second = _Particles(
+    second = Deposits(
         event, d_eta + x * separation * cos, d_phi + x * separation * sin, (1 - x) * et
     )
-    return _Particles.concat([first, second])
+    return Deposits.concat([first, second])
 
 
-def _electrons(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[_Particles, ...]:
+def _electrons(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[Deposits, ...]:
     """EM showers, ECal single-cell and HCal deposits of n prompt electrons at the origin.
 
     ET spectrum ~ ET^-electron_et_index.  Each electron radiates Poisson(brem_mean_photons)
@@ -233,17 +215,17 @@ def _electrons(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tupl
         remaining[radiating] -= photon_et
         depth = rng.random(len(radiating))
         photons.append((radiating, photon_et, depth))
-    showers = [_Particles(np.arange(n), np.zeros(n), np.zeros(n), remaining)]
+    showers = [Deposits(np.arange(n), np.zeros(n), np.zeros(n), remaining)]
     for radiating, photon_et, depth in photons:
         d_phi = charge[radiating] * s.bending_gev * depth / remaining[radiating]
-        showers.append(_Particles(radiating, np.zeros(len(radiating)), d_phi, photon_et))
+        showers.append(Deposits(radiating, np.zeros(len(radiating)), d_phi, photon_et))
     leak = np.minimum(rng.exponential(s.electron_hcal_leakage, n), 1.0) * et
-    hcal = _Particles(np.arange(n), np.zeros(n), np.zeros(n), leak)
-    ecal_cells = _Particles(*(np.zeros(0, dtype=t) for t in (int, float, float, float)))
-    return _Particles.concat(showers), ecal_cells, hcal
+    hcal = Deposits(np.arange(n), np.zeros(n), np.zeros(n), leak)
+    ecal_cells = Deposits(*(np.zeros(0, dtype=t) for t in (int, float, float, float)))
+    return Deposits.concat(showers), ecal_cells, hcal
 
 
-def _jets(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[_Particles, ...]:
+def _jets(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[Deposits, ...]:
     """EM showers, ECal single-cell and HCal deposits of n jets faking electrons.
 
     The candidate is the jet's leading neutral meson (pi0, or eta with probability
@@ -298,9 +280,9 @@ def _jets(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[_Pa
     h_eta = d_eta[hadron]
     h_phi = d_phi[hadron] + charge * s.bending_gev / np.maximum(h_et, 1e-3)
     in_ecal = np.minimum(rng.exponential(s.hadron_ecal_fraction, len(h_et)), 1.0)
-    ecal_cells = _Particles(h_event, h_eta, h_phi, in_ecal * h_et)
-    hcal = _Particles(h_event, h_eta, h_phi, (1.0 - in_ecal) * h_et)
-    return _Particles.concat(showers), ecal_cells, hcal
+    ecal_cells = Deposits(h_event, h_eta, h_phi, in_ecal * h_et)
+    hcal = Deposits(h_event, h_eta, h_phi, (1.0 - in_ecal) * h_et)
+    return Deposits.concat(showers), ecal_cells, hcal
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,8 +340,8 @@ def _smear_and_threshold(
 
 def _ecal_grid(
     rng: np.random.Generator,
-    showers: _Particles,
-    cells: _Particles,
+    showers: Deposits,
+    cells: Deposits,
     impact: np.ndarray,
     eta0: np.ndarray,
     size: int,
@@ -405,7 +387,7 @@ def _ecal_grid(
 
 def _hcal_cells(
     rng: np.random.Generator,
-    hadrons: _Particles,
+    hadrons: Deposits,
     centre_eta: np.ndarray,
     centre_phi: np.ndarray,
     eta: np.ndarray,
@@ -468,13 +450,13 @@ def _simulate_class(
         area = (size * ECAL.d_eta) * (size * ECAL.d_phi)
         soft_event = np.repeat(np.arange(n), rng.poisson(s.pileup_ecal_density * area, n))
         corner = rng.uniform(-0.5, 0.5, (len(soft_event), 2)) * size - impact[soft_event]
-        soft = _Particles(
+        soft = Deposits(
             soft_event,
             corner[:, 0] * ECAL.d_eta,
             corner[:, 1] * ECAL.d_phi,
             rng.exponential(s.pileup_ecal_mean_et, len(soft_event)),
         )
-        grid = _ecal_grid(rng, showers, _Particles.concat([cells, soft]), impact, eta0, size, s)
+        grid = _ecal_grid(rng, showers, Deposits.concat([cells, soft]), impact, eta0, size, s)
 
         # Image centre: the hottest cell within +-search cells of the impact.
         width = 2 * search + 1
@@ -505,7 +487,7 @@ def _simulate_class(
         local = np.full(n, -1, dtype=np.int64)
         local[keep] = np.arange(len(keep))
         mine = local[hadrons.event] >= 0
-        kept_hadrons = _Particles(
+        kept_hadrons = Deposits(
             local[hadrons.event[mine]], hadrons.d_eta[mine], hadrons.d_phi[mine], hadrons.et[mine]
         )
         eta = eta0[keep] + centre_eta[keep]

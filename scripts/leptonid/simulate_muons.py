@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leptonid.deposits import Deposits
 from leptonid.geometry import MUON
 from leptonid.publish import scale_published, write_published
 
@@ -265,36 +266,21 @@ def pt_weights(seed: int, s: MuonSimSettings) -> PtWeights:
 
 
 # ---------------------------------------------------------------------------------------------
-# Particles around the muon: flat arrays with the event each belongs to.
-
-
-@dataclass
-class _Particles:
-    """Deposits: event index (n,), offsets d_eta, d_phi (n,) from the muon, ET (n,) in GeV."""
-
-    event: np.ndarray
-    d_eta: np.ndarray
-    d_phi: np.ndarray
-    et: np.ndarray
-
-    @staticmethod
-    def concat(parts: list[_Particles]) -> _Particles:
-        names = ("event", "d_eta", "d_phi", "et")
-        return _Particles(*(np.concatenate([getattr(p, f) for p in parts]) for f in names))
+# Particles around the muon (leptonid.deposits.Deposits: flat arrays, event index each).
 
 
 def _around(
     rng: np.random.Generator, event: np.ndarray, eta: np.ndarray, phi: np.ndarray,
     radius: np.ndarray, et: np.ndarray,
-) -> _Particles:  # fmt: skip
+) -> Deposits:  # fmt: skip
     """Particles at distance ``radius`` from (eta, phi) in a uniformly random direction."""
     angle = rng.uniform(0.0, 2.0 * np.pi, len(event))
-    return _Particles(event, eta + radius * np.cos(angle), phi + radius * np.sin(angle), et)
+    return Deposits(event, eta + radius * np.cos(angle), phi + radius * np.sin(angle), et)
 
 
 def _soft_activity(
     rng: np.random.Generator, n: int, half_width: float, s: MuonSimSettings
-) -> _Particles:
+) -> Deposits:
     """Pile-up and underlying event: uniform in the simulated square, ET exponential.
 
     Pile-up: Poisson(pileup_mu) interactions per event, each contributing
@@ -312,12 +298,12 @@ def _soft_activity(
         event = np.repeat(np.arange(n), count)
         position = rng.uniform(-half_width, half_width, (2, len(event)))
         parts.append(
-            _Particles(event, position[0], position[1], rng.exponential(mean_et, len(event)))
+            Deposits(event, position[0], position[1], rng.exponential(mean_et, len(event)))
         )
-    return _Particles.concat(parts)
+    return Deposits.concat(parts)
 
 
-def _fsr_photons(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSettings) -> _Particles:
+def _fsr_photons(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSettings) -> Deposits:
     """Final-state photons of prompt muons: with fsr_probability, one photon per muon.
 
     Its pT share z follows dN/dz ~ 1/z on [fsr_z_min, 0.5] (soft emission), its angle to the
@@ -330,7 +316,7 @@ def _fsr_photons(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSettings) -
     return _around(rng, event, zeros, zeros, angle, z * pt[event])
 
 
-def _b_jet_fragments(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSettings) -> _Particles:
+def _b_jet_fragments(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSettings) -> Deposits:
     """Hadrons of the b jet around a non-prompt muon of transverse momentum ``pt`` (n,).
 
     Selection bias: for a b spectrum ~ pT^-k, the muons that pass a pT cut carry a share x
@@ -360,7 +346,7 @@ def _b_jet_fragments(rng: np.random.Generator, pt: np.ndarray, s: MuonSimSetting
 
 
 def _deposit(
-    rng: np.random.Generator, particles: _Particles, n: int, cells: int, s: MuonSimSettings
+    rng: np.random.Generator, particles: Deposits, n: int, cells: int, s: MuonSimSettings
 ) -> np.ndarray:
     """(n, cells, cells) cell ET: rows phi ascending, columns eta ascending, muon at the centre.
 
@@ -405,7 +391,7 @@ def simulate_block(
     half_width = cells / 2 * MUON.d_eta
     parts = [_soft_activity(rng, n_events, half_width, s)]
     parts.append(_fsr_photons(rng, pt, s) if signal else _b_jet_fragments(rng, pt, s))
-    grid = _deposit(rng, _Particles.concat(parts), n_events, cells, s)
+    grid = _deposit(rng, Deposits.concat(parts), n_events, cells, s)
     iso = grid.reshape(n_events, -1) @ cone_masks(cells, s.iso_radii).T / pt[:, None]
     margin = (cells - MUON.n_eta) // 2
     image = grid[:, margin : margin + MUON.n_phi, margin : margin + MUON.n_eta]

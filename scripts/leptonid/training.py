@@ -709,7 +709,7 @@ def run_bdt(
 ) -> dict:
     """The BDT entry: load the three splits, train on train (early stopping on valid), score
     test, write predictions (y, score, weight), history and train_info. Returns train_info."""
-    from leptonid.dataset import write_table
+    from leptonid.io import write_table
 
     splits = [
         load_split(feather_dir, split, feature_set.inputs, feature_set.efps, efp_dir)
