@@ -5,6 +5,10 @@
 #   make test    lint + the test suite (what CI runs)
 #   make bench   component benchmarks -> results/bench/*.json
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
+#   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
+#   make bench-generate  Pythia 8 generation rates (config/generated.yaml) -> results/bench/generate.json
+#   make bench-paper  paper-scale rehearsal of config/paper.yaml's rules + training throughput
+#                -> results/bench/paper.json, results/bench/training_paper.json (~1 h on 2 cores)
 #   make report  results/report.html after a run
 
 PYTHON ?= python3
@@ -15,7 +19,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report test lint pytest bench bench-dag envs clean
+.PHONY: venv run report test lint pytest bench bench-dag bench-efp bench-generate bench-paper envs clean
 
 venv: $(STAMP)
 
@@ -49,6 +53,17 @@ bench: venv
 
 bench-dag: venv
 	$(BIN)/python benchmarks/time_dag.py --cores $(CORES)
+
+bench-efp: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/bench_efp_engine.py
+
+bench-generate: venv
+	$(BIN)/python benchmarks/bench_generate.py
+
+bench-paper: venv
+	$(BIN)/python benchmarks/rehearse_paper.py --cores 2
+	$(BIN)/python benchmarks/paper_training.py --threads 2
 
 envs: venv
 	$(BIN)/python scripts/make_envs.py

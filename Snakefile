@@ -22,6 +22,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/generate.smk"
 include: "rules/efp.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"

@@ -39,7 +39,7 @@ from leptonid import efp  # noqa: E402
 from leptonid.geometry import ECAL  # noqa: E402
 from leptonid.simulate_electrons import ElectronSimSettings, simulate_block  # noqa: E402
 
-PAIRS = ((2.0, 0.5), (1.0, 0.5), (1.0, 2.0))  # (kappa, beta): REFERENCE.md, guided picks
+PAIRS = ((2.0, 0.5), (1.0, 0.5), (1.0, 2.0))  # (kappa, beta): docs/reference.md, guided picks
 CASES = (("d<=5", 10.0, False), ("d<=7", 3.0, True))  # selection, target ratio, subsample ef
 SEED = 20211
 

@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from leptonid import io, training  # noqa: E402
-from leptonid.dataset import load_split  # noqa: E402
+from leptonid.dataset import load_split, split_files  # noqa: E402
 from leptonid.models import build_model, compile_model  # noqa: E402
 from leptonid.settings import SEED_OFFSETS, feature_sets_from_config  # noqa: E402
 
@@ -88,7 +88,7 @@ def main() -> int:
 
         def loader_run() -> float:
             start = time.perf_counter()
-            train = load_split(root, "train", feature_set.inputs)
+            train = load_split(split_files(root, "train", feature_set.inputs), feature_set.inputs)
             pre = training.Preprocessor.fit(train, list(feature_set.inputs))
             x = pre.transform(train)
             y = np.asarray(train["y"], dtype=np.float32)
@@ -96,7 +96,7 @@ def main() -> int:
             prepare = time.perf_counter() - start
             return prepare + fit_seconds(feature_set, x, y, w, settings, seed, args.epochs)
 
-        train = load_split(root, "train", feature_set.inputs)
+        train = load_split(split_files(root, "train", feature_set.inputs), feature_set.inputs)
         pre = training.Preprocessor.fit(train, list(feature_set.inputs))
         x_mem = {k: tf.constant(v) for k, v in pre.transform(train).items()}
         y_mem = tf.constant(np.asarray(train["y"], dtype=np.float32))

@@ -5,7 +5,7 @@ Throughput: ``simulate_muons`` over ``--events`` events in chunks of 10,000 (wei
 included), one thread; ratio = events per minute / 100,000. Peak resident memory is reported
 to show that it does not grow with the number of events.
 
-Proxies (REFERENCE.md 2; weighted test AUCs, scikit-learn HistGradientBoosting, seeded): on the
+Proxies (docs/reference.md 2; weighted test AUCs, scikit-learn HistGradientBoosting, seeded): on the
 isolation cones + pT, and on the same plus per-ring sums, maxima, cell counts and ET of cells
 above 3 GeV in five rings of Delta R - information a cone sum throws away. The gap is
 the room the CNN and the PFN have over the cone DNN. Writes results/bench/muon_sim.json.

@@ -7,7 +7,7 @@ ratio = events per minute / 100,000.  Side by side, ``write_electron_dataset`` o
 ``--write-events`` events (both files, into a temporary directory) gives the cost of the
 writer relative to the generation alone.
 
-Proxies (REFERENCE.md 1; test AUCs of scikit-learn HistGradientBoosting, seeded, trained on the
+Proxies (docs/reference.md 1; test AUCs of scikit-learn HistGradientBoosting, seeded, trained on the
 train split of ``--proxy-events`` events): HL; HL + the two ECal observables of the authors'
 guided search, EFP 1_0_0 (kappa 2) = sum_i z_i^2 and 2_1_0 (kappa 2, beta 0.5) =
 sum_ij z_i^2 z_j^2 Delta R_ij^0.5 with z = ET / sum ET; HL + mass; mass; the two observables

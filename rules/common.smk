@@ -51,6 +51,16 @@ def dataset_config(dataset):
     return config["datasets"][dataset]
 
 
+def canonical(value):
+    """Params with every mapping's keys sorted: Snakemake compares a rule's params as written,
+    so without this, reordering keys in a config file would rerun the rules that read them."""
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(item) for item in value]
+    return value
+
+
 def stage_seed(offset):
     """A seed for one purpose: the master seed plus a fixed offset."""
     return int(config["seed"]) + int(offset)
@@ -58,6 +68,7 @@ def stage_seed(offset):
 
 # Each stage's constants and input functions (functions and rules live in separate files).
 include: "data_functions.smk"
+include: "generate_functions.smk"
 include: "efp_functions.smk"
 include: "models_functions.smk"
 include: "muons_functions.smk"

@@ -33,6 +33,13 @@ def published_file(wildcards):
                 f"{SIMULATED_FILES}"
             )
         return f"resources/{dataset}/simulated/{name}"
+    if source == "generate":
+        if name not in SIMULATED_FILES:
+            raise ValueError(
+                f"datasets.{dataset}.file is {name!r}, but source 'generate' writes only "
+                f"{SIMULATED_FILES}"
+            )
+        return f"resources/{dataset}/generated/{name}"
     if source == "download":
         return f"resources/{dataset}/downloaded/{name}"
     if not settings.get("path"):

@@ -1,29 +1,34 @@
-# Energy Flow Polynomials of the calorimeter cells (REFERENCE.md "Energy Flow Polynomials";
-# library: scripts/leptonid/efp.py). For every dataset with an `efp` config block:
-#   compute_efps      results/{dataset}/efp/chunks/{split}/{chunk}.feather   event ranges
-#   gather_efps       results/{dataset}/efp/{split}.feather   one float64 column per EFP,
-#                     canonical names (et_efp_2_1_0_k_2_b_0.5), rows = events of the split
-#   deduplicate_efps  results/{dataset}/efp/duplicates.csv, kept.txt   identities on train
-#   single_efp_auc    results/{dataset}/efp/single_auc.csv   AUC of each kept EFP on test
+# Energy Flow Polynomials of the calorimeter cells (docs/reference.md "Energy Flow Polynomials";
+# library: scripts/leptonid/efp.py, storage scripts/leptonid/efp_store.py, rule entry points
+# scripts/leptonid/steps/efp.py). For every dataset with an `efp` config block:
+#   compute_efps      results/{dataset}/efp/{split}/chunk{chunk}/   one event range, column blocks
+#   gather_efps       results/{dataset}/efp/{split}/index.json   the split's table: checks the
+#                     chunks against the grid and lists them (no copy); canonical column names
+#   deduplicate_efps  results/{dataset}/efp/duplicates.csv (audit), kept.txt   identities on train
+#   single_efp_auc    results/{dataset}/efp/single_auc_{split}.csv   AUC of each kept EFP alone
+#                     (valid: ranks the gallery; test: reported in the guided tables)
 #   draw_efps         results/{dataset}/efp/graphs/{efp}.png   the graph of any EFP by name
-#   draw_efp_gallery  results/{dataset}/efp/gallery/   graphs of the best single-EFP AUCs
-# Downstream rules use only the kept EFPs.
+#   draw_efp_gallery  results/{dataset}/efp/gallery/   graphs of the best single-EFP AUCs (valid)
+# Downstream rules use only the kept EFPs. Every step streams column blocks of at most
+# efp.storage.block_rows x block_columns values (docs/architecture.md "EFP tables").
 
 
 rule compute_efps:
     input:
         unpack(compute_efps_inputs),
     output:
-        chunk=temp("results/{dataset}/efp/chunks/{split}/{chunk}.feather"),
+        chunk=directory("results/{dataset}/efp/{split}/chunk{chunk}"),
     log:
         "logs/{dataset}/compute_efps/{split}/{chunk}.log",
     benchmark:
         "results/benchmarks/{dataset}/compute_efps/{split}/{chunk}.tsv"
     conda:
-        "../envs/efp.yaml"
+        EFP_COMPUTE_ENV
     threads: 1
+    resources:
+        gpu=compute_efps_gpus,
     params:
-        settings=efp_settings,
+        settings=compute_efps_params,
     script:
         "../scripts/compute_efps.py"
 
@@ -32,7 +37,7 @@ rule gather_efps:
     input:
         unpack(gather_efps_inputs),
     output:
-        table="results/{dataset}/efp/{split}.feather",
+        index="results/{dataset}/efp/{split}/index.json",
     log:
         "logs/{dataset}/gather_efps/{split}.log",
     benchmark:
@@ -40,14 +45,14 @@ rule gather_efps:
     conda:
         "../envs/efp.yaml"
     params:
-        settings=efp_settings,
+        settings=gather_efps_params,
     script:
         "../scripts/gather_efps.py"
 
 
 rule deduplicate_efps:
     input:
-        train="results/{dataset}/efp/train.feather",
+        unpack(deduplicate_efps_inputs),
     output:
         duplicates=report(
             "results/{dataset}/efp/duplicates.csv",
@@ -63,7 +68,7 @@ rule deduplicate_efps:
     conda:
         "../envs/efp.yaml"
     params:
-        settings=efp_settings,
+        settings=deduplicate_efps_params,
         seed=stage_seed(SEED_OFFSET_EFP_DEDUP),
     script:
         "../scripts/deduplicate_efps.py"
@@ -71,23 +76,22 @@ rule deduplicate_efps:
 
 rule single_efp_auc:
     input:
-        test="results/{dataset}/efp/test.feather",
-        kept="results/{dataset}/efp/kept.txt",
-        y="results/{dataset}/feather/test/y.feather",
-        weight="results/{dataset}/feather/test/weight.feather",
+        unpack(single_efp_auc_inputs),
     output:
         table=report(
-            "results/{dataset}/efp/single_auc.csv",
+            "results/{dataset}/efp/single_auc_{split}.csv",
             caption="../report/efp_single_auc.rst",
             category="EFPs",
-            labels={"dataset": "{dataset}", "table": "AUC of each EFP alone"},
+            labels={"dataset": "{dataset}", "table": "AUC of each EFP alone ({split})"},
         ),
     log:
-        "logs/{dataset}/single_efp_auc.log",
+        "logs/{dataset}/single_efp_auc/{split}.log",
     benchmark:
-        "results/benchmarks/{dataset}/single_efp_auc.tsv"
+        "results/benchmarks/{dataset}/single_efp_auc/{split}.tsv"
     conda:
         "../envs/efp.yaml"
+    params:
+        storage=efp_storage_params,
     script:
         "../scripts/single_efp_auc.py"
 
@@ -107,7 +111,7 @@ rule draw_efps:
 
 rule draw_efp_gallery:
     input:
-        single_auc="results/{dataset}/efp/single_auc.csv",
+        single_auc="results/{dataset}/efp/single_auc_valid.csv",
     output:
         gallery=report(
             directory("results/{dataset}/efp/gallery"),

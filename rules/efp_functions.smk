@@ -5,6 +5,18 @@
 from leptonid.efp import EFP_NAME_PATTERN
 
 SEED_OFFSET_EFP_DEDUP = 800  # stage_seed offset of the train events sampled by deduplication
+# The keys of the efp block that define the grid's columns (every EFP rule reads them).
+EFP_GRID_KEYS = ("images", "graphs", "kappas", "betas")
+# compute_efps runs TensorFlow's CUDA build when any dataset asks for the GPU backend
+# (docs/efp_engine.md "Backends"), the numpy-only EFP environment otherwise.
+EFP_COMPUTE_ENV = (
+    "../envs/efp-gpu.yaml"
+    if any(
+        (block.get("efp") or {}).get("backend", "cpu") == "gpu"
+        for block in config["datasets"].values()
+    )
+    else "../envs/efp.yaml"
+)
 
 
 def efp_datasets():
@@ -20,14 +32,60 @@ def efp_config(dataset):
     return block
 
 
-def efp_settings(wildcards):
-    """The dataset's efp block, for EFPSettings.from_config in the scripts."""
-    return dict(efp_config(wildcards.dataset))
+def efp_block_subset(dataset, keys):
+    """The given keys of a dataset's efp block (only those present): a rule's params carry
+    exactly what its script reads, so editing another key does not rerun it."""
+    block = efp_config(dataset)
+    return canonical({key: block[key] for key in keys if key in block})
+
+
+def compute_efps_params(wildcards):
+    """The grid, the chunking, the storage block and the engine's backend and batch size."""
+    return efp_block_subset(
+        wildcards.dataset, (*EFP_GRID_KEYS, "chunks", "storage", "backend", "batch_elements")
+    )
+
+
+def compute_efps_gpus(wildcards):
+    """1 when datasets.<dataset>.efp.backend is gpu (the SLURM profile then asks sbatch for a
+    GPU: --gpus=1), else 0 (no GPU requested)."""
+    return 1 if efp_config(wildcards.dataset).get("backend", "cpu") == "gpu" else 0
+
+
+def gather_efps_params(wildcards):
+    """The grid (gather_efps checks every chunk against its names)."""
+    return efp_block_subset(wildcards.dataset, EFP_GRID_KEYS)
+
+
+def deduplicate_efps_params(wildcards):
+    """The grid and the dedup block."""
+    return efp_block_subset(wildcards.dataset, (*EFP_GRID_KEYS, "dedup"))
+
+
+def efp_storage_params(wildcards):
+    """The storage block (block sizes bound the memory of a streaming reader)."""
+    return canonical(dict(efp_config(wildcards.dataset).get("storage") or {}))
 
 
 def efp_chunk_count(dataset):
     """compute_efps jobs per split."""
     return int(efp_config(dataset).get("chunks", 1))
+
+
+def efp_chunk_dirs(dataset, split):
+    """The chunk directories of a split's EFP table, in event order."""
+    return [
+        f"results/{dataset}/efp/{split}/chunk{chunk:04d}"
+        for chunk in range(efp_chunk_count(dataset))
+    ]
+
+
+def efp_table_files(dataset, split):
+    """What a reader of a split's EFP table reads: index.json and the chunk directories."""
+    return {
+        f"{split}_efps": f"results/{dataset}/efp/{split}/index.json",
+        f"{split}_efp_chunks": efp_chunk_dirs(dataset, split),
+    }
 
 
 def efp_image_files(wildcards):
@@ -51,13 +109,25 @@ def compute_efps_inputs(wildcards):
 
 def gather_efps_inputs(wildcards):
     """Every chunk of the split, in order, and one image array (its length is the split's)."""
+    return {
+        "chunks": efp_chunk_dirs(wildcards.dataset, wildcards.split),
+        "reference": next(iter(efp_image_files(wildcards).values())),
+    }
+
+
+def deduplicate_efps_inputs(wildcards):
+    """The train split's EFP table."""
+    return efp_table_files(wildcards.dataset, "train")
+
+
+def single_efp_auc_inputs(wildcards):
+    """The split's EFP table, the kept names, labels and weights."""
     dataset, split = wildcards.dataset, wildcards.split
     return {
-        "chunks": [
-            f"results/{dataset}/efp/chunks/{split}/{chunk}.feather"
-            for chunk in range(efp_chunk_count(dataset))
-        ],
-        "reference": next(iter(efp_image_files(wildcards).values())),
+        **efp_table_files(dataset, split),
+        "kept": f"results/{dataset}/efp/kept.txt",
+        "y": f"results/{dataset}/feather/{split}/y.feather",
+        "weight": f"results/{dataset}/feather/{split}/weight.feather",
     }
 
 
@@ -70,11 +140,12 @@ def efp_targets():
     """EFP tables of every split, duplicates, single-EFP AUCs and the gallery."""
     targets = []
     for dataset in efp_datasets():
-        targets += expand("results/{dataset}/efp/{split}.feather", dataset=dataset, split=SPLITS)
+        targets += expand("results/{dataset}/efp/{split}/index.json", dataset=dataset, split=SPLITS)
         targets += [
             f"results/{dataset}/efp/duplicates.csv",
             f"results/{dataset}/efp/kept.txt",
-            f"results/{dataset}/efp/single_auc.csv",
+            f"results/{dataset}/efp/single_auc_valid.csv",
+            f"results/{dataset}/efp/single_auc_test.csv",
             f"results/{dataset}/efp/gallery",
         ]
     return targets

@@ -1,24 +1,25 @@
-# Evaluation stage: test-split predictions, metrics per model (AUC with a bootstrap interval,
-# background rejection, collapse check), the AUC table next to the paper numbers, and the ROC
-# overlays. Input functions live in rules/common.smk ("models (train/evaluate)").
+# Evaluation stage: scores of any model on any split (score_model: networks and BDTs; test for
+# the metrics, valid for the guided search), metrics per model (AUC with a bootstrap interval,
+# background rejection, collapse check) on the test split, the AUC table next to the paper
+# numbers, and the ROC overlays. Input functions live in rules/models_functions.smk.
 
 
-rule predict_model:
+rule score_model:
     input:
-        unpack(predict_model_inputs),
+        unpack(score_model_inputs),
     output:
-        predictions="results/{dataset}/predictions/{feature_set}.feather",
+        scores="results/{dataset}/scores/{name}/{split}.feather",
     log:
-        "logs/{dataset}/predict_model/{feature_set}.log",
+        "logs/{dataset}/score_model/{name}/{split}.log",
     benchmark:
-        "results/benchmarks/{dataset}/predict_model/{feature_set}.tsv"
+        "results/benchmarks/{dataset}/score_model/{name}/{split}.tsv"
     conda:
         NETWORK_ENV
     threads: TRAINING_THREADS
     params:
-        settings=model_params,
+        settings=score_model_params,
     script:
-        "../scripts/score_split.py"
+        "../scripts/score_model.py"
 
 
 rule evaluate_model:
@@ -68,7 +69,7 @@ rule summarise_dataset:
 
 rule plot_roc:
     input:
-        predictions=dataset_prediction_files,
+        scores=dataset_prediction_files,
         metrics=dataset_metrics_files,
     output:
         roc=report(

@@ -1,13 +1,13 @@
-# Black-box guided search (REFERENCE.md "Black-box guided search", docs/guided.md): for each
+# Black-box guided search (docs/reference.md "Black-box guided search", docs/guided.md): for each
 # scan of datasets.<dataset>.guided, pass 0 is a small DNN on the start feature set; pass n
 # draws signal/background pairs from the VALIDATION split, keeps those that the pass n-1 model
 # and the black box (the et_and_ht CNN) order differently, picks the EFP whose ordering of
 # those pairs agrees best with the black box, and trains feature set guided_{scan}_pass{n}
-# (start inputs + the EFPs chosen so far) with the SAME train_model / predict_model /
+# (start inputs + the EFPs chosen so far) with the SAME train_model / score_model /
 # evaluate_model rules as every other feature set, so its AUC is measured on TEST.
 #
 # Dynamic stop: select_next_efp is a checkpoint. Its choice.json says whether the pass adds an
-# EFP or stops (pass limit, AUC reached the black box's, no disagreeing pair left, no candidate
+# EFP or stops (pass limit, validation AUC reached the black box's, no disagreeing pair left, no candidate
 # left, no candidate ordering the disagreeing pairs like the black box more often than not).
 # guided_trained_passes() walks the checkpoints pass by pass and stops at the first
 # "stop"; summarise_scan and plot_guided take their inputs from it, so Snakemake trains exactly
@@ -15,7 +15,7 @@
 #   snakemake --cores 1 --force results/electrons/guided/hl/pass2/choice.json
 #
 # Paths:
-#   results/{dataset}/scores/{feature_set}/{split}.feather    score_split (y, score, weight)
+#   results/{dataset}/scores/{feature_set}/{split}.feather    score_model (y, score, weight)
 #   results/{dataset}/guided/{scan}/pass{pass}/pairs.json     pairs drawn / disagreeing
 #   results/{dataset}/guided/{scan}/pass{pass}/ranking.csv    ADO of every candidate EFP
 #   results/{dataset}/guided/{scan}/pass{pass}/choice.json    the chosen EFP or the stop
@@ -27,24 +27,6 @@
 
 
 # ---------------------------------------------------------------------------------- rules
-rule score_split:
-    input:
-        unpack(score_split_inputs),
-    output:
-        scores="results/{dataset}/scores/{feature_set}/{split}.feather",
-    log:
-        "logs/{dataset}/score_split/{feature_set}/{split}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/score_split/{feature_set}/{split}.tsv"
-    conda:
-        NETWORK_ENV
-    threads: TRAINING_THREADS
-    params:
-        settings=model_params,
-    script:
-        "../scripts/score_split.py"
-
-
 checkpoint select_next_efp:
     input:
         unpack(select_next_efp_inputs),

@@ -1,6 +1,8 @@
 # Input functions and names of the training and evaluation stages (rules/train.smk,
 # rules/evaluate.smk). A result name is the feature set for its primary model and
 # "{feature_set}-{model}" for the others (docs/architecture.md), e.g. hl and hl-bdt.
+# Every rule's params carry exactly what its script reads (so that editing one config block
+# reruns only the rules that read it), and its inputs are exactly the files it reads.
 
 from leptonid.settings import SEED_OFFSETS, FeatureSet, model_name
 
@@ -9,6 +11,17 @@ TRAINING_THREADS = int(config["training"].get("threads", 2))
 # (config/cluster.yaml sets training.require_gpu), the CPU one otherwise (docs/cluster.md).
 NETWORK_ENV = (
     "../envs/train-gpu.yaml" if config["training"].get("require_gpu") else "../envs/train.yaml"
+)
+# The keys of the training block the network rules read (the BDT reads training.bdt only).
+NETWORK_TRAINING_KEYS = (
+    "batch_size",
+    "epochs",
+    "patience",
+    "lr_factor",
+    "lr_patience",
+    "mixed_precision",
+    "require_gpu",
+    "threads",
 )
 
 
@@ -66,22 +79,24 @@ def tuning_applies(feature_set):
     return bool(tuning.get("enabled")) and feature_set in (tuning.get("feature_sets") or [])
 
 
-def model_split_files(dataset, feature_set, split):
-    """The Feather files one split of a feature set needs: its keys, y and weight (+ EFPs)."""
-    settings = feature_set_config(dataset, feature_set)
-    keys = list(dict.fromkeys([*settings["inputs"], "y", "weight"]))
-    files = [f"results/{dataset}/feather/{split}/{key}.feather" for key in keys]
-    if settings.get("efps"):
-        files.append(f"results/{dataset}/efp/{split}.feather")
-    return files
+def split_inputs(dataset, feature_set, split):
+    """The files one split of a feature set needs, as named inputs: {split: array files (its
+    keys, y and weight)} plus, for a set with EFPs, the split's EFP table
+    ({split}_efps: index.json, {split}_efp_chunks: its chunk directories)."""
+    settings = feature_set_settings(dataset, feature_set)
+    keys = list(dict.fromkeys([*settings.inputs, "y", "weight"]))
+    inputs = {split: [f"results/{dataset}/feather/{split}/{key}.feather" for key in keys]}
+    if settings.efps:
+        inputs.update(efp_table_files(dataset, split))
+    return inputs
 
 
 def train_model_inputs(wildcards):
     """train/valid arrays of the feature set, and its tuning result when tuning applies."""
     dataset, feature_set = wildcards.dataset, wildcards.feature_set
     inputs = {
-        "train": model_split_files(dataset, feature_set, "train"),
-        "valid": model_split_files(dataset, feature_set, "valid"),
+        **split_inputs(dataset, feature_set, "train"),
+        **split_inputs(dataset, feature_set, "valid"),
     }
     if tuning_applies(feature_set):
         inputs["tuned"] = f"results/{dataset}/tuning/{feature_set}.yaml"
@@ -93,70 +108,119 @@ def tune_model_inputs(wildcards):
     """train/valid arrays of the feature set being tuned."""
     dataset, feature_set = wildcards.dataset, wildcards.feature_set
     return {
-        "train": model_split_files(dataset, feature_set, "train"),
-        "valid": model_split_files(dataset, feature_set, "valid"),
+        **split_inputs(dataset, feature_set, "train"),
+        **split_inputs(dataset, feature_set, "valid"),
     }
 
 
 def train_bdt_inputs(wildcards):
-    """train/valid/test arrays of a flat feature set (the BDT trains and predicts in one job)."""
+    """train/valid arrays of a flat feature set (the test split is scored by score_model)."""
     dataset, feature_set = wildcards.dataset, wildcards.feature_set
     if "bdt" not in feature_set_settings(dataset, feature_set).models:
         raise ValueError(
             f"{feature_set}-bdt: datasets.{dataset}.feature_sets.{feature_set}.models "
             "does not list bdt"
         )
-    return {split: model_split_files(dataset, feature_set, split) for split in SPLITS}
-
-
-def predict_model_inputs(wildcards):
-    """A trained network with its preprocessing, and the test arrays it scores."""
-    dataset, feature_set = wildcards.dataset, wildcards.feature_set
     return {
-        "model": f"results/{dataset}/models/{feature_set}/model.keras",
-        "preprocess": f"results/{dataset}/models/{feature_set}/preprocess.json",
-        "test": model_split_files(dataset, feature_set, "test"),
-        **guided_feature_set_inputs(dataset, feature_set),
+        **split_inputs(dataset, feature_set, "train"),
+        **split_inputs(dataset, feature_set, "valid"),
     }
 
 
-def model_params(wildcards):
-    """Everything a training/prediction script needs to rebuild the settings dataclasses."""
+def model_dir(dataset, name):
+    """results/{dataset}/models/{name}"""
+    return f"results/{dataset}/models/{name}"
+
+
+def score_model_inputs(wildcards):
+    """A trained model (network: model.keras + preprocess.json; BDT: trees.npz) and the
+    arrays of the split it scores."""
+    dataset, name, split = wildcards.dataset, wildcards.name, wildcards.split
+    feature_set, model = split_result_name(dataset, name)
+    if model == "bdt":
+        inputs = {"trees": f"{model_dir(dataset, name)}/trees.npz"}
+    else:
+        inputs = {
+            "model": f"{model_dir(dataset, name)}/model.keras",
+            "preprocess": f"{model_dir(dataset, name)}/preprocess.json",
+        }
+    inputs.update(split_inputs(dataset, feature_set, split))
+    inputs.update(guided_feature_set_inputs(dataset, feature_set))
+    return inputs
+
+
+def feature_set_param(dataset, feature_set):
+    """The resolved feature set (inputs, EFPs, models, network with defaults applied)."""
+    return feature_set_settings(dataset, feature_set).to_dict()
+
+
+def train_model_params(wildcards):
+    """What train_model reads: the feature set, the network keys of training, its seed and
+    where it checkpoints (not an output: a killed job's rerun resumes from it)."""
     dataset, feature_set = wildcards.dataset, wildcards.feature_set
-    return {
-        "feature_set": feature_set,
-        "feature_set_config": feature_set_config(dataset, feature_set),
-        "network_defaults": dataset_config(dataset).get("network_defaults") or {},
-        "training": config["training"],
-        "tuning": tuning_config(),
-        "feather_dir": f"results/{dataset}/feather",
-        "efp_dir": f"results/{dataset}/efp",
-        "checkpoint_dir": f"results/{dataset}/checkpoints/{feature_set}",
-        "seed": stage_seed(SEED_OFFSETS["training"]),
-        "bdt_seed": stage_seed(SEED_OFFSETS["bdt"]),
-        "tuning_seed": stage_seed(SEED_OFFSETS["tuning"]),
-    }
+    return canonical(
+        {
+            "feature_set": feature_set_param(dataset, feature_set),
+            "training": {
+                key: config["training"][key]
+                for key in NETWORK_TRAINING_KEYS
+                if key in config["training"]
+            },
+            "seed": stage_seed(SEED_OFFSETS["training"]),
+            "checkpoint_dir": f"results/{dataset}/checkpoints/{feature_set}",
+        }
+    )
+
+
+def tune_model_params(wildcards):
+    """What tune_model reads: the feature set, the network keys of training, tuning, seed."""
+    params = train_model_params(wildcards)
+    params.pop("checkpoint_dir")
+    params["tuning"] = tuning_config()
+    params["seed"] = stage_seed(SEED_OFFSETS["tuning"])
+    return canonical(params)
+
+
+def train_bdt_params(wildcards):
+    """What train_bdt reads: the feature set, training.bdt and the BDT seed."""
+    return canonical(
+        {
+            "feature_set": feature_set_param(wildcards.dataset, wildcards.feature_set),
+            "bdt": dict(config["training"].get("bdt") or {}),
+            "seed": stage_seed(SEED_OFFSETS["bdt"]),
+        }
+    )
+
+
+def score_model_params(wildcards):
+    """What score_model reads: the feature set and the model kind."""
+    feature_set, model = split_result_name(wildcards.dataset, wildcards.name)
+    return canonical(
+        {"feature_set": feature_set_param(wildcards.dataset, feature_set), "model": model}
+    )
 
 
 def evaluate_model_inputs(wildcards):
-    """Test-split predictions of one model and its training record."""
+    """Test-split scores of one model and its training record."""
     split_result_name(wildcards.dataset, wildcards.name)  # validates the name
     return {
-        "predictions": f"results/{wildcards.dataset}/predictions/{wildcards.name}.feather",
-        "info": f"results/{wildcards.dataset}/models/{wildcards.name}/train_info.json",
+        "scores": f"results/{wildcards.dataset}/scores/{wildcards.name}/test.feather",
+        "info": f"{model_dir(wildcards.dataset, wildcards.name)}/train_info.json",
     }
 
 
 def evaluate_params(wildcards):
     """Evaluation settings, bootstrap seed and the model's identity."""
     feature_set, model = split_result_name(wildcards.dataset, wildcards.name)
-    return {
-        "evaluation": config["evaluation"],
-        "seed": stage_seed(SEED_OFFSETS["bootstrap"]),
-        "name": wildcards.name,
-        "feature_set": feature_set,
-        "model": model,
-    }
+    return canonical(
+        {
+            "evaluation": config["evaluation"],
+            "seed": stage_seed(SEED_OFFSETS["bootstrap"]),
+            "name": wildcards.name,
+            "feature_set": feature_set,
+            "model": model,
+        }
+    )
 
 
 def dataset_metrics_files(wildcards):
@@ -168,20 +232,22 @@ def dataset_metrics_files(wildcards):
 
 
 def dataset_prediction_files(wildcards):
-    """Test predictions of every model of a dataset, in config order."""
+    """Test scores of every model of a dataset, in config order."""
     return [
-        f"results/{wildcards.dataset}/predictions/{name}.feather"
+        f"results/{wildcards.dataset}/scores/{name}/test.feather"
         for name in result_names(wildcards.dataset)
     ]
 
 
 def summary_params(wildcards):
     """Paper AUCs shown next to ours, the efficiencies of the rejection columns, the names."""
-    return {
-        "paper_reference": dataset_config(wildcards.dataset).get("paper_reference") or {},
-        "signal_efficiencies": list(config["evaluation"]["signal_efficiencies"]),
-        "names": result_names(wildcards.dataset),
-    }
+    return canonical(
+        {
+            "paper_reference": dataset_config(wildcards.dataset).get("paper_reference") or {},
+            "signal_efficiencies": list(config["evaluation"]["signal_efficiencies"]),
+            "names": result_names(wildcards.dataset),
+        }
+    )
 
 
 def history_label(wildcards):
@@ -340,20 +406,9 @@ def guided_stop_choice(dataset, scan, passes):
 
 
 # ------------------------------------------------------------------------ input functions
-def score_split_inputs(wildcards):
-    """A trained network, its preprocessing and the arrays of the split it scores."""
-    dataset, feature_set = wildcards.dataset, wildcards.feature_set
-    return {
-        "model": f"results/{dataset}/models/{feature_set}/model.keras",
-        "preprocess": f"results/{dataset}/models/{feature_set}/preprocess.json",
-        "arrays": model_split_files(dataset, feature_set, wildcards.split),
-        **guided_feature_set_inputs(dataset, feature_set),
-    }
-
-
 def select_next_efp_inputs(wildcards):
-    """Validation scores of the pass n-1 model and of the black box, the validation EFPs,
-    the kept EFP names, the previous choice, and (stop_auc_split test) both metrics files."""
+    """Validation scores of the pass n-1 model and of the black box, the validation EFP table,
+    the kept EFP names and the previous choice: only the validation split (valid chooses)."""
     dataset, pass_index = wildcards.dataset, int(wildcards["pass"])
     scan = guided_scan(dataset, wildcards.scan)
     if pass_index > scan.max_passes:
@@ -364,31 +419,30 @@ def select_next_efp_inputs(wildcards):
     inputs = {
         "model_scores": f"results/{dataset}/scores/{previous}/valid.feather",
         "black_box_scores": f"results/{dataset}/scores/{scan.black_box}/valid.feather",
-        "efps": f"results/{dataset}/efp/valid.feather",
+        **efp_table_files(dataset, "valid"),
         "kept": f"results/{dataset}/efp/kept.txt",
     }
     if pass_index > 1:
         inputs["previous_choice"] = f"{pass_dir(dataset, scan.name, pass_index - 1)}/choice.json"
-    if scan.stop_auc_split == "test":
-        inputs["model_metrics"] = f"results/{dataset}/metrics/{previous}.json"
-        inputs["black_box_metrics"] = f"results/{dataset}/metrics/{scan.black_box}.json"
     return inputs
 
 
 def select_next_efp_params(wildcards):
-    """The scan's settings and the pass n feature set without its new EFP."""
+    """The scan's settings, the pass n feature set without its new EFP, the storage block."""
     dataset, pass_index = wildcards.dataset, int(wildcards["pass"])
     scan = guided_scan(dataset, wildcards.scan)
     start = feature_set_settings(dataset, scan.start)
-    return {
-        "pass": pass_index,
-        "candidates": scan.candidates,
-        "n_pairs": scan.n_pairs,
-        "max_passes": scan.max_passes,
-        "seed": scan.seed,
-        "stop_auc_split": scan.stop_auc_split,
-        "feature_set": pass_feature_set(scan, start, pass_index, []).to_dict(),
-    }
+    return canonical(
+        {
+            "pass": pass_index,
+            "candidates": scan.candidates,
+            "n_pairs": scan.n_pairs,
+            "max_passes": scan.max_passes,
+            "seed": scan.seed,
+            "feature_set": pass_feature_set(scan, start, pass_index, []).to_dict(),
+            "storage": dict(efp_config(dataset).get("storage") or {}),
+        }
+    )
 
 
 def summarise_scan_inputs(wildcards):
@@ -405,7 +459,7 @@ def summarise_scan_inputs(wildcards):
             f"results/{dataset}/metrics/{settings.feature_set_name(n)}.json" for n in passes
         ],
         **guided_stop_choice(dataset, scan, passes),
-        "single_auc": f"results/{dataset}/efp/single_auc.csv",
+        "single_auc": f"results/{dataset}/efp/single_auc_test.csv",
         "black_box_metrics": f"results/{dataset}/metrics/{settings.black_box}.json",
         "start_metrics": f"results/{dataset}/metrics/{settings.start}.json",
     }

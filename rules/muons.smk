@@ -1,4 +1,4 @@
-# Muon-analysis extras ("Learning to Isolate Muons", REFERENCE.md 2; docs/muons.md). The muon
+# Muon-analysis extras ("Learning to Isolate Muons", docs/reference.md 2; docs/muons.md). The muon
 # data, models, EFPs and guided search run through the shared stages; this file adds the
 # radial ET profile around the muon:
 #   plot_radial_profile   results/{dataset}/plots/radial_profile.png   (report, Data)

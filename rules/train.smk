@@ -1,6 +1,8 @@
 # Training stage: one network per feature set (CNN on images, DNN on flat inputs), the BDT
-# baseline for flat feature sets, the optional optuna search, and the training curves.
-# Input functions live in rules/common.smk ("models (train/evaluate)").
+# baseline for flat feature sets (its trees saved as arrays, no pickle), the optional optuna
+# search, and the training curves. Every rule here reads train and valid only: valid chooses
+# (early stopping, tuning), the test split is scored later by score_model.
+# Input functions live in rules/models_functions.smk.
 # Checkpoints go to results/{dataset}/checkpoints/{feature_set}/, deliberately NOT an output:
 # Snakemake would delete it before rerunning a killed job, and the rerun resumes from it.
 
@@ -21,7 +23,7 @@ rule train_model:
         NETWORK_ENV
     threads: TRAINING_THREADS
     params:
-        settings=model_params,
+        settings=train_model_params,
     script:
         "../scripts/train_model.py"
 
@@ -30,7 +32,7 @@ rule train_bdt:
     input:
         unpack(train_bdt_inputs),
     output:
-        predictions="results/{dataset}/predictions/{feature_set}-bdt.feather",
+        trees="results/{dataset}/models/{feature_set}-bdt/trees.npz",
         history="results/{dataset}/models/{feature_set}-bdt/history.csv",
         info="results/{dataset}/models/{feature_set}-bdt/train_info.json",
     log:
@@ -41,7 +43,7 @@ rule train_bdt:
         "../envs/train.yaml"
     threads: TRAINING_THREADS
     params:
-        settings=model_params,
+        settings=train_bdt_params,
     script:
         "../scripts/train_bdt.py"
 
@@ -60,7 +62,7 @@ rule tune_model:
         NETWORK_ENV
     threads: TRAINING_THREADS
     params:
-        settings=model_params,
+        settings=tune_model_params,
     script:
         "../scripts/tune_model.py"
 

@@ -1,24 +1,22 @@
 """Rule compute_efps: the EFPs of one chunk (an event range) of one split.
 
-The engine and the table layout live in :mod:`leptonid.efp` (``run_compute_chunk``).
+The engine lives in :mod:`leptonid.efp`, the table layout in :mod:`leptonid.efp_store`, the
+step in :func:`leptonid.steps.efp.compute_efps`.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
-from leptonid import efp  # noqa: E402 (after the log is set up)
+from leptonid.efp import EFPSettings  # noqa: E402 (after the log is set up)
+from leptonid.steps import efp as steps  # noqa: E402
 
-settings = efp.EFPSettings.from_config(snakemake.params.settings)
-efp.run_compute_chunk(
+settings = EFPSettings.from_config(snakemake.params.settings)
+steps.compute_efps(
     image_paths={key: str(snakemake.input[key]) for key in settings.images},
     settings=settings,
     chunk=int(snakemake.wildcards.chunk),
-    out_path=str(snakemake.output.chunk),
+    out_dir=str(snakemake.output.chunk),
     threads=int(snakemake.threads),
 )

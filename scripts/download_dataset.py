@@ -4,14 +4,10 @@ See :func:`leptonid.io.download_file`: an unpinned digest is logged with the con
 pin it; a failed transfer or a mismatch stops the rule and leaves no file.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 from leptonid import io  # noqa: E402 (after the log is set up)
 

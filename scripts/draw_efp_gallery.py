@@ -1,13 +1,9 @@
 """Rule draw_efp_gallery: the graphs of the best single-EFP AUCs, one report item each."""
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 from leptonid import plots_efp  # noqa: E402 (after the log is set up)
 

@@ -1,19 +1,16 @@
-"""Rule gather_efps: the chunk tables of one split, in order, into one EFP table."""
+"""Rule gather_efps: check the chunks of one split and write its EFP table index (no copy)."""
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
-from leptonid import efp  # noqa: E402 (after the log is set up)
+from leptonid.efp import EFPSettings  # noqa: E402 (after the log is set up)
+from leptonid.steps import efp as steps  # noqa: E402
 
-efp.run_gather(
-    chunk_paths=[str(path) for path in snakemake.input.chunks],
-    settings=efp.EFPSettings.from_config(snakemake.params.settings),
+steps.gather_efps(
+    chunk_dirs=[str(path) for path in snakemake.input.chunks],
+    settings=EFPSettings.from_config(snakemake.params.settings),
     reference_path=str(snakemake.input.reference),
-    out_path=str(snakemake.output.table),
+    index_path=str(snakemake.output.index),
 )

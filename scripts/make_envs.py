@@ -61,6 +61,7 @@ class Environment:
     extras: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
+EFP_PACKAGES = ("EnergyFlow", "numpy", "pyarrow", "pandas", "scikit-learn", "matplotlib", "tqdm")
 TRAIN_PACKAGES = (
     "tensorflow",
     "keras",
@@ -80,14 +81,24 @@ ENVIRONMENTS = (
         name="data",
         description=(
             "Data rules: simulation, download (standard library HTTP, no requests),",
-            "HDF5 validation and unpacking to Feather, HL recomputation.",
+            "HDF5 validation and unpacking to Feather, HL recomputation, Pythia 8 generation.",
         ),
-        packages=("h5py", "pyarrow", "numpy", "pandas", "matplotlib", "jsonschema", "tqdm"),
+        packages=("h5py", "pyarrow", "numpy", "pandas", "matplotlib", "jsonschema", "tqdm")
+        + ("pythia8mc",),
     ),
     Environment(
         name="efp",
         description=("EFP rules: EFP computation, gathering, deduplication, single-EFP AUCs.",),
-        packages=("EnergyFlow", "numpy", "pyarrow", "pandas", "scikit-learn", "matplotlib", "tqdm"),
+        packages=EFP_PACKAGES,
+    ),
+    Environment(
+        name="efp-gpu",
+        description=(
+            "compute_efps with efp.backend: gpu: the efp environment plus TensorFlow with its",
+            "CUDA wheels (tensorflow[and-cuda], as in envs/train-gpu.yaml).",
+        ),
+        packages=(*EFP_PACKAGES, "tensorflow"),
+        extras={"tensorflow": ("and-cuda",)},
     ),
     Environment(
         name="train",

@@ -3,14 +3,10 @@ from their metrics files), the candidates' ADO histograms, and drawings of the c
 graphs. See :func:`leptonid.plots_guided.run_plots`.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 from leptonid import plots_guided  # noqa: E402 (after the log is set up)
 

@@ -3,20 +3,16 @@
 See :func:`leptonid.plots_eval.run_roc_plots`.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 from leptonid import plots_eval  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 plots_eval.run_roc_plots(
-    prediction_paths=[str(path) for path in snakemake.input.predictions],
+    prediction_paths=[str(path) for path in snakemake.input.scores],
     metrics_paths=[str(path) for path in snakemake.input.metrics],
     names=[str(name) for name in settings["names"]],
     title=f"{snakemake.wildcards.dataset}, test split",

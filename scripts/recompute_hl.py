@@ -3,12 +3,10 @@ compared with the file's own hl (median and max relative deviation per feature).
 
 import logging
 
+from leptonid.logs import log_to
+
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 import numpy as np  # noqa: E402 (after the log is set up)
 from leptonid import io, plots_data  # noqa: E402

@@ -3,14 +3,10 @@
 Dispatches on the dataset wildcard; the physics lives in leptonid.simulate_<dataset>.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 dataset = str(snakemake.wildcards.dataset)
 n_events = int(snakemake.params.n_events)

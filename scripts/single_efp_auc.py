@@ -1,20 +1,19 @@
-"""Rule single_efp_auc: the AUC of every kept EFP alone on the test split."""
+"""Rule single_efp_auc: the AUC of every kept EFP alone on one split (valid or test)."""
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
-from leptonid import efp  # noqa: E402 (after the log is set up)
+from leptonid.efp import storage_settings  # noqa: E402 (after the log is set up)
+from leptonid.steps import efp as steps  # noqa: E402
 
-efp.run_single_auc(
-    test_path=str(snakemake.input.test),
+split = str(snakemake.wildcards.split)
+steps.single_efp_auc(
+    index_path=str(snakemake.input[f"{split}_efps"]),
     kept_path=str(snakemake.input.kept),
     y_path=str(snakemake.input.y),
     weight_path=str(snakemake.input.weight),
     out_path=str(snakemake.output.table),
+    storage=storage_settings(snakemake.params.storage),
 )

@@ -2,14 +2,10 @@
 next to the paper's numbers. See :func:`leptonid.metrics.run_summary`.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
 from leptonid import metrics  # noqa: E402 (after the log is set up)
 

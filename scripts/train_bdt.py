@@ -1,30 +1,18 @@
-"""Rule train_bdt: boosted decision tree on a flat feature set; trains and scores the test
-split in one job (no pickle: the model is not kept). See :func:`leptonid.training.run_bdt`.
+"""Rule train_bdt: the boosted-decision-tree baseline of a flat feature set, trained on train and
+early-stopped on valid; its trees are saved as arrays (trees.npz, no pickle) and score_model
+scores any split from them. See :func:`leptonid.steps.models.train_bdt`.
 """
 
-import logging
+from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
-logging.basicConfig(
-    filename=snakemake.log[0],
-    level=logging.INFO,
-    format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-)
+log_to(snakemake.log[0])
 
-from leptonid import training  # noqa: E402 (after the log is set up)
-from leptonid.settings import FeatureSet, TrainingSettings  # noqa: E402
+from leptonid.steps import models  # noqa: E402 (after the log is set up)
 
-settings = snakemake.params.settings
-training.run_bdt(
-    feather_dir=str(settings["feather_dir"]),
-    feature_set=FeatureSet.from_config(
-        str(settings["feature_set"]), settings["feature_set_config"], settings["network_defaults"]
-    ),
-    settings=TrainingSettings.from_config(settings["training"]).bdt,
-    seed=int(settings["bdt_seed"]),
-    predictions_path=str(snakemake.output.predictions),
-    history_path=str(snakemake.output.history),
-    info_path=str(snakemake.output.info),
-    efp_dir=str(settings["efp_dir"]),
+models.train_bdt(
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    settings=snakemake.params.settings,
     threads=int(snakemake.threads),
 )

@@ -1,7 +1,53 @@
-"""Test configuration: the library lives in scripts/leptonid, importable with no install step."""
+"""Test configuration: the library lives in scripts/leptonid, importable with no install step.
 
+``tiny_run``: the whole workflow on tests/tiny_full.yaml (every stage: simulation, unpacking,
+EFPs, CNN, DNN and BDT, evaluation, a two-pass guided scan), run once per test session in a
+copy of the repository; the end-to-end tests read it and dry-run edits against it.
+"""
+
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
+TINY_FULL = "tests/tiny_full.yaml"
+
+
+def copy_repository(destination: Path) -> None:
+    """The tracked and untracked-but-not-ignored files (no results/, resources/, .venv)."""
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in listing:
+        source = REPO / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def run_snakemake(
+    workdir: Path, *args: str, timeout: int = 1200, configfile: str = TINY_FULL
+) -> subprocess.CompletedProcess:
+    """``snakemake --configfile CONFIGFILE ARGS`` in workdir; fails the test on an error."""
+    command = [sys.executable, "-m", "snakemake", "--configfile", configfile, *args]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stderr[-6000:]}"
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished run of tests/tiny_full.yaml in a copy of the repository (its directory)."""
+    workdir = tmp_path_factory.mktemp("tiny") / "repo"
+    copy_repository(workdir)
+    run_snakemake(workdir, "--cores", "2")
+    return workdir

@@ -61,7 +61,7 @@ def energyflow_particles(image: np.ndarray, geometry: ImageGeometry) -> np.ndarr
 
 
 def brute_force_efp(graph: efp.EFPGraph, particles: np.ndarray, kappa: float, beta: float):
-    """EFP by nested loops over every assignment of particles to vertices (REFERENCE.md)."""
+    """EFP by nested loops over every assignment of particles to vertices (docs/reference.md)."""
     z = particles[:, 0] ** kappa
     d2 = (particles[:, None, 1] - particles[None, :, 1]) ** 2
     d2 = d2 + (particles[:, None, 2] - particles[None, :, 2]) ** 2
@@ -146,7 +146,7 @@ def test_name_rejects_unsafe_parts():
 def test_graph_selection_counts(graphs_d7):
     assert len(graphs_d7) == 490
     counts = np.bincount([graph.d for graph in graphs_d7])
-    assert list(counts) == [1, 1, 2, 5, 12, 33, 103, 333]  # REFERENCE.md
+    assert list(counts) == [1, 1, 2, 5, 12, 33, 103, 333]  # docs/reference.md
     paper = efp.select_graphs([["d<=7", "p==1"], ["d<=8", "p==1", "c==4"]])
     assert len(paper) == 509
     assert [graph.ndk for graph in paper] == sorted(graph.ndk for graph in paper)
@@ -319,7 +319,11 @@ def test_chunk_bounds_cover_the_split():
 
 
 def test_chunks_then_gather_equal_one_pass(tmp_path):
-    """compute_efps on 3 chunks + gather_efps == the table computed in one go."""
+    """compute_efps on 3 chunks + gather_efps == the table computed in one go, with the
+    chunks written in row blocks and column blocks smaller than the grid."""
+    from leptonid import efp_store
+    from leptonid.steps import efp as steps
+
     rng = np.random.default_rng(4)
     paths = {}
     arrays = {
@@ -329,19 +333,37 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
     for key, array in arrays.items():
         paths[key] = tmp_path / f"{key}.feather"
         io.write_array(paths[key], array)
-    settings = efp.EFPSettings(("et", "ht"), (("d<=3", "p==1"),), (0.0, 2.0), (0.5, 1.0), chunks=3)
-    chunks = [tmp_path / f"chunk{i}.feather" for i in range(3)]
+    storage = efp_store.StorageSettings(block_rows=3, block_columns=7)
+    settings = efp.EFPSettings(
+        ("et", "ht"), (("d<=3", "p==1"),), (0.0, 2.0), (0.5, 1.0), chunks=3, storage=storage
+    )
+    names = efp.efp_names(settings)
+    assert len(names) == 72 and storage.rows_for(len(names)) == 1  # 1 event per row block
+    split = tmp_path / "train"
+    chunks = [split / f"chunk{i:04d}" for i in range(3)]
     for i, chunk in enumerate(chunks):
-        efp.run_compute_chunk(paths, settings, i, chunk)
-    efp.run_gather(chunks, settings, paths["et"], tmp_path / "table.feather")
-    gathered = io.read_table(tmp_path / "table.feather")
+        steps.compute_efps(paths, settings, i, chunk)
+    assert len(list(chunks[0].glob("block*.feather"))) == -(-len(names) // 7)
+    steps.gather_efps(chunks, settings, paths["et"], split / "index.json")
+    table = efp_store.EFPTable(split / "index.json")
+    gathered = pd.DataFrame(table.read(table.names), columns=table.names)
     direct = efp.compute_efp_table(arrays, {k: geometry_for(k) for k in arrays}, settings)
-    assert list(gathered.columns) == efp.efp_names(settings) == list(direct.columns)
-    assert gathered.dtypes.eq(np.float64).all()
-    pd.testing.assert_frame_equal(gathered, direct)
-    with pytest.raises(ValueError, match="hold 17 events but .*et.feather holds 25"):
-        efp.run_gather(chunks[1:], settings, paths["et"], tmp_path / "bad.feather")
-    assert not (tmp_path / "bad.feather").exists()
+    assert table.names == names == list(direct.columns)
+    np.testing.assert_allclose(gathered.to_numpy(), direct.to_numpy(), rtol=1e-12, atol=0)
+    # any subset of columns and rows reads back the same values, in the order asked
+    some = [names[5], names[0], names[30]]
+    rows = np.array([0, 7, 8, 24])
+    np.testing.assert_array_equal(table.read(some, rows=rows), gathered[some].to_numpy()[rows])
+    groups = list(table.iter_groups(names, max_elements=25 * 4))
+    assert [len(group) for group, _ in groups] == [4] * 18
+    np.testing.assert_array_equal(
+        np.concatenate([values for _, values in groups], axis=1), gathered.to_numpy()
+    )
+    with pytest.raises(io.DataError, match="hold 17 events but the split holds 25"):
+        steps.gather_efps(chunks[1:], settings, paths["et"], split / "bad.json")
+    assert not (split / "bad.json").exists()
+    with pytest.raises(io.DataError, match="not found"):
+        table.read(["et_efp_9_9_9_k_1_b_1"])
 
 
 def test_graph_drawing_shows_parallel_edges(tmp_path):
@@ -360,13 +382,15 @@ def test_graph_drawing_shows_parallel_edges(tmp_path):
 @pytest.mark.slow
 def test_efp_rules_end_to_end(tmp_path):
     """rules/efp.smk alone (common.smk + efp.smk) on Feather arrays written here: every
-    registered target is built, the chunks are gathered in order and the kept names parse."""
+    registered target is built, the chunks are indexed in order and the kept names parse."""
     import shutil
     import subprocess
     import sys
     from pathlib import Path
 
     import yaml
+    from leptonid import efp_store
+    from leptonid.steps.efp import read_kept
 
     repo = Path(__file__).resolve().parents[1]
     work = tmp_path / "workflow"
@@ -385,6 +409,7 @@ def test_efp_rules_end_to_end(tmp_path):
         "chunks": 2,
         "dedup": {"sample_size": 50, "tolerance": 1e-9},
         "gallery_size": 3,
+        "storage": {"block_rows": 16, "block_columns": 10},
     }
     (work / "config" / "e2e.yaml").write_text(yaml.safe_dump(config))
     (work / "Snakefile").write_text(
@@ -420,12 +445,14 @@ def test_efp_rules_end_to_end(tmp_path):
     efp_dir = work / "results" / "electrons" / "efp"
     settings = efp.EFPSettings.from_config(electrons["efp"])
     for split, n in {"train": 60, "valid": 30, "test": 40}.items():
-        table = io.read_table(efp_dir / f"{split}.feather")
-        assert table.shape == (n, len(efp.efp_names(settings)))
-    kept = efp.read_kept(efp_dir / "kept.txt")
+        table = efp_store.EFPTable(efp_dir / split / "index.json")
+        assert (table.n_events, table.names) == (n, efp.efp_names(settings))
+        assert table.read(table.names[:2]).shape == (n, 2)
+    kept = read_kept(efp_dir / "kept.txt")
     duplicates = pd.read_csv(efp_dir / "duplicates.csv")
-    assert len(kept) + len(duplicates) == len(efp.efp_names(settings))
-    single = pd.read_csv(efp_dir / "single_auc.csv")
-    assert set(single["efp"]) == set(kept)
+    confirmed = duplicates[duplicates["confirmed"]]
+    assert len(kept) + len(confirmed) == len(efp.efp_names(settings))
+    for split in ("valid", "test"):
+        single = pd.read_csv(efp_dir / f"single_auc_{split}.csv")
+        assert set(single["efp"]) == set(kept)
     assert len(list((efp_dir / "gallery").glob("rank*_*.png"))) == 3
-    assert not list((efp_dir / "chunks").rglob("*.feather"))  # temp() chunks are removed

@@ -12,7 +12,7 @@ from test_efp import simulated_like_images
 
 
 def known_identities(settings: efp.EFPSettings) -> set[tuple[str, str]]:
-    """(dropped, kept) pairs that hold on any data, by construction (REFERENCE.md):
+    """(dropped, kept) pairs that hold on any data, by construction (docs/reference.md):
     graph 1_0_0 does not depend on beta; a graph whose multiplicities are all multiples of m
     at beta equals the graph with multiplicities / m at m * beta (2_2_0 at 0.5 = 2_1_0 at 1,
     the path 3_4_1 at 0.5 = 3_2_0 at 1, ...). Kept: the first name in canonical order."""
@@ -69,7 +69,8 @@ def test_known_identities_are_found(grid_table):
     settings, table = grid_table
     sample = table.iloc[np.random.default_rng(0).choice(len(table), 100, replace=False)]
     full = {name: table[name].to_numpy() for name in table.columns}
-    duplicates = efp.find_duplicate_efps(sample, full, tolerance=1e-9)
+    audit = efp.find_duplicate_efps(sample, full, tolerance=1e-9)
+    duplicates = audit[audit["confirmed"]]
     found = set(zip(duplicates["dropped"], duplicates["kept"], strict=True))
     expected = known_identities(settings)
     assert len(expected) == 2 * 5 * (2 + 3 * 2)  # images x kappas x (1_0_0 + 3 graphs x 2)
@@ -140,10 +141,22 @@ def test_sample_candidates_are_confirmed_on_all_events():
     b[500:] += rng.normal(size=500)
     full = {"a": a, "b": b}
     sample = pd.DataFrame({"a": a[:100], "b": b[:100]})
-    assert efp.find_duplicate_efps(sample, full, 1e-9).empty
+    refuted = efp.find_duplicate_efps(sample, full, 1e-9)
+    assert list(refuted.columns) == efp.AUDIT_COLUMNS
+    [row] = refuted.to_dict("records")
+    assert (row["dropped"], row["kept"], row["max_deviation_sample"]) == ("b", "a", 0.0)
+    assert row["max_deviation"] > 0.01 and not row["confirmed"]
     full["b"] = a * 2.0
     duplicates = efp.find_duplicate_efps(sample.assign(b=a[:100] * 2.0), full, 1e-9)
-    assert duplicates.to_dict("records") == [{"dropped": "b", "kept": "a", "max_deviation": 0.0}]
+    assert duplicates.to_dict("records") == [
+        {
+            "dropped": "b",
+            "kept": "a",
+            "max_deviation_sample": 0.0,
+            "max_deviation": 0.0,
+            "confirmed": True,
+        }
+    ]
 
 
 def test_single_efp_aucs_match_sklearn():
@@ -173,23 +186,43 @@ def test_single_efp_aucs_match_sklearn():
         efp.single_efp_aucs(table, np.ones(500))
 
 
+def write_store(directory, table, storage, n_chunks=2):
+    """A split's EFP table (chunks + index.json) holding a DataFrame, as compute/gather do."""
+    from leptonid import efp_store
+
+    edges = np.linspace(0, len(table), n_chunks + 1).round().astype(int)
+    chunks = []
+    for chunk, (start, stop) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        chunks.append(directory / efp_store.chunk_dir_name(chunk))
+        with efp_store.ChunkWriter(chunks[-1], list(table.columns), storage.block_columns) as w:
+            for low in range(start, stop, storage.block_rows):
+                w.write_rows(table.to_numpy()[low : min(low + storage.block_rows, stop)])
+    efp_store.write_index(directory / "index.json", chunks, list(table.columns), len(table))
+    return directory / "index.json"
+
+
 def test_rules_from_files(tmp_path):
-    """deduplicate_efps and single_efp_auc entry points: files in, files out."""
+    """deduplicate_efps and single_efp_auc steps: files in, files out, read in blocks."""
+    from leptonid.efp_store import StorageSettings
+    from leptonid.steps import efp as steps
+
     rng = np.random.default_rng(12)
+    storage = StorageSettings(block_rows=16, block_columns=3)
     settings = efp.EFPSettings(
-        ("et",), (("d<=2", "p==1"),), (1.0, 2.0), (0.5, 1.0), dedup_sample_size=40
+        ("et",), (("d<=2", "p==1"),), (1.0, 2.0), (0.5, 1.0), dedup_sample_size=40, storage=storage
     )
     images = {"et": simulated_like_images(120, ECAL, rng)}
     table = efp.compute_efp_table(images, {"et": ECAL}, settings)
-    io.write_table(table, tmp_path / "train.feather")
-    io.write_table(table, tmp_path / "test.feather")
-    duplicates = efp.run_deduplicate(
-        tmp_path / "train.feather", settings, 5, tmp_path / "duplicates.csv", tmp_path / "kept.txt"
+    train = write_store(tmp_path / "train", table, storage)
+    test = write_store(tmp_path / "test", table, storage, n_chunks=3)
+    duplicates = steps.deduplicate_efps(
+        train, settings, 5, tmp_path / "duplicates.csv", tmp_path / "kept.txt"
     )
     on_disk = pd.read_csv(tmp_path / "duplicates.csv")
-    assert list(on_disk.columns) == ["dropped", "kept", "max_deviation"]
+    assert list(on_disk.columns) == efp.AUDIT_COLUMNS
     assert len(on_disk) == len(duplicates) == 2 * 1 + 2 * 1  # 1_0_0 and 2_2_0 per kappa
-    kept = efp.read_kept(tmp_path / "kept.txt")
+    assert on_disk["confirmed"].all()
+    kept = steps.read_kept(tmp_path / "kept.txt")
     assert kept == [name for name in table.columns if name not in set(on_disk["dropped"])]
     y = (
         images["et"].reshape(120, -1).max(axis=1)
@@ -197,16 +230,19 @@ def test_rules_from_files(tmp_path):
     ).astype(np.int8)
     io.write_array(tmp_path / "y.feather", y)
     io.write_array(tmp_path / "weight.feather", np.ones(120))
-    result = efp.run_single_auc(
-        tmp_path / "test.feather",
+    result = steps.single_efp_auc(
+        test,
         tmp_path / "kept.txt",
         tmp_path / "y.feather",
         tmp_path / "weight.feather",
         tmp_path / "single_auc.csv",
+        StorageSettings(block_rows=120, block_columns=2),  # groups of 2 columns x 120 events
     )
     on_disk = pd.read_csv(tmp_path / "single_auc.csv")
     assert set(on_disk["efp"]) == set(kept) and list(on_disk["auc"]) == list(result["auc"])
     assert on_disk["auc"].is_monotonic_decreasing and (on_disk["auc"] >= 0.5).all()
+    whole = efp.single_efp_aucs(table[kept], y, np.ones(120))
+    pd.testing.assert_frame_equal(result, whole)  # streaming changes nothing, ties included
     from leptonid import plots_efp
 
     drawn = plots_efp.run_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")

@@ -1,4 +1,4 @@
-"""Geometry: pixel centres, orientation and the HCal upsampling (REFERENCE.md "Image geometry")."""
+"""Geometry: pixel centres, orientation and HCal upsampling (docs/reference.md "Image geometry")."""
 
 import math
 

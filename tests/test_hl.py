@@ -118,7 +118,7 @@ def test_zero_denominators_are_zero_and_finite():
 
 
 def brute_force_hl(et, ht, ee):
-    """Nested loops over cells, straight from REFERENCE.md, for one event (31 x 31 arrays)."""
+    """Nested loops over cells, straight from docs/reference.md, for one event (31 x 31 arrays)."""
     deta = lambda col: (col - C) * ECAL.d_eta  # noqa: E731
     dphi = lambda row: (row - C) * ECAL.d_phi  # noqa: E731
     r_had = ht.sum() / et.sum()

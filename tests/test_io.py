@@ -423,3 +423,116 @@ def test_table_round_trip_and_missing_column(tmp_path):
     )
     with pytest.raises(io.DataError, match="p.feather.*'weight'"):
         io.read_table(tmp_path / "p.feather", ["y", "weight"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults found by probing (issue 11): negative pixels, corrupt chunks, stale temporaries,
+# the key whose length disagrees
+# ---------------------------------------------------------------------------------------------
+
+
+def test_negative_pixel_names_file_key_split_and_row(tmp_path):
+    def spoil(split, arrays):
+        if split == "valid":
+            arrays["et"][3, 10, 12, 0] = -100.0
+
+    message = _electron_error(tmp_path, spoil, key="et", split="valid")
+    assert "key 'et'" in message and "split 'valid'" in message
+    assert "negative value (-100.0)" in message and "'et/valid' row 3" in message
+
+
+def test_negative_muon_pixel_names_the_published_group_and_row(tmp_path):
+    def spoil(split, arrays):
+        if split == "test":
+            arrays["images_signal"][2, 5, 5] = -1.5
+
+    path = muon_file(tmp_path, change=spoil)
+    with pytest.raises(io.DataError) as error:
+        io.unpack_key(path, "muons", MUON_KEYS, "test", "images", tmp_path / "o" / "i.feather", 0)
+    message = str(error.value)
+    assert "key 'images', split 'test'" in message and "'images_signal/test' row 2" in message
+    assert "negative value (-1.5)" in message
+    assert_no_output(tmp_path / "o")
+
+
+def test_negative_values_of_non_pixel_keys_are_kept(tmp_path):
+    path, arrays = electron_file(tmp_path)  # hl is standard normal: about half negative
+    assert (arrays["train"]["hl"] < 0).any()
+    io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "hl", tmp_path / "hl.feather", 0)
+    np.testing.assert_array_equal(io.read_array(tmp_path / "hl.feather"), arrays["train"]["hl"])
+
+
+def test_corrupt_chunk_is_a_data_error_naming_file_and_key(tmp_path):
+    path, _ = electron_file(tmp_path)
+    with h5py.File(path, "a") as h5:
+        del h5["ht/train"]
+        values = np.random.default_rng(3).exponential(size=(11, 32, 32, 1)).astype(np.float32)
+        h5.create_dataset("ht/train", data=values, chunks=(4, 32, 32, 1), compression="gzip")
+        chunk = h5["ht/train"].id.get_chunk_info(1)
+    with open(path, "r+b") as handle:  # overwrite the second compressed chunk with garbage
+        handle.seek(chunk.byte_offset)
+        handle.write(b"\xff" * chunk.size)
+    out_dir = tmp_path / "out"
+    with pytest.raises(io.DataError) as error:
+        io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "ht", out_dir / "ht.feather", 0)
+    message = str(error.value)
+    assert str(path) in message and "key 'ht', split 'train'" in message
+    assert "cannot read events" in message
+    assert_no_output(out_dir)
+
+
+def test_stale_temporaries_of_an_output_are_removed_when_it_is_written(tmp_path):
+    out = tmp_path / "feather" / "train" / "et.feather"
+    out.parent.mkdir(parents=True)
+    stale = out.parent / ".et.feather.999999999.tmp"  # left by a SIGKILLed unpack
+    stale.write_bytes(b"x" * 100)
+    neighbour = out.parent / ".ht.feather.999999999.tmp"  # another output's: not ours to touch
+    neighbour.write_bytes(b"y")
+    unrelated = out.parent / ".et.feather.notes.tmp"
+    unrelated.write_bytes(b"z")
+    path, arrays = electron_file(tmp_path)
+    io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "et", out, 0)
+    assert not stale.exists() and neighbour.exists() and unrelated.exists()
+    assert io.read_array(out).tobytes() == arrays["train"]["et"].tobytes()
+
+
+def test_stale_temporaries_are_removed_even_when_the_unpack_fails(tmp_path):
+    out = tmp_path / "out" / "et.feather"
+    out.parent.mkdir()
+    stale = out.parent / ".et.feather.12345.tmp"
+    stale.write_bytes(b"x")
+    with pytest.raises(io.DataError):
+        io.unpack_key(tmp_path / "nothing.h5", "electrons", ["et"], "train", "et", out, 0)
+    assert not stale.exists()
+
+
+def test_every_atomic_writer_removes_stale_temporaries(tmp_path):
+    stale = [tmp_path / f".{name}.4242.tmp" for name in ("a.json", "b.feather", "c.txt")]
+    for path in stale:
+        path.write_text("old")
+    io.write_json(tmp_path / "a.json", {"x": 1})
+    io.write_array(tmp_path / "b.feather", np.arange(3))
+    io.write_text(tmp_path / "c.txt", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.feather", "c.txt"]
+
+
+@pytest.mark.parametrize("odd", ["et", "hl", "y"])
+def test_the_key_whose_length_disagrees_with_the_majority_is_named(tmp_path, odd):
+    def lengthen(split, arrays):
+        if split == "test":
+            arrays[odd] = np.concatenate([arrays[odd], arrays[odd][:2]])
+
+    message = _electron_error(tmp_path, lengthen, key="mass", split="test")
+    assert f"key '{odd}', split 'test'" in message
+    assert f"'{odd}/test' holds 9 events" in message and "hold 7" in message
+    others = [key for key in ELECTRON_KEYS if key != odd]
+    assert f"the other keys ({', '.join(sorted(others))})" in message
+
+
+def test_two_keys_of_different_lengths_are_both_named(tmp_path):
+    def shorten(split, arrays):
+        if split == "train":
+            arrays["y"] = arrays["y"][:-1]
+
+    message = _electron_error(tmp_path, shorten, key="et", keys=["et", "y"])
+    assert "'et/train' holds 11" in message and "'y/train' holds 10" in message

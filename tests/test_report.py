@@ -1,42 +1,24 @@
-"""End to end: the tiny config in a temporary copy of the repository, then the HTML report.
+"""End to end: the tiny full config in a temporary copy of the repository, then the HTML report.
 
-Runs ``snakemake --configfile config/tiny.yaml`` (simulation, unpacking, training, evaluation)
-in a copy of the tracked files, builds ``results/report.html`` and checks that every model of
-the tiny config is in it: its metrics file, its curve in the ROC overlays, its row in the AUC
-table and its training curve, each with a caption saying what to look for.
+Takes the finished run of ``tests/tiny_full.yaml`` (tests/conftest.py ``tiny_run``: simulation,
+unpacking, EFPs, training, evaluation, guided search), builds ``results/report.html`` and
+checks that every model of the tiny config is in it: its metrics file, its curve in the ROC
+overlays, its row in the AUC table and its training curve, each with a caption saying what to
+look for.
 """
 
 import base64
 import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_snakemake
 from leptonid.settings import feature_sets_from_config
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG = "config/tiny.yaml"
-
-
-def copy_repository(destination: Path) -> None:
-    """The tracked and untracked-but-not-ignored files (no results/, resources/, .venv)."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
-    for name in listing:
-        source = REPO / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+CONFIG = "tests/tiny_full.yaml"
 
 
 def report_variable(html: str, name: str):
@@ -51,19 +33,9 @@ def embedded(entry: dict) -> bytes:
     return base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
 
 
-def snakemake(workdir: Path, *args: str, timeout: int) -> None:
-    command = [sys.executable, "-m", "snakemake", "--configfile", CONFIG, *args]
-    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stderr[-6000:]}"
-
-
 @pytest.mark.slow
-def test_tiny_workflow_report_has_every_model(tmp_path):
-    snakefile = (REPO / "Snakefile").read_text()
-    for stage in ("rules/train.smk", "rules/evaluate.smk"):
-        assert stage in snakefile, f"the Snakefile does not include {stage}"
-    workdir = tmp_path / "repo"
-    copy_repository(workdir)
+def test_tiny_workflow_report_has_every_model(tiny_run):
+    workdir = tiny_run
     config = yaml.safe_load((workdir / CONFIG).read_text())
     dataset = "electrons"
     names = [
@@ -72,13 +44,14 @@ def test_tiny_workflow_report_has_every_model(tmp_path):
         for name in feature_set.names
     ]
 
-    snakemake(workdir, "--cores", "2", timeout=1200)
-    snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
+    run_snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
 
     html = (workdir / "results" / "report.html").read_text()
     results = report_variable(html, "results")
     categories = report_variable(html, "categories")
-    assert {"Data", "Training", "ROC"} <= set(categories), sorted(categories)
+    assert {"Data", "Training", "ROC", "EFPs", "Guided search"} <= set(categories), sorted(
+        categories
+    )
     assert "Feature sets trained" in report_variable(html, "workflow_desc")
 
     summary = f"results/{dataset}/summary"

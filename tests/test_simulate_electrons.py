@@ -6,11 +6,9 @@ import hashlib
 import h5py
 import numpy as np
 import pytest
-from leptonid.geometry import ECAL
-from leptonid.hl import compute_hl
+from leptonid import io
 from leptonid.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
 from leptonid.simulate_electrons import (
-    ELECTRON_LAYOUT,
     ElectronSimSettings,
     simulate_block,
     simulate_electrons,
@@ -60,17 +58,23 @@ def test_settings_from_config_ignore_n_events_and_name_unknown_keys():
 
 
 def test_published_layout(files):
-    expected = split_sizes(300)
-    assert expected == {"train": 192, "valid": 48, "test": 60}
+    """Both files have the layout the reader (leptonid.io) expects, not just the writer's own
+    table: every group the reader takes, with its accepted per-event shape, 64/16/20 split."""
+    expected = {"train": 192, "valid": 48, "test": 60}
+    reader = io.layout_for("electrons")
+    read_keys = [key for key, spec in reader.keys.items() if spec.groups]
     for path in files:
         with h5py.File(path, "r") as h5:
-            assert set(h5) == set(ELECTRON_LAYOUT)
-            for key, (shape, dtype) in ELECTRON_LAYOUT.items():
-                assert set(h5[key]) == set(SPLITS)
+            summary = io.check_published(h5, "electrons", read_keys)
+            assert summary.sizes == {split: (n,) for split, n in expected.items()}
+            for key in read_keys:
+                (group,) = reader.keys[key].groups
+                assert set(h5[group]) == set(SPLITS), (path, key)
                 for split in SPLITS:
-                    data = h5[key][split]
-                    assert data.shape == (expected[split], *shape), (path, key, split)
-                    assert data.dtype == np.dtype(dtype)
+                    data = h5[group][split]
+                    assert data.shape[0] == expected[split], (path, key, split)
+                    assert data.shape[1:] in reader.keys[key].shapes, (path, key, split)
+                    assert data.dtype.kind in "biuf"
     with h5py.File(files[0], "r") as h5:
         assert h5["et/train"].shape[1:] == (31, 31, 1)
         assert h5["ht/train"].shape[1:] == (32, 32, 1)
@@ -119,11 +123,43 @@ def test_values_finite_and_non_negative(sample):
     assert sample["y"].mean() == pytest.approx(0.5)
 
 
+def hl_from_the_definitions(et, ht, ee):
+    """The 7 HL features written out from their definitions (docs/reference.md "The 7
+    high-level features"), independently of leptonid.hl: (N, 31, 31) ECal arrays indexed
+    [phi row, eta column], ECal cells 0.025 x pi/126, centre pixel (15, 15)."""
+    c, d_eta, d_phi = 15, 0.025, np.pi / 126
+
+    def window(image, n_eta, n_phi):  # n_phi rows x n_eta columns around the centre
+        return image[:, c - n_phi // 2 : c + n_phi // 2 + 1, c - n_eta // 2 : c + n_eta // 2 + 1]
+
+    def ratio(a, b):
+        return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+    r_had = ratio(ht.sum(axis=(1, 2)), et.sum(axis=(1, 2)))
+    block = window(ee, 3, 5)
+    eta = d_eta * np.arange(-1, 2)[None, None, :]
+    total = block.sum(axis=(1, 2))
+    mean = ratio((block * eta).sum(axis=(1, 2)), total)
+    w_eta2 = np.sqrt(ratio((block * (eta - mean[:, None, None]) ** 2).sum(axis=(1, 2)), total))
+    energy = {size: window(ee, *size).sum(axis=(1, 2)) for size in ((3, 3), (3, 7), (7, 7))}
+    block = window(ee, 5, 5)
+    weight = np.abs(np.log(np.where(block > 0, block, 1.0)))  # |ln 1| = 0: empty cells skipped
+    distance = np.arange(-2, 3)[None, None, :] ** 2  # in cells, along eta
+    sigma = np.sqrt(ratio((weight * distance).sum(axis=(1, 2)), weight.sum(axis=(1, 2))))
+    rows, cols = np.mgrid[0:31, 0:31]
+    delta_r = np.hypot((cols - c) * d_eta, (rows - c) * d_phi)
+    iso = [(ee * (delta_r < radius)).sum(axis=(1, 2)) for radius in (0.3, 0.4)]
+    return np.stack(
+        [r_had, w_eta2, ratio(energy[3, 3], energy[3, 7]), ratio(energy[3, 7], energy[7, 7]),
+         sigma, *iso],
+        axis=1,
+    )  # fmt: skip
+
+
 def test_hl_and_energy_images_follow_from_the_et_images(sample):
-    """No private HL path: compute_hl on the stored images gives the stored hl."""
-    np.testing.assert_array_equal(
-        compute_hl(sample["et"], sample["ht"], sample["ee"]), sample["hl"]
-    )
+    """No private HL path: the stored hl is what the definitions give on the stored images."""
+    images = [sample[key][..., 0].astype(np.float64) for key in ("et", "ht", "ee")]
+    np.testing.assert_allclose(hl_from_the_definitions(*images), sample["hl"], rtol=1e-9, atol=1e-9)
     et, ee = sample["et"][..., 0].astype(np.float64), sample["ee"][..., 0].astype(np.float64)
     # ee / et = cosh(eta_centre + column eta): recover |eta_centre| from the central pixel.
     cosh_centre = ee[:, 15, 15] / et[:, 15, 15]
@@ -248,17 +284,17 @@ def test_scale_published_errors_leave_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw.h5"]
 
 
-def test_geometry_of_the_simulated_image_matches_the_library():
-    # The HL windows and the simulator agree on where the centre is (ECal pixel 15, 15).
-    assert ECAL.centre_pixel == (15, 15)
-
-
-def test_rule_adapter_writes_both_files(tmp_path):
+def test_rule_adapter_writes_both_files(tmp_path, monkeypatch):
     """scripts/simulate_dataset.py with the objects Snakemake injects."""
     import runpy
     from pathlib import Path
     from types import SimpleNamespace
 
+    from leptonid import logs
+
+    # log_to redirects the process's stdout and stderr (tests/test_logs.py): not pytest's own.
+    logged = []
+    monkeypatch.setattr(logs, "log_to", logged.append)
     script = Path(__file__).resolve().parents[1] / "scripts" / "simulate_dataset.py"
     output = SimpleNamespace(data=tmp_path / "data.h5", unscaled=tmp_path / "unscaled_data.h5")
     fake = SimpleNamespace(
@@ -268,6 +304,7 @@ def test_rule_adapter_writes_both_files(tmp_path):
         output=output,
     )
     runpy.run_path(str(script), init_globals={"snakemake": fake})
+    assert logged == fake.log
     with h5py.File(output.data, "r") as h5:
         assert h5["et/test"].shape == (24, 31, 31, 1)
     assert output.unscaled.exists()

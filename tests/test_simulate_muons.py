@@ -147,7 +147,7 @@ def test_pt_weights_are_normalised_density_ratios():
 
 
 def test_non_prompt_muons_have_more_et_close_by_growing_with_radius(events):
-    """REFERENCE.md 2: extra ET close to non-prompt muons that grows with the cone radius."""
+    """docs/reference.md 2: extra ET close to non-prompt muons that grows with the cone radius."""
     sig, bg = events["signal"], events["bg"]
     excess = np.average(bg["iso"], axis=0, weights=bg["weights"]) - sig["iso"].mean(axis=0)
     assert (excess > 0).all()
@@ -204,7 +204,7 @@ def test_weighted_metrics_on_muons_match_sklearn(events):
 
 
 def test_published_file_round_trip_through_the_unpacker(tmp_path):
-    """write_muon_dataset writes the layout io.unpack_key reads (REFERENCE.md 2)."""
+    """write_muon_dataset writes the layout io.unpack_key reads (docs/reference.md 2)."""
     settings = sim.MuonSimSettings()
     unscaled, path = tmp_path / "unscaled_data.h5", tmp_path / "data.h5"
     sim.write_muon_dataset(1500, SEED, settings, unscaled, path, chunk_size=1000)

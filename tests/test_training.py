@@ -1,5 +1,6 @@
 """Training: preprocessing on train only, LR/early-stopping state, seeding, weights, BDT, GPU."""
 
+import dataclasses
 import json
 import math
 
@@ -137,21 +138,47 @@ def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
     assert abs(other_auc - 0.5) < 0.1
 
 
-def test_bdt_trains_on_flat_inputs_and_refuses_images():
+def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
+    from leptonid import bdt, io
+
     train, valid, test = flat_split(2000, 1), flat_split(500, 2), flat_split(1000, 3)
     hl_mass = FeatureSet("hl_and_mass", ("hl", "mass"), NETWORK, models=("nn", "bdt"))
-    predictions, history, info = training.train_bdt(
-        train, valid, test, hl_mass, BdtSettings(max_iter=30), seed=1
+    trees, history, info = training.train_bdt(
+        train, valid, hl_mass, BdtSettings(max_iter=30), seed=1
     )
-    assert list(predictions.columns) == ["y", "score", "weight"] and len(predictions) == 1000
-    assert metrics.auc(predictions["y"], predictions["score"]) > 0.8
+    x_test = training.flat_matrix(test, ["hl", "mass"])
+    score = bdt.predict_trees(trees, x_test)
+    assert metrics.auc(test["y"], score) > 0.8
     assert list(history.columns) == ["iteration", "loss", "val_loss"]
     assert info["name"] == "hl_and_mass-bdt" and info["n_features"] == 8
     assert info["train_samples_per_s"] > 0
-    again, _, _ = training.train_bdt(train, valid, test, hl_mass, BdtSettings(max_iter=30), seed=1)
-    np.testing.assert_array_equal(again["score"], predictions["score"])
+    # the saved trees (npz, no pickle) score exactly as scikit-learn's own model
+    io.write_npz(tmp_path / "trees.npz", trees)
+    np.testing.assert_array_equal(
+        bdt.predict_trees(io.read_npz(tmp_path / "trees.npz"), x_test), score
+    )
+    again, _, _ = training.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
+    np.testing.assert_array_equal(bdt.predict_trees(again, x_test), score)
     with pytest.raises(ValueError, match="bdt needs flat inputs"):
-        training.train_bdt(train, valid, test, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
+        training.train_bdt(train, valid, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
+
+
+def test_exported_trees_match_sklearn():
+    """predict_trees follows scikit-learn's predictor: thresholds, NaN routing, baseline."""
+    from leptonid import bdt
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 5))
+    x[::40, 2] = np.nan
+    y = (x[:, 0] + np.nan_to_num(x[:, 2]) + rng.normal(size=3000) > 0).astype(int)
+    classifier = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y)
+    x_new = rng.normal(size=(2000, 5))
+    x_new[::9, 2] = np.nan
+    expected = classifier.predict_proba(x_new)[:, 1]
+    np.testing.assert_allclose(
+        bdt.predict_trees(bdt.export_trees(classifier), x_new), expected, rtol=0, atol=1e-12
+    )
 
 
 def test_require_gpu_fails_loudly_without_a_gpu(monkeypatch):
@@ -183,3 +210,76 @@ def test_tuning_is_seeded_and_stays_in_the_paper_ranges():
     one = TuningSettings(enabled=True, n_trials=1, epochs=1, feature_sets=("hl",))
     _, again = training.tune_network(train, valid, HL, SETTINGS, one, seed=3)
     assert again.iloc[0].to_dict() == trials.iloc[0].to_dict()
+
+
+def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
+    """The rule's threads (2) override training.threads (1) in train_info.json (issue 11)."""
+    used = {}
+
+    def configure(threads, require_gpu=False, mixed_precision=False):
+        used["threads"] = threads
+        return {"device": f"CPU ({threads} threads)", "threads": int(threads)}
+
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+        return training.TrainResult(None, None, None, {"training": settings.to_dict()})
+
+    class Split:
+        def load(self, inputs, efps=()):
+            return {}
+
+    saved = {}
+    monkeypatch.setattr(training, "configure_tensorflow", configure)
+    monkeypatch.setattr(training, "train_network", fit)
+    monkeypatch.setattr(training, "save_result", lambda result, files: saved.update(result.info))
+    settings = dataclasses.replace(SETTINGS, threads=1)
+    files = training.ModelFiles(*(tmp_path / name for name in ("m", "p", "h", "i")))
+    info = training.run_training(Split(), Split(), HL, settings, 0, files, tmp_path / "c", 2)
+    assert used["threads"] == 2
+    assert info["training"]["threads"] == 2 and saved["training"]["threads"] == 2
+    assert info["device"] == "CPU (2 threads)"
+    assert settings.threads == 1  # the settings object is not modified
+
+
+def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path, monkeypatch):
+    """tune_model's YAML (as run_tuning writes it) -> train_model: the tuned keys win, the
+    others keep the feature set's configured network; a wrong tuned key is named."""
+    import pandas as pd
+    from leptonid.dataset import SplitInput
+    from leptonid.settings import SettingsError
+    from leptonid.steps import models as steps
+
+    best = {"dense_layers": 4, "units": 33, "learning_rate": 2e-3, "dropout": 0.25}
+    trials = pd.DataFrame({"trial": [0], "valid_auc": [0.9]})
+    monkeypatch.setattr(training, "configure_tensorflow", lambda *args, **kwargs: {})
+    monkeypatch.setattr(training, "tune_network", lambda *a: ({**best, "valid_auc": 0.9}, trials))
+    monkeypatch.setattr(SplitInput, "load", lambda self, inputs, efps=(): {})
+    seen = {}
+    monkeypatch.setattr(
+        training, "run_training", lambda train, valid, fs, *a, **k: seen.update(fs=fs)
+    )
+    configured = NetworkSettings(
+        conv_blocks=2, filters=5, dense_layers=1, units=8, learning_rate=3e-3, dropout=0.0
+    )
+    feature_set = FeatureSet("hl", ("hl",), configured)
+    tuned = tmp_path / "hl.yaml"
+    tuning = TuningSettings(enabled=True, n_trials=1, epochs=1, feature_sets=("hl",))
+    split = SplitInput(("y.feather",))
+    training.run_tuning(split, split, feature_set, SETTINGS, tuning, 3, tuned, tmp_path / "t.csv")
+
+    inputs = {"train": ["y.feather"], "valid": ["y.feather"], "tuned": str(tuned)}
+    outputs = {name: tmp_path / name for name in ("model", "preprocess", "history", "info")}
+    settings = {
+        "feature_set": feature_set.to_dict(),
+        "training": SETTINGS.to_dict(),
+        "seed": 0,
+        "checkpoint_dir": str(tmp_path / "c"),
+    }
+    steps.train_model(inputs, outputs, settings, threads=1)
+    assert seen["fs"].network == dataclasses.replace(configured, **best)
+    assert seen["fs"].name == "hl" and seen["fs"].inputs == ("hl",)
+    # Without a tuned file the configured network is used unchanged.
+    steps.train_model({**inputs, "tuned": None}, outputs, settings, threads=1)
+    assert seen["fs"].network == configured
+    tuned.write_text("network: {unitz: 3}\n")
+    with pytest.raises(SettingsError, match="unitz"):
+        steps.train_model(inputs, outputs, settings, threads=1)

@@ -1,6 +1,6 @@
 """Decision ordering (DO) and average decision ordering (ADO) of two classifiers.
 
-REFERENCE.md "Black-box guided search" (Faucett et al., arXiv:2010.11998; electron paper
+docs/reference.md "Black-box guided search" (Faucett et al., arXiv:2010.11998; electron paper
 Sec. V): for a signal/background pair (x, x') two scores f and g agree when they order the pair
 the same way,
 

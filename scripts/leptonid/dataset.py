@@ -1,20 +1,22 @@
 """The one data-access function: the arrays of one split for one feature set.
 
-Files (docs/architecture.md "Files on disk"): ``{feather_dir}/{split}/{key}.feather`` written by
-unpack_h5 (one array per file, read zero-copy by ``io.read_array``), and for EFP feature sets
-``{efp_dir}/{split}.feather`` (one float64 column per EFP, canonical names).
+Files (docs/architecture.md "Files on disk"): ``results/{dataset}/feather/{split}/{key}.feather``
+written by unpack_h5 (one array per file, read zero-copy by ``io.read_array``), and for EFP
+feature sets the split's EFP table ``results/{dataset}/efp/{split}/index.json``
+(``leptonid.efp_store``; only the requested columns are read). A rule declares exactly the
+files its script reads and hands them here: the key of an array file is its file name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-from pyarrow import feather
 
 from leptonid import io
+from leptonid.efp_store import EFPTable
 from leptonid.io import DataError
 
 LABEL = "y"
@@ -27,35 +29,50 @@ def input_names(inputs: Sequence[str], efps: Sequence[str] = ()) -> list[str]:
     return [*inputs, EFP_INPUT] if efps else list(inputs)
 
 
+def split_files(feather_dir: str | Path, split: str, keys: Sequence[str]) -> list[Path]:
+    """``{feather_dir}/{split}/{key}.feather`` for each key and y, weight (tests, CLI)."""
+    keys = list(dict.fromkeys([*keys, LABEL, WEIGHT]))
+    return [Path(feather_dir) / split / f"{key}.feather" for key in keys]
+
+
 def load_split(
-    feather_dir: str | Path,
-    split: str,
+    files: Sequence[str | Path],
     inputs: Sequence[str],
     efps: Sequence[str] = (),
-    efp_dir: str | Path | None = None,
+    efp_table: str | Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Arrays of one split: each key of ``inputs``, ``y`` (N,), ``weight`` (N,) and, when
     ``efps`` is not empty, ``efps`` (N, len(efps)) float64 in the order given.
 
+    files: the split's Feather array files, ``{key}.feather`` (at least inputs, y, weight);
+    efp_table: the split's EFP index.json when ``efps`` is not empty.
     Image keys keep their unpacked shape, e.g. et (N, 31, 31, 1) ECal ET in GeV. Arrays are
     read-only views of the memory-mapped files. Raises DataError naming the file and key when
     a file is missing, lengths differ, labels are not 0/1 or weights are not finite.
     """
-    feather_dir = Path(feather_dir)
+    by_key: dict[str, Path] = {}
+    for path in map(Path, files):
+        if path.suffix != ".feather":
+            raise DataError(f"{path}: expected a Feather array file named {{key}}.feather")
+        by_key[path.stem] = path
     arrays: dict[str, np.ndarray] = {}
     paths: dict[str, Path] = {}
-    for key in [*inputs, LABEL, WEIGHT]:
-        path = feather_dir / split / f"{key}.feather"
+    for key in dict.fromkeys([*inputs, LABEL, WEIGHT]):
+        if key not in by_key:
+            raise DataError(
+                f"key {key!r} is needed but no {key}.feather is among the files given "
+                f"({sorted(by_key)})"
+            )
+        path = by_key[key]
         if not path.exists():
-            raise DataError(f"{path}: missing; key {key!r} of split {split!r} is needed")
+            raise DataError(f"{path}: missing; key {key!r} is needed")
         arrays[key] = io.read_array(path)
         paths[key] = path
     if efps:
-        if efp_dir is None:
-            raise DataError(f"split {split!r}: EFP columns requested but no efp_dir given")
-        path = Path(efp_dir) / f"{split}.feather"
-        arrays[EFP_INPUT] = _read_efp_columns(path, efps)
-        paths[EFP_INPUT] = path
+        if efp_table is None:
+            raise DataError(f"EFP columns {list(efps)[:3]}... requested but no EFP table given")
+        arrays[EFP_INPUT] = EFPTable(efp_table).read(list(efps))
+        paths[EFP_INPUT] = Path(efp_table)
     n = arrays[LABEL].shape[0]
     for key, array in arrays.items():
         if array.shape[0] != n:
@@ -72,14 +89,13 @@ def load_split(
     return arrays
 
 
-def _read_efp_columns(path: Path, names: Sequence[str]) -> np.ndarray:
-    """(N, len(names)) float64 from the EFP table at ``path``; DataError names missing ones."""
-    if not path.exists():
-        raise DataError(f"{path}: missing; EFP columns {list(names)[:3]}... are needed")
-    with pa.memory_map(str(path), "r") as source:
-        present = set(pa.ipc.open_file(source).schema.names)
-    missing = [name for name in names if name not in present]
-    if missing:
-        raise DataError(f"{path}: EFP column(s) {missing} not found ({len(present)} present)")
-    table = feather.read_table(path, columns=list(names), memory_map=True)
-    return np.column_stack([table.column(name).to_numpy() for name in names]).astype(np.float64)
+@dataclass(frozen=True)
+class SplitInput:
+    """The declared input files of one split for a feature set: array files, EFP table."""
+
+    files: tuple[str, ...]
+    efp_table: str | None = None
+
+    def load(self, inputs: Sequence[str], efps: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """``load_split`` of these files."""
+        return load_split(self.files, inputs, efps, self.efp_table)

@@ -1,6 +1,6 @@
 """Energy Flow Polynomials on calorimeter cells: graphs, canonical names, a fast engine, duplicates.
 
-Physics (REFERENCE.md, "Energy Flow Polynomials"; electron paper section IV): every non-zero
+Physics (docs/reference.md, "Energy Flow Polynomials"; electron paper section IV): every non-zero
 pixel of an image is a particle with its ET normalised to sum 1 per image and its coordinates at
 the pixel centre (``leptonid.geometry``). Measure 'hadr' with ``normed=False`` on the
 pre-normalised ET:
@@ -43,15 +43,15 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from leptonid import io
-from leptonid.geometry import ImageGeometry, geometry_for
+from leptonid.efp_grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4_pair_forms
+from leptonid.efp_store import StorageSettings
+from leptonid.geometry import ImageGeometry
 
 log = logging.getLogger(__name__)
 
@@ -238,11 +238,22 @@ class EFPSettings:
     dedup_tolerance: float = 1e-9
     gallery_size: int = 10
     batch_elements: int = 1 << 16
+    storage: StorageSettings = StorageSettings()
+    backend: str = "cpu"
 
     @classmethod
     def from_config(cls, block: Mapping) -> EFPSettings:
         """Build from the config dict; unknown keys raise ValueError naming them."""
-        known = {"images", "graphs", "kappas", "betas", "chunks", "dedup", "gallery_size"}
+        known = {
+            "images",
+            "graphs",
+            "kappas",
+            "betas",
+            "chunks",
+            "dedup",
+            "gallery_size",
+            "storage",
+        } | {"backend", "batch_elements"}
         unknown = set(block) - known
         if unknown:
             raise ValueError(f"unknown keys in the efp config block: {sorted(unknown)}")
@@ -259,7 +270,14 @@ class EFPSettings:
             dedup_sample_size=int(dedup.get("sample_size", cls.dedup_sample_size)),
             dedup_tolerance=float(dedup.get("tolerance", cls.dedup_tolerance)),
             gallery_size=int(block.get("gallery_size", cls.gallery_size)),
+            storage=storage_settings(block.get("storage") or {}),
+            backend=str(block.get("backend", cls.backend)),
+            batch_elements=int(block.get("batch_elements", cls.batch_elements)),
         )
+        if settings.batch_elements < 1:
+            raise ValueError(f"efp.batch_elements must be >= 1, got {settings.batch_elements}")
+        if settings.backend not in BACKENDS:
+            raise ValueError(f"efp.backend must be one of {BACKENDS}, got {settings.backend!r}")
         if not settings.images or not settings.graphs:
             raise ValueError("efp.images and efp.graphs must not be empty")
         if any(beta <= 0 for beta in settings.betas):
@@ -269,6 +287,20 @@ class EFPSettings:
         if settings.chunks < 1:
             raise ValueError(f"efp.chunks must be >= 1, got {settings.chunks}")
         return settings
+
+
+def storage_settings(block: Mapping) -> StorageSettings:
+    """``efp.storage`` -> StorageSettings; unknown keys or sizes below 1 raise ValueError."""
+    unknown = set(block) - {"block_rows", "block_columns"}
+    if unknown:
+        raise ValueError(f"unknown keys in efp.storage: {sorted(unknown)}")
+    settings = StorageSettings(
+        block_rows=int(block.get("block_rows", StorageSettings.block_rows)),
+        block_columns=int(block.get("block_columns", StorageSettings.block_columns)),
+    )
+    if settings.block_rows < 1 or settings.block_columns < 1:
+        raise ValueError(f"efp.storage block sizes must be >= 1, got {settings}")
+    return settings
 
 
 def chunk_bounds(n_events: int, n_chunks: int, chunk: int) -> tuple[int, int]:
@@ -295,6 +327,11 @@ def chunk_bounds(n_events: int, n_chunks: int, chunk: int) -> tuple[int, int]:
 #                       t        transpose
 #   scalars (B,):       sum      sum over particles of the last vertex's vector
 #                       core     a core with no leaf and no 2-neighbour vertex (`_contract`)
+#                       k4sum    the same K4 core as sum_{h,a} v_h v_a E_ha pairq (wide batches)
+#   pair forms (B,M,M): pairq    `efp_grid.k4_pair_form`, shared by K4 cores that differ only
+#                                in v_h, v_a, E_ha (the engine's wide-batch program)
+#   vectors (B, M):     conv     a leaf message as an FFT convolution (`efp_grid.GridConvolver`;
+#                                the FFT program, off in the default cost model)
 #   pairs (B, M, M):    flat index of each particle pair into the pixel-pair tables
 
 
@@ -438,7 +475,34 @@ class _Plan:
         edges = tuple((local[v], local[u]) for v in order for u in sorted(neighbours[v]) if v < u)
         vectors = tuple(self.vertex(kappa, messages[v]) for v in order)
         matrices = tuple(neighbours[order[a]][order[b]] for a, b in edges)
-        return self.node("core", edges, vectors + matrices)
+        layout = total = None
+        if len(order) == 4 and len(edges) == 6:  # K4: every c = 4 core up to d = 8
+            layout, total = self._k4(vectors, matrices, edges)
+        return self.node("core", (edges, layout, total), vectors + matrices)
+
+    def _k4(self, vectors: tuple, matrices: tuple, edges: tuple) -> tuple[K4Layout, int]:
+        """(layout, scalar node) of a K4 core as the sum over pairs (h, a) of v_h v_a E_ha
+        times a pair form ("pairq", `efp_grid.k4_pair_form`); among the most symmetric
+        layouts, one whose pair form already exists is taken (shared between cores)."""
+
+        def edge_key(x: int, y: int) -> int:
+            if x < y:
+                return matrices[edges.index((x, y))]
+            return self.transpose(matrices[edges.index((y, x))])
+
+        candidates = []
+        for layout in k4_layouts(vectors, edge_key):
+            h, a, c, m = layout.h, layout.a, layout.c, layout.m
+            inputs = (vectors[c], vectors[m]) + tuple(
+                edge_key(x, y) for x, y in ((h, c), (a, c), (c, m), (h, m), (a, m))
+            )
+            key = ("pairq", (layout.sym_ha, layout.sym_cm), inputs)
+            candidates.append((key not in self._index, len(candidates), layout, key))
+        _, _, layout, key = min(candidates)
+        form = self.node(*key)
+        h, a = layout.h, layout.a
+        total = self.node("k4sum", None, (vectors[h], vectors[a], edge_key(h, a), form))
+        return layout, total
 
 
 def _matmul(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -507,9 +571,22 @@ def _contract(
     return vectors[last].sum(axis=-1)
 
 
+def _convolved(nodes: list) -> list:
+    """The plan's nodes with every leaf message ``gather(theta ** e) @ v`` replaced by a grid
+    convolution node ("conv", e, (v,)); ids, hence the topological order, are unchanged."""
+    out = list(nodes)
+    for node, (kind, _, inputs) in enumerate(nodes):
+        if kind == "m" and nodes[inputs[0]][0] == "gather":
+            out[node] = ("conv", nodes[inputs[0]][1], (inputs[1],))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------------------------
+
+#: Array libraries the engine runs on (EFPSettings.backend).
+BACKENDS = ("cpu", "gpu")
 
 
 class EFPEngine:
@@ -520,6 +597,13 @@ class EFPEngine:
     batch_elements: events per batch x (padded particles) ** 2, i.e. the size of one (B, M, M)
     matrix in float64 elements; bounds the memory of a batch (a few dozen matrices are alive
     at a time).
+    cost_model: widths from which the exact fast paths of `leptonid.efp_grid` are taken (K4
+    cores per event, FFT leaf messages); the default is the one measured on one CPU thread.
+    ``CostModel(k4_min_width=10**9)`` is the engine as it was before them. An event's path
+    depends only on its own particle count (batches never straddle a threshold), so its values
+    do not depend on the other events of the block.
+    backend: "cpu" (numpy) or "gpu" (TensorFlow, float64, `leptonid.efp_tf`; runs on a CPU when
+    TensorFlow sees no GPU). Same plan, same values up to round-off.
     """
 
     def __init__(
@@ -530,9 +614,15 @@ class EFPEngine:
         geometry: ImageGeometry,
         batch_elements: int = 1 << 16,
         max_batch: int = 4096,
+        cost_model: CostModel | None = None,
+        backend: str = "cpu",
     ):
         if any(beta <= 0 for beta in betas):
             raise ValueError(f"betas must be > 0, got {list(betas)}")
+        if backend not in BACKENDS:
+            raise ValueError(f"EFP backend must be one of {BACKENDS}, got {backend!r}")
+        self.cost_model = cost_model or CostModel()
+        self.backend = backend
         self.geometry = geometry
         self.kappas = tuple(sorted({float(kappa) for kappa in kappas}))
         self.betas = tuple(sorted({_exponent(beta) for beta in betas}))
@@ -547,11 +637,21 @@ class EFPEngine:
         )
         plan = _Plan(self.betas)
         outputs = [plan.reduce(graph, kappa, beta) for graph, kappa, beta in self.columns]
-        self._compile(plan, outputs)
+        self._nodes = plan.nodes
+        self._outputs = outputs
+        self._programs: dict[tuple[bool, bool], tuple[list, list, dict]] = {}
+        self._sparse = self.program((False, False))
+        self._steps = self._sparse[0]
         eta, phi = geometry.pixel_coordinates()
         eta, phi = eta.ravel(), phi.ravel()
         self._d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
         self._tables: dict[float, np.ndarray] = {}
+        self._convolver: GridConvolver | None = None
+        self._runner = None
+        if backend == "gpu":
+            from leptonid.efp_tf import TFBatchRunner
+
+            self._runner = TFBatchRunner(self)
 
     @property
     def n_pixels(self) -> int:
@@ -562,17 +662,18 @@ class EFPEngine:
         """Batched array operations per batch, after sharing (a measure of the plan's size)."""
         return len(self._steps)
 
-    def _compile(self, plan: _Plan, outputs: list[int]) -> None:
-        """Keep the nodes the outputs need, in id order (a topological order), with frees."""
+    def _compile(self, nodes: list, outputs: list[int]) -> tuple[list, list, dict]:
+        """(steps, frees, output columns): the nodes the outputs need, in id order (a
+        topological order), each with the earlier results it is the last user of."""
         needed = set(outputs)
-        for node in range(len(plan.nodes) - 1, -1, -1):
+        for node in range(len(nodes) - 1, -1, -1):
             if node in needed:
-                needed.update(plan.nodes[node][2])
+                needed.update(nodes[node][2])
         order = sorted(needed)
         position_of = {node: position for position, node in enumerate(order)}
         steps = []
         for node in order:
-            kind, arg, inputs = plan.nodes[node]
+            kind, arg, inputs = nodes[node]
             steps.append((kind, arg, tuple(position_of[i] for i in inputs)))
         last_use: dict[int, int] = {}
         for position, (_, _, inputs) in enumerate(steps):
@@ -587,9 +688,29 @@ class EFPEngine:
         columns_of: dict[int, list[int]] = {}
         for column, position in enumerate(output_positions):
             columns_of.setdefault(position, []).append(column)
-        self._steps = steps
-        self._free_after = free_after
-        self._output_columns = {p: np.array(columns) for p, columns in columns_of.items()}
+        return steps, free_after, {p: np.array(columns) for p, columns in columns_of.items()}
+
+    def program(self, paths: tuple[bool, bool]) -> tuple[list, list, dict]:
+        """The compiled steps for a path key (K4 pair sums, FFT messages), built on first use:
+        K4 cores become their "k4sum" nodes, leaf messages "conv" nodes."""
+        found = self._programs.get(paths)
+        if found is None:
+            use_k4, use_fft = paths
+            nodes = _convolved(self._nodes) if use_fft else self._nodes
+            outputs = self._outputs
+            if use_k4:
+                outputs = [
+                    node
+                    if nodes[node][0] != "core" or nodes[node][1][2] is None
+                    else nodes[node][1][2]
+                    for node in outputs
+                ]
+            found = self._programs[paths] = self._compile(nodes, outputs)
+        return found
+
+    def path_key(self, width: int) -> tuple[bool, bool]:
+        """Which exact paths a batch of padded width ``width`` takes: (K4 per event, FFT)."""
+        return (self.cost_model.use_k4(width), self.cost_model.use_fft(width))
 
     def _table(self, exponent: float) -> np.ndarray:
         """(P * P,) theta ** exponent for every ordered pixel pair (built once, then gathered)."""
@@ -614,9 +735,14 @@ class EFPEngine:
         et: (B, M) normalised ET (0 on padding). mask: (B, M) True for real particles.
         Returns (B, n_columns) float64.
         """
+        if self._runner is not None:
+            return self._runner.run(pixels, et, mask)
+        width = et.shape[1]
+        use_k4, use_fft = self.path_key(width)
+        steps, free_after, output_columns = self.program((use_k4, use_fft))
         out = np.empty((len(et), len(self.columns)))
-        values: list = [None] * len(self._steps)
-        for position, (kind, arg, inputs) in enumerate(self._steps):
+        values: list = [None] * len(steps)
+        for position, (kind, arg, inputs) in enumerate(steps):
             args = [values[i] for i in inputs]
             if kind == "m":
                 value = np.matmul(args[0], args[1][:, :, None])[:, :, 0]
@@ -644,19 +770,29 @@ class EFPEngine:
                 value = pixels[:, :, None] * self.n_pixels + pixels[:, None, :]
             elif kind == "core":
                 value = self._core(arg, args)
+            elif kind == "pairq":
+                value = k4_pair_forms(arg, args)
+            elif kind == "k4sum":
+                value = np.einsum("bh,ba,bha,bha->b", *args)
+            elif kind == "conv":
+                if self._convolver is None:
+                    self._convolver = GridConvolver(self.geometry)
+                value = self._convolver.matvec(arg, args[0], pixels, mask)
             else:  # pragma: no cover - _Plan only builds the kinds above
                 raise AssertionError(kind)
             values[position] = value
-            columns = self._output_columns.get(position)
+            columns = output_columns.get(position)
             if columns is not None:
                 out[:, columns] = value[:, None]
-            for done in self._free_after[position]:
+            for done in free_after[position]:
                 values[done] = None
         return out
 
-    def _core(self, edges: tuple, arrays: list[np.ndarray]) -> np.ndarray:
-        """A core contraction (c = 4), in slices of events so that its (b, M, M, M) steps stay
-        within a few times batch_elements."""
+    def _core(self, arg: tuple, arrays: list[np.ndarray]) -> np.ndarray:
+        """A core contraction (c = 4) conditioned on one vertex (narrow batches; wide ones take
+        the K4 pair sums), in slices of events so that its (b, M, M, M) steps stay within a
+        few times batch_elements."""
+        edges = arg[0]
         n_vertices = len(arrays) - len(edges)
         n_events, width = arrays[0].shape
         rows = max(1, 4 * self.batch_elements // max(width, 1) ** 3)
@@ -728,10 +864,12 @@ class EFPEngine:
         position = 0
         while position < len(order):
             end = position + 1
+            paths = self.path_key(int(counts[order[position]]))
             while (
                 end < len(order)
                 and end - position < self.max_batch
                 and (end - position + 1) * counts[order[end]] ** 2 <= self.batch_elements
+                and self.path_key(int(counts[order[end]])) == paths
             ):
                 end += 1
             events = order[position:end]
@@ -776,6 +914,83 @@ def _progress_reporter(total: int, label: str) -> tuple[Callable[[int], None], C
     return report, lambda: None
 
 
+def _engines(
+    geometries: Mapping[str, ImageGeometry], settings: EFPSettings
+) -> dict[str, EFPEngine]:
+    """One engine per image key of settings (graphs, exponents and backend of the settings)."""
+    graphs = select_graphs(settings.graphs)
+    engines = {}
+    for key in settings.images:
+        engine = EFPEngine(
+            graphs,
+            settings.kappas,
+            settings.betas,
+            geometries[key],
+            settings.batch_elements,
+            backend=settings.backend,
+        )
+        log.info(
+            "%s: %d graphs x %d kappas x %d betas = %d EFPs, %d batched operations per batch (%s)",
+            key,
+            len(graphs),
+            len(engine.kappas),
+            len(engine.betas),
+            len(engine.columns),
+            engine.n_operations,
+            settings.backend,
+        )
+        engines[key] = engine
+    return engines
+
+
+def iter_efp_blocks(
+    images: Mapping[str, np.ndarray],
+    geometries: Mapping[str, ImageGeometry],
+    settings: EFPSettings,
+    rows: int = 4096,
+    sources: Mapping[str, str] | None = None,
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """The EFP table in blocks of rows: yields (start, stop, values (stop - start, n_columns)
+    float64) for consecutive event ranges covering all events.
+
+    Arguments as `compute_efp_table`; images may be memory maps (only ``rows`` events of each
+    key are read at a time). Columns are `efp_names(settings)`, in that order. Empty images get
+    0 for every EFP; their count per key is logged after the last block.
+    """
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    sources = dict(sources or {})
+    lengths = {key: len(images[key]) for key in settings.images}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"image keys hold different numbers of events: {lengths}")
+    n_events = lengths[settings.images[0]]
+    engines = _engines(geometries, settings)
+    n_empty = dict.fromkeys(engines, 0)
+    reporters = {key: _progress_reporter(n_events, f"EFPs {key}") for key in engines}
+    for start in range(0, n_events, rows):
+        stop = min(start + rows, n_events)
+        parts = []
+        for key, engine in engines.items():
+            report = reporters[key][0]
+            values, empty = engine.compute(
+                images[key][start:stop],
+                source=sources.get(key, key),
+                progress=lambda done, report=report, start=start: report(start + done),
+            )
+            n_empty[key] += empty
+            parts.append(values)
+        yield start, stop, np.concatenate(parts, axis=1)
+    for key in engines:
+        reporters[key][1]()
+        if n_empty[key]:
+            log.warning(
+                "%s: %d of %d images are empty; all their EFPs are set to 0",
+                key,
+                n_empty[key],
+                n_events,
+            )
+
+
 def compute_efp_table(
     images: Mapping[str, np.ndarray],
     geometries: Mapping[str, ImageGeometry],
@@ -789,44 +1004,24 @@ def compute_efp_table(
     geometries: key -> its ImageGeometry (leptonid.geometry.geometry_for).
     sources: key -> text naming the input in messages (defaults to the key).
     Rows keep the event order. Empty images get 0 for every EFP; their count is logged.
+    `iter_efp_blocks` gives the same values in bounded blocks of rows.
     """
-    graphs = select_graphs(settings.graphs)
-    sources = dict(sources or {})
-    lengths = {key: len(images[key]) for key in settings.images}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"image keys hold different numbers of events: {lengths}")
-    columns = {}
-    for key in settings.images:
-        engine = EFPEngine(
-            graphs, settings.kappas, settings.betas, geometries[key], settings.batch_elements
-        )
-        log.info(
-            "%s: %d graphs x %d kappas x %d betas = %d EFPs, %d batched operations per batch",
-            key,
-            len(graphs),
-            len(engine.kappas),
-            len(engine.betas),
-            len(engine.columns),
-            engine.n_operations,
-        )
-        report, close = _progress_reporter(lengths[key], f"EFPs {key}")
-        values, n_empty = engine.compute(images[key], source=sources.get(key, key), progress=report)
-        close()
-        if n_empty:
-            log.warning(
-                "%s: %d of %d images are empty; all their EFPs are set to 0",
-                key,
-                n_empty,
-                lengths[key],
-            )
-        for column, (graph, kappa, beta) in enumerate(engine.columns):
-            columns[efp_name(key, graph.n, graph.d, graph.k, kappa, beta)] = values[:, column]
-    return pd.DataFrame(columns)
+    names = efp_names(settings)
+    n_events = len(images[settings.images[0]])
+    values = np.zeros((n_events, len(names)))
+    for start, stop, block in iter_efp_blocks(
+        images, geometries, settings, rows=max(n_events, 1), sources=sources
+    ):
+        values[start:stop] = block
+    return pd.DataFrame(values, columns=names)
 
 
 # ---------------------------------------------------------------------------------------------
 # Duplicates and single-EFP AUCs
 # ---------------------------------------------------------------------------------------------
+
+
+AUDIT_COLUMNS = ["dropped", "kept", "max_deviation_sample", "max_deviation", "confirmed"]
 
 
 def min_max_normalise(values: np.ndarray) -> np.ndarray:
@@ -843,11 +1038,11 @@ def find_duplicate_efps(
     full: Mapping[str, np.ndarray],
     tolerance: float,
 ) -> pd.DataFrame:
-    """EFPs identical on the data (REFERENCE.md "Energy Flow Polynomials", duplicates).
+    """EFPs identical on the data (docs/reference.md "Energy Flow Polynomials", duplicates).
 
     sample: (S, C) EFP values of a random sample of train events, columns in canonical order.
-    full: name -> (N,) values of that EFP on all train events (read lazily, only for the
-    candidate pairs).
+    full: name -> (N,) values of that EFP on all train events (read on demand, only for the
+    suspected pairs).
     tolerance: largest max |difference| of min-max normalised values still called identical.
 
     Two EFPs are candidates when their normalised sample values differ by at most tolerance
@@ -856,8 +1051,11 @@ def find_duplicate_efps(
     confirmed identical to an earlier kept column (the first such one in canonical order): the
     first name of every identity class is kept. A constant column normalises to 0, so constant
     columns form one class.
-    Returns a table with one row per dropped EFP: dropped, kept, max_deviation (on all events),
-    in canonical order of the dropped names.
+    Returns the audit: one row per suspected identity checked on all events, with columns
+    dropped (the later name), kept (the earlier kept name it was compared with),
+    max_deviation_sample, max_deviation (on all events) and confirmed (max_deviation <=
+    tolerance: the later name is dropped). Rows in canonical order of the later names; a column
+    stops being compared at its first confirmed identity.
     """
     names = list(sample.columns)
     normalised = min_max_normalise(sample.to_numpy(dtype=np.float64))
@@ -869,14 +1067,11 @@ def find_duplicate_efps(
     order = np.argsort(projection, kind="stable")
     sorted_projection = projection[order]
 
-    full_normalised: dict[int, np.ndarray] = {}
-
     def on_all_events(column: int) -> np.ndarray:
-        if column not in full_normalised:
-            full_normalised[column] = min_max_normalise(
-                np.asarray(full[names[column]], dtype=np.float64)[:, None]
-            )[:, 0]
-        return full_normalised[column]
+        """Min-max normalised values of one column on all events (read anew: memory holds
+        two columns, whatever the number of identities)."""
+        values = np.asarray(full[names[column]], dtype=np.float64)
+        return min_max_normalise(values[:, None])[:, 0]
 
     kept = np.ones(len(names), dtype=bool)
     rows = []
@@ -890,13 +1085,16 @@ def find_duplicate_efps(
         if candidates.size == 0:
             continue
         deviation = np.abs(normalised[:, candidates] - normalised[:, [column]]).max(axis=0)
-        for candidate in candidates[deviation <= tolerance]:
-            confirmed = np.abs(on_all_events(candidate) - on_all_events(column)).max()
-            if confirmed <= tolerance:
+        suspected = deviation <= tolerance
+        this = on_all_events(column) if suspected.any() else None
+        for candidate, on_sample in zip(candidates[suspected], deviation[suspected], strict=True):
+            on_all = float(np.abs(on_all_events(candidate) - this).max())
+            confirmed = on_all <= tolerance
+            rows.append((names[column], names[candidate], float(on_sample), on_all, confirmed))
+            if confirmed:
                 kept[column] = False
-                rows.append((names[column], names[candidate], float(confirmed)))
                 break
-    return pd.DataFrame(rows, columns=["dropped", "kept", "max_deviation"])
+    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
 
 
 def single_efp_aucs(
@@ -935,7 +1133,7 @@ def single_efp_aucs(
 
 
 # ---------------------------------------------------------------------------------------------
-# Entry points of the rules (file handling through leptonid.io)
+# Names of the grid (the rules' entry points live in leptonid.steps.efp)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -950,164 +1148,3 @@ def efp_names(settings: EFPSettings) -> list[str]:
         for kappa in sorted(set(settings.kappas))
         for beta in sorted({_exponent(beta) for beta in settings.betas})
     ]
-
-
-def run_compute_chunk(
-    image_paths: Mapping[str, str | Path],
-    settings: EFPSettings,
-    chunk: int,
-    out_path: str | Path,
-    threads: int = 1,
-) -> pd.DataFrame:
-    """compute_efps: EFPs of one chunk (an event range) of one split.
-
-    image_paths: image key -> Feather array of the split (memory-mapped; only the chunk's
-    events are read, a block at a time). threads: BLAS threads (the rule's threads; chunks,
-    not threads, are the unit of parallelism). Writes the chunk's table to out_path.
-    """
-    from threadpoolctl import threadpool_limits
-
-    images = {key: io.read_array(image_paths[key]) for key in settings.images}
-    n_events = {key: len(array) for key, array in images.items()}
-    if len(set(n_events.values())) != 1:
-        raise ValueError(
-            "image files hold different numbers of events: "
-            + ", ".join(f"{image_paths[key]}: {n}" for key, n in n_events.items())
-        )
-    start, stop = chunk_bounds(next(iter(n_events.values())), settings.chunks, chunk)
-    log.info("chunk %d of %d: events [%d, %d)", chunk, settings.chunks, start, stop)
-    with threadpool_limits(limits=int(threads)):
-        table = compute_efp_table(
-            {key: array[start:stop] for key, array in images.items()},
-            {key: geometry_for(key) for key in settings.images},
-            settings,
-            sources={key: f"{image_paths[key]} (key {key!r})" for key in settings.images},
-        )
-    io.write_table(table, out_path)
-    return table
-
-
-def run_gather(
-    chunk_paths: Sequence[str | Path],
-    settings: EFPSettings,
-    reference_path: str | Path,
-    out_path: str | Path,
-) -> None:
-    """gather_efps: chunk tables, in chunk order, into one table of the split.
-
-    reference_path: one image array of the split (memory-mapped; its length is the number of
-    events the table must have).
-    """
-    n_events = len(io.read_array(reference_path))
-    expected = efp_names(settings)
-    parts = []
-    for path in chunk_paths:
-        part = io.read_table(path)
-        if list(part.columns) != expected:
-            raise ValueError(
-                f"{path}: columns differ from the EFP grid in the config ({len(part.columns)} "
-                f"columns, expected {len(expected)}); recompute the chunk"
-            )
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
-    if len(table) != n_events:
-        raise ValueError(
-            f"the chunks hold {len(table)} events but {reference_path} holds {n_events}: "
-            "recompute the chunks"
-        )
-    io.write_table(table, out_path)
-    log.info("gathered %d chunks: %d events x %d EFPs", len(parts), *table.shape)
-
-
-class _FeatherColumns(Mapping):
-    """name -> (N,) values of one column of a Feather table, read on demand."""
-
-    def __init__(self, path: str | Path, names: Sequence[str]):
-        self.path, self.names = path, list(names)
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return io.read_table(self.path, [name])[name].to_numpy(dtype=np.float64)
-
-    def __iter__(self):
-        return iter(self.names)
-
-    def __len__(self) -> int:
-        return len(self.names)
-
-
-def _sample_rows(path: str | Path, names: Sequence[str], rows: np.ndarray) -> pd.DataFrame:
-    """The given rows of every column, read a group of columns at a time (bounded memory)."""
-    group = max(1, (1 << 25) // max(len(rows), 1) // 8)
-    parts = []
-    for start in range(0, len(names), group):
-        columns = list(names[start : start + group])
-        parts.append(io.read_table(path, columns).iloc[rows].reset_index(drop=True))
-    return pd.concat(parts, axis=1)
-
-
-def run_deduplicate(
-    train_path: str | Path,
-    settings: EFPSettings,
-    seed: int,
-    duplicates_path: str | Path,
-    kept_path: str | Path,
-) -> pd.DataFrame:
-    """deduplicate_efps: identities on the train split -> duplicates.csv and kept.txt.
-
-    A sample of settings.dedup_sample_size train events (drawn with seed) finds candidates,
-    all train events confirm them (`find_duplicate_efps`).
-    """
-    names = efp_names(settings)
-    n_events = len(io.read_table(train_path, names[:1]))
-    rng = np.random.default_rng(seed)
-    size = min(settings.dedup_sample_size, n_events)
-    rows = np.sort(rng.choice(n_events, size=size, replace=False))
-    sample = _sample_rows(train_path, names, rows)
-    duplicates = find_duplicate_efps(
-        sample, _FeatherColumns(train_path, names), settings.dedup_tolerance
-    )
-    dropped = set(duplicates["dropped"])
-    kept = [name for name in names if name not in dropped]
-    log.info(
-        "%d EFPs, %d duplicates on %d sampled / %d train events (tolerance %g), %d kept",
-        len(names),
-        len(duplicates),
-        size,
-        n_events,
-        settings.dedup_tolerance,
-        len(kept),
-    )
-    io.write_text(duplicates_path, duplicates.to_csv(index=False))
-    io.write_text(kept_path, "".join(f"{name}\n" for name in kept))
-    return duplicates
-
-
-def read_kept(path: str | Path) -> list[str]:
-    """Kept EFP names from kept.txt (one canonical name per line); ValueError names the line."""
-    names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
-    for number, name in enumerate(names, start=1):
-        try:
-            parse_efp_name(name)
-        except ValueError as error:
-            raise ValueError(f"{path}, line {number}: {error}") from None
-    return names
-
-
-def run_single_auc(
-    test_path: str | Path,
-    kept_path: str | Path,
-    y_path: str | Path,
-    weight_path: str | Path | None,
-    out_path: str | Path,
-) -> pd.DataFrame:
-    """single_efp_auc: AUC of every kept EFP alone on the test split -> single_auc.csv."""
-    kept = read_kept(kept_path)
-    table = io.read_table(test_path, kept)
-    y = io.read_array(y_path)
-    weight = io.read_array(weight_path) if weight_path is not None else None
-    if len(y) != len(table):
-        raise ValueError(f"{test_path}: {len(table)} events but {y_path} holds {len(y)}")
-    result = single_efp_aucs(table, y, weight)
-    io.write_text(out_path, result.to_csv(index=False))
-    log.info("best single EFP: %s (AUC %.4f)", result["efp"].iloc[0], result["auc"].iloc[0])
-    return result

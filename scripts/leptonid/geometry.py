@@ -1,7 +1,7 @@
 """Calorimeter image geometry: the one place that defines pixel sizes, orientation and centres.
 
 Published arrays are read as (N, phi, eta, 1): rows run in phi, columns in eta
-(REFERENCE.md, "Image geometry"). The authors' image maker wrote phi *descending* down the
+(docs/reference.md, "Image geometry"). The authors' image maker wrote phi *descending* down the
 rows and eta ascending along a row; ``phi_descending`` records that choice so that it can be
 flipped in one place if a file turns out to be written the other way.
 
@@ -76,7 +76,7 @@ class ImageGeometry:
         return row, col
 
 
-# Electron paper (REFERENCE.md 1, "Image geometry").
+# Electron paper (docs/reference.md 1, "Image geometry").
 ECAL = ImageGeometry("ecal", n_phi=31, n_eta=31, d_eta=0.025, d_phi=math.pi / 126)
 HCAL_CELL_ETA = 0.1
 HCAL_CELL_PHI = math.pi / 31
@@ -88,7 +88,7 @@ HCAL = ImageGeometry(
     d_eta=HCAL_CELL_ETA / HCAL_UPSAMPLE,
     d_phi=HCAL_CELL_PHI / HCAL_UPSAMPLE,
 )
-# Muon paper (REFERENCE.md 2): 32 x 32 pixels of 0.025, a 0.8 x 0.8 window on the muon.
+# Muon paper (docs/reference.md 2): 32 x 32 pixels of 0.025, a 0.8 x 0.8 window on the muon.
 MUON = ImageGeometry("muon", n_phi=32, n_eta=32, d_eta=0.025, d_phi=0.025)
 
 GEOMETRIES = {"et": ECAL, "ee": ECAL, "ht": HCAL, "he": HCAL, "images": MUON}

@@ -1,6 +1,6 @@
 """Black-box guided search: add, one pass at a time, the EFP that best mimics a black box.
 
-REFERENCE.md "Black-box guided search" (electron paper Sec. V; Faucett et al.,
+docs/reference.md "Black-box guided search" (electron paper Sec. V; Faucett et al.,
 arXiv:2010.11998). Pass 0 is a small DNN on a start feature set (the 7 HL features). Each
 later pass n:
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,17 +36,16 @@ import numpy as np
 import pandas as pd
 
 from leptonid import ado, io, metrics
-from leptonid.efp import parse_efp_name, read_kept
+from leptonid.efp import parse_efp_name
 from leptonid.settings import FeatureSet, NetworkSettings, SettingsError
 
 log = logging.getLogger(__name__)
 
 CANDIDATE_POOLS = ("all", "irc_safe")
-AUC_SPLITS = ("test", "valid")
 FEATURE_SET_PREFIX = "guided_"
 SEED_OFFSET = 700  # pair draws: master seed + this offset (settings.SEED_OFFSETS uses 300-600)
 _PASS_NAME = re.compile(rf"^{FEATURE_SET_PREFIX}(?P<scan>[A-Za-z0-9_]+)_pass(?P<n>[0-9]+)$")
-# Only kappa = 1 gives IRC-safe EFPs (REFERENCE.md "Energy Flow Polynomials").
+# Only kappa = 1 gives IRC-safe EFPs (docs/reference.md "Energy Flow Polynomials").
 IRC_SAFE_KAPPA = 1.0
 CALORIMETERS = {"et": "ECal", "ee": "ECal", "ht": "HCal", "he": "HCal"}
 
@@ -100,8 +99,8 @@ class ScanSettings:
     n_pairs: signal/background pairs drawn from the validation split (once per scan, the same
     pairs in every pass). max_passes: passes after pass 0 at most. seed: pair draws.
     network: the DNN trained at every pass (start set + chosen EFPs).
-    stop_auc_split: split whose AUCs the "reached the black box" stop compares: ``test``
-    (the metrics files of evaluate_model) or ``valid`` (scores on the validation split).
+    Every choice of the search (pairs, ranking, every stop, the AUC stop included) is made on
+    the validation split; the test split only measures the passes (docs/guided.md).
     """
 
     name: str
@@ -112,17 +111,12 @@ class ScanSettings:
     max_passes: int
     seed: int
     network: NetworkSettings
-    stop_auc_split: str = "test"
 
     def __post_init__(self) -> None:
         where = f"guided scan {self.name!r}"
         if self.candidates not in CANDIDATE_POOLS:
             raise SettingsError(
                 f"{where}: candidates is {self.candidates!r}, expected one of {CANDIDATE_POOLS}"
-            )
-        if self.stop_auc_split not in AUC_SPLITS:
-            raise SettingsError(
-                f"{where}: stop_auc_split is {self.stop_auc_split!r}, expected one of {AUC_SPLITS}"
             )
         if self.n_pairs < 1 or self.max_passes < 1:
             raise SettingsError(f"{where}: n_pairs and max_passes must be >= 1")
@@ -131,7 +125,7 @@ class ScanSettings:
         return pass_feature_set_name(self.name, pass_index)
 
 
-_SHARED_KEYS = {"black_box", "n_pairs", "max_passes", "seed", "network", "stop_auc_split"}
+_SHARED_KEYS = {"black_box", "n_pairs", "max_passes", "seed", "network"}
 _GUIDED_KEYS = _SHARED_KEYS | {"scans"}
 _SCAN_KEYS = _SHARED_KEYS | {"start", "candidates"}
 
@@ -139,7 +133,7 @@ _SCAN_KEYS = _SHARED_KEYS | {"start", "candidates"}
 def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, ScanSettings]:
     """Every scan of one dataset block (``datasets.<dataset>``); {} when it has no ``guided``.
 
-    A scan key (black_box, n_pairs, max_passes, seed, network, stop_auc_split) falls back to
+    A scan key (black_box, n_pairs, max_passes, seed, network) falls back to
     the ``guided`` block, the network to the dataset's ``network_defaults``. Raises
     SettingsError naming the scan and key for unknown keys, unknown feature sets, or a
     configured feature set whose name collides with the guided pass names.
@@ -187,7 +181,6 @@ def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, Sc
             max_passes=int(merged["max_passes"]),
             seed=int(merged.get("seed", int(master_seed) + SEED_OFFSET)),
             network=network,
-            stop_auc_split=merged.get("stop_auc_split", "test"),
         )
     return scans
 
@@ -313,6 +306,33 @@ def rank_candidates(
     return table[RANKING_COLUMNS]
 
 
+def rank_candidate_groups(
+    groups: Iterable[tuple[Sequence[str], np.ndarray]],
+    black_box_score: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+    disagreeing: np.ndarray,
+) -> pd.DataFrame:
+    """``rank_candidates`` over candidates streamed in groups of columns.
+
+    groups: (names, (N, g) values) pieces of the candidate pool, e.g. read block by block
+    from the EFP table (memory holds one group); constant candidates are dropped per group
+    (``drop_constant_columns``). Returns one ranking of every candidate, as rank_candidates.
+    """
+    parts = []
+    for names, values in groups:
+        values, names = drop_constant_columns(np.asarray(values, dtype=np.float64), names)
+        if names:
+            parts.append(rank_candidates(values, names, black_box_score, pairs, disagreeing))
+    if not parts:
+        return pd.DataFrame(columns=RANKING_COLUMNS)
+    table = pd.concat(parts, ignore_index=True).drop(columns="rank")
+    table = table.sort_values(
+        ["ado_disagreeing", "ado_all", "efp"], ascending=[False, False, True], kind="mergesort"
+    ).reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return table[RANKING_COLUMNS]
+
+
 def stop_reason(
     *,
     pass_index: int,
@@ -372,8 +392,7 @@ def select_next_efp(
     y: np.ndarray,
     model_score: np.ndarray,
     black_box_score: np.ndarray,
-    values: np.ndarray,
-    names: Sequence[str],
+    candidates: Iterable[tuple[Sequence[str], np.ndarray]],
     *,
     pass_index: int,
     chosen_before: Sequence[str],
@@ -388,9 +407,10 @@ def select_next_efp(
     """One pass of the guided search on the validation split.
 
     y: (N,) labels (1 = signal); model_score: (N,) scores of the pass n-1 model;
-    black_box_score: (N,) black-box scores; values: (N, K) candidate EFP values, names their
-    K names (already restricted to the scan's pool and without ``chosen_before``);
-    model_auc, black_box_auc: the AUCs the stop compares (None = unknown).
+    black_box_score: (N,) black-box scores; candidates: the candidate EFPs (already restricted
+    to the scan's pool and without ``chosen_before``) as (names, (N, g) values) groups,
+    consumed only when some pair disagrees (``rank_candidate_groups``);
+    model_auc, black_box_auc: the validation AUCs the stop compares (None = unknown).
     weight: optional (N,) event weights the pairs are drawn with (None: all equal).
     Pairs come from ``ado.draw_pairs(y, n_pairs, seed, weight)``: the same in every pass.
     """
@@ -414,7 +434,6 @@ def select_next_efp(
         "black_box_auc": black_box_auc,
         "auc_split": auc_split,
         "seed": int(seed),
-        "n_candidates": len(names),
     }
     log.info(
         "pass %d: %d of %d pairs disagree (%.4f), ADO(model, black box) = %.5f",
@@ -424,15 +443,16 @@ def select_next_efp(
         summary["fraction_disagreeing"],
         summary["ado_model_black_box"],
     )
-    if n_disagreeing and len(names):
-        ranking = rank_candidates(values, names, black_box_score, pairs, disagreeing)
+    if n_disagreeing:
+        ranking = rank_candidate_groups(candidates, black_box_score, pairs, disagreeing)
     else:
         ranking = pd.DataFrame(columns=RANKING_COLUMNS)
+    summary["n_candidates"] = len(ranking)
     reason = stop_reason(
         pass_index=pass_index,
         max_passes=max_passes,
         n_disagreeing=n_disagreeing,
-        n_candidates=len(names),
+        n_candidates=len(ranking),
         model_auc=model_auc,
         black_box_auc=black_box_auc,
         best_ado=float(ranking["ado_disagreeing"].iloc[0]) if len(ranking) else None,
@@ -522,117 +542,22 @@ def scan_table(
 
 
 def gap_closed(table: pd.DataFrame, baseline_auc: float, black_box_auc: float) -> float:
-    """Fraction of the AUC gap (black box - baseline) closed by the scan's best pass."""
+    """Fraction of the AUC gap (black box - baseline) closed by the scan's final pass.
+
+    The final pass is the one the validation-split procedure ends on (the last row of the
+    table): which pass is the headline is decided without the test split, whose AUCs only
+    measure it. The best test AUC over passes would let the test split choose.
+    """
     gap = black_box_auc - baseline_auc
-    best = pd.to_numeric(table["auc"], errors="coerce").max()
-    if not math.isfinite(gap) or gap <= 0 or not math.isfinite(best):
+    final = pd.to_numeric(table["auc"], errors="coerce").iloc[-1] if len(table) else math.nan
+    if not math.isfinite(gap) or gap <= 0 or not math.isfinite(final):
         return math.nan
-    return float((best - baseline_auc) / gap)
+    return float((final - baseline_auc) / gap)
 
 
 # ---------------------------------------------------------------------------------------------
 # Entry points of the rules (file handling through leptonid.io)
 # ---------------------------------------------------------------------------------------------
-
-
-def _scores(path: str | Path) -> pd.DataFrame:
-    return io.read_table(path, ["y", "score", "weight"])
-
-
-def _metrics_auc(path: str | Path) -> float | None:
-    """The test AUC of an evaluate_model file (None, with a warning, for a collapsed model)."""
-    values = io.read_json(path)
-    if "auc" not in values:
-        raise ValueError(f"{path}: key 'auc' missing (expected an evaluate_model metrics file)")
-    if values["auc"] is None:
-        log.warning("%s: no AUC (status %s)", path, values.get("status"))
-    return values["auc"]
-
-
-def run_selection(
-    *,
-    model_scores_path: str | Path,
-    black_box_scores_path: str | Path,
-    efp_path: str | Path,
-    kept_path: str | Path,
-    previous_choice_path: str | Path | None,
-    model_metrics_path: str | Path | None,
-    black_box_metrics_path: str | Path | None,
-    feature_set: Mapping,
-    pass_index: int,
-    candidates: str,
-    n_pairs: int,
-    max_passes: int,
-    seed: int,
-    stop_auc_split: str,
-    pairs_path: str | Path,
-    ranking_path: str | Path,
-    choice_path: str | Path,
-    feature_set_path: str | Path,
-) -> PassSelection:
-    """select_next_efp: one pass on the validation split, from files to files.
-
-    Scores files: Feather tables y, score, weight of the same validation events (score_split);
-    efp_path: the validation EFP table (one float64 column per EFP); kept_path: kept EFP names;
-    previous_choice_path: choice.json of pass n-1 (None for pass 1); metrics paths: the
-    evaluate_model files whose ``auc`` the stop compares (stop_auc_split test), else the AUCs
-    are measured on the validation scores. feature_set: the pass n feature set (FeatureSet
-    dict) with the start set's EFPs only; the chosen ones are appended in feature_set_path.
-    """
-    model = _scores(model_scores_path)
-    black_box = _scores(black_box_scores_path)
-    if len(model) != len(black_box) or not np.array_equal(model["y"], black_box["y"]):
-        raise ValueError(
-            f"{model_scores_path} and {black_box_scores_path}: labels differ; both must score "
-            "the same validation events in the same order"
-        )
-    chosen_before = (
-        [] if previous_choice_path is None else io.read_json(previous_choice_path)["efps"]
-    )
-    start_efps = list(feature_set.get("efps", ()))
-    kept = read_kept(kept_path)
-    if not kept:
-        raise ValueError(f"{kept_path}: no EFP names (expected one kept EFP name per line)")
-    pool = candidate_pool(kept, candidates, exclude=[*start_efps, *chosen_before])
-    values = io.read_table(efp_path, pool).to_numpy(dtype=np.float64) if pool else None
-    if values is not None and len(values) != len(model):
-        raise ValueError(
-            f"{efp_path}: {len(values)} events, but {model_scores_path} has {len(model)}"
-        )
-    if values is not None:
-        values, pool = drop_constant_columns(values, pool)
-    if stop_auc_split == "test":
-        if model_metrics_path is None or black_box_metrics_path is None:
-            raise ValueError("stop_auc_split test needs both metrics files")
-        model_auc = _metrics_auc(model_metrics_path)
-        black_box_auc = _metrics_auc(black_box_metrics_path)
-    else:
-        model_auc = metrics.auc(model["y"], model["score"], model["weight"])
-        black_box_auc = metrics.auc(black_box["y"], black_box["score"], black_box["weight"])
-    selection = select_next_efp(
-        model["y"].to_numpy(),
-        model["score"].to_numpy(dtype=np.float64),
-        black_box["score"].to_numpy(dtype=np.float64),
-        values if values is not None else np.empty((len(model), 0)),
-        pool,
-        pass_index=pass_index,
-        chosen_before=chosen_before,
-        n_pairs=n_pairs,
-        max_passes=max_passes,
-        seed=seed,
-        model_auc=model_auc,
-        black_box_auc=black_box_auc,
-        auc_split=stop_auc_split,
-        weight=model["weight"].to_numpy(dtype=np.float64),
-    )
-    io.write_json(pairs_path, selection.summary)
-    io.write_text(ranking_path, selection.ranking.to_csv(index=False))
-    io.write_json(choice_path, selection.choice)
-    io.write_json(
-        feature_set_path,
-        {**dict(feature_set), "efps": [*start_efps, *selection.choice["efps"]]},
-    )
-    return selection
 
 
 def read_single_auc(path: str | Path) -> dict[str, float]:
@@ -684,7 +609,8 @@ def scan_markdown(
         lines.append(
             f"Gap black box - start set: {_format(gap)} AUC = {_format(in_widths, 1)} bootstrap "
             f"half-widths (the larger half-width of the two intervals). Share of the gap closed "
-            f"by the best pass: {_format(closed, 2)}."
+            f"by the final pass (pass {int(table['pass'].iloc[-1])}, where the validation-split "
+            f"procedure ended): {_format(closed, 2)}."
         )
     return "\n\n".join(lines) + "\n"
 

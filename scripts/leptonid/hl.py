@@ -1,6 +1,6 @@
 """The 7 high-level (HL) electron features and the invariant mass of the calorimeter deposits.
 
-Definitions follow REFERENCE.md section 1, "The 7 high-level features", in file order:
+Definitions follow docs/reference.md section 1, "The 7 high-level features", in file order:
 
 ==  ==============  ==========================================================================
  0  R_had           sum of HCal image ET / sum of ECal image ET

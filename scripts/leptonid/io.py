@@ -1,6 +1,6 @@
 """The only module that touches files: published HDF5 files, Feather arrays, downloads, JSON.
 
-Published layouts (REFERENCE.md sections 1 and 2, "Published data")
+Published layouts (docs/reference.md sections 1 and 2, "Published data")
 -------------------------------------------------------------------
 Every top-level key of a published ``data.h5`` / ``unscaled_data.h5`` is a group holding the
 datasets ``train``, ``valid`` and ``test`` (read as ``f["et/train"]``).  :data:`LAYOUTS` holds one
@@ -54,6 +54,7 @@ import time
 import urllib.error
 import urllib.request
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,7 @@ class KeyLayout:
     constants: for built keys, the value of every event of each class position.
     dtype: numpy dtype written; None keeps the published one (in native byte order).
     label: the key is a class label: values must be 0 or 1 and both classes present.
+    non_negative: the values are energies (image pixels): a negative value is an error.
     """
 
     groups: tuple[str, ...] = ()
@@ -105,6 +107,7 @@ class KeyLayout:
     constants: tuple[float, ...] = ()
     dtype: str | None = None
     label: bool = False
+    non_negative: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,14 +127,14 @@ ELECTRONS = PublishedLayout(
     kind="electrons",
     classes=("all",),
     keys={
-        "et": KeyLayout(groups=("et",), shapes=(_ECAL_IMAGE,)),
-        "ee": KeyLayout(groups=("ee",), shapes=(_ECAL_IMAGE,)),
-        "ht": KeyLayout(groups=("ht",), shapes=(_HCAL_IMAGE,)),
-        "he": KeyLayout(groups=("he",), shapes=(_HCAL_IMAGE,)),
+        "et": KeyLayout(groups=("et",), shapes=(_ECAL_IMAGE,), non_negative=True),
+        "ee": KeyLayout(groups=("ee",), shapes=(_ECAL_IMAGE,), non_negative=True),
+        "ht": KeyLayout(groups=("ht",), shapes=(_HCAL_IMAGE,), non_negative=True),
+        "he": KeyLayout(groups=("he",), shapes=(_HCAL_IMAGE,), non_negative=True),
         "hl": KeyLayout(groups=("hl",), shapes=((7,),)),
         "mass": KeyLayout(groups=("mass",), shapes=((1,),)),
         "y": KeyLayout(groups=("y",), shapes=((),), dtype="int8", label=True),
-        # REFERENCE.md 1: the published electron data carries no per-event weights.
+        # docs/reference.md 1: the published electron data carries no per-event weights.
         "weight": KeyLayout(constants=(1.0,), dtype="float64"),
     },
     shuffle=False,
@@ -145,11 +148,12 @@ MUONS = PublishedLayout(
             groups=("images_signal", "images_bg"),
             shapes=(MUON.shape, (*MUON.shape, 1)),
             out_shape=(*MUON.shape, 1),
+            non_negative=True,
         ),
         "iso": KeyLayout(groups=("iso_signal", "iso_bg"), shapes=((None,),)),
         "weight": KeyLayout(groups=("weights_signal", "weights_bg"), shapes=((),), dtype="float64"),
         "pt": KeyLayout(groups=("pt_signal", "pt_bg"), shapes=((), (1,)), out_shape=(1,)),
-        # REFERENCE.md 2: signal and background are stored apart; the workflow builds labels.
+        # docs/reference.md 2: signal and background are stored apart; the workflow builds labels.
         "y": KeyLayout(constants=(1, 0), dtype="int8", label=True),
     },
     shuffle=True,
@@ -223,14 +227,16 @@ def check_published(h5: h5py.File, kind: str, keys: Iterable[str]) -> PublishedS
 
     Every key must be a group with ``train``, ``valid`` and ``test`` datasets of the published
     per-event shape, and within a split every key must hold the same number of events (per
-    class position for muons).  Raises :class:`DataError` naming the file, key and split.
+    class position for muons).  Raises :class:`DataError` naming the file, key and split; for
+    unequal numbers of events, the key whose number disagrees with the majority of the keys.
     """
     layout = layout_for(kind)
     path = h5.filename
     shapes: dict[str, tuple[int, ...]] = {}
     dtypes: dict[str, np.dtype] = {}
-    sizes: dict[str, list[tuple[str, int] | None]] = {
-        split: [None] * len(layout.classes) for split in SPLITS
+    # per split and class position: (key, dataset name, number of events) of every key read
+    sizes: dict[str, list[list[tuple[str, str, int]]]] = {
+        split: [[] for _ in layout.classes] for split in SPLITS
     }
     for key in unpacked_keys(kind, keys):
         spec = layout.keys[key]
@@ -271,25 +277,39 @@ def check_published(h5: h5py.File, kind: str, keys: Iterable[str]) -> PublishedS
                         f"{shapes[key]} elsewhere in the same key"
                     )
                 dtypes.setdefault(key, dataset.dtype)
-                n = int(dataset.shape[0])
-                seen = sizes[split][position]
-                if seen is None:
-                    sizes[split][position] = (group_name, n)
-                elif seen[1] != n:
-                    raise DataError(
-                        f"{path}: key '{key}', split '{split}': '{group_name}/{split}' holds {n} "
-                        f"events but '{seen[0]}/{split}' holds {seen[1]}; every key of a split "
-                        "must have the same number of events"
-                    )
+                sizes[split][position].append((key, f"{group_name}/{split}", int(dataset.shape[0])))
     result = {}
-    for split, entries in sizes.items():
-        if any(entry is None for entry in entries):
+    for split, positions in sizes.items():
+        if any(not entries for entries in positions):
             raise DataError(
                 f"{path}: no configured key is read from the file, so the number of events "
                 f"in split '{split}' is unknown (keys: {list(keys)})"
             )
-        result[split] = tuple(entry[1] for entry in entries)
+        result[split] = tuple(_common_size(path, split, entries) for entries in positions)
     return PublishedSummary(sizes=result, shapes=shapes, dtypes=dtypes)
+
+
+def _common_size(path: str, split: str, entries: list[tuple[str, str, int]]) -> int:
+    """The number of events shared by all (key, dataset, n) entries of one split and class
+    position; DataError naming the key(s) that disagree with the majority otherwise."""
+    counts = Counter(n for _, _, n in entries)
+    if len(counts) == 1:
+        return entries[0][2]
+    (majority, votes), (_, runner_up) = counts.most_common(2)
+    held = ", ".join(f"'{name}' holds {n}" for _, name, n in entries)
+    if votes == runner_up:  # no majority (e.g. two keys): name them all
+        raise DataError(
+            f"{path}: split '{split}': the keys disagree on the number of events ({held}); "
+            "every key of a split must have the same number of events"
+        )
+    odd = [(key, name, n) for key, name, n in entries if n != majority]
+    others = sorted({key for key, _, n in entries if n == majority})
+    raise DataError(
+        f"{path}: key '{odd[0][0]}', split '{split}': '{odd[0][1]}' holds {odd[0][2]} events "
+        f"but the other keys ({', '.join(others)}) hold {majority}"
+        + (f"; also differing: {', '.join(key for key, _, _ in odd[1:])}" if odd[1:] else "")
+        + "; every key of a split must have the same number of events"
+    )
 
 
 def published_summary(h5_path: str | os.PathLike, kind: str, keys: Iterable[str]):
@@ -331,8 +351,35 @@ def _arrow_column(values: np.ndarray, width: int, one_dimensional: bool) -> pa.A
 
 
 def _temporary_name(path: Path) -> Path:
-    """A hidden name beside ``path`` for writing it: renamed to ``path`` once complete."""
+    """A hidden name beside ``path`` for writing it: renamed to ``path`` once complete.
+
+    Temporaries of ``path`` left by other processes (a killed job) are removed first: Snakemake
+    runs one job per output, so no other process is writing ``path`` now.
+    """
+    remove_stale_temporaries(path)
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove the hidden ``.{name}.{pid}.tmp`` files of ``path`` written by any process but
+    this one (left by a SIGKILLed or preempted job); returns the removed paths."""
+    path = Path(path)
+    prefix, own = f".{path.name}.", f".{path.name}.{os.getpid()}.tmp"
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")) or name == own:
+            continue
+        if not name[len(prefix) : -len(".tmp")].isdigit() or not entry.is_file():
+            continue
+        Path(entry.path).unlink(missing_ok=True)
+        log.info("removed %s, a temporary left by an earlier (killed) job", entry.path)
+        removed.append(Path(entry.path))
+    return removed
 
 
 class _SkipBody(_pyio.RawIOBase):
@@ -573,6 +620,29 @@ def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
+def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
+    """Numeric arrays by name as an uncompressed ``.npz`` via a temporary name (no objects:
+    ``read_npz`` refuses pickled content)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_name(path)
+    try:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **{name: np.asarray(values) for name, values in arrays.items()})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Arrays of an ``.npz`` file written by ``write_npz``; DataError names a missing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: not found")
+    with np.load(path, allow_pickle=False) as content:
+        return {name: content[name] for name in content.files}
+
+
 # ----------------------------------------------------------------------------------------------
 # Unpacking
 # ----------------------------------------------------------------------------------------------
@@ -613,15 +683,27 @@ def _gather(sources, offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def _first_problem(rows: np.ndarray, label: bool) -> tuple[int, str] | None:
-    """(event, description) of the first event of a chunk with a non-finite value or, for
-    labels, a value other than 0 and 1; None when the chunk is fine."""
+def _first_problem(
+    rows: np.ndarray, label: bool, non_negative: bool = False
+) -> tuple[int, str] | None:
+    """(event, description) of the first event of a chunk with a non-finite value, for
+    energies (non_negative) a negative value or, for labels, a value other than 0 and 1;
+    None when the chunk is fine."""
+    problems = []
     if rows.dtype.kind == "f":
         bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
         if bad.any():
             event = int(np.argmax(bad))
             value = rows[event][~np.isfinite(rows[event])].flat[0]
-            return event, f"non-finite value ({value})"
+            problems.append((event, f"non-finite value ({value})"))
+    if non_negative and rows.dtype.kind in "if":
+        bad = (rows.reshape(len(rows), -1) < 0).any(axis=1)
+        if bad.any():
+            event = int(np.argmax(bad))
+            value = rows[event][rows[event] < 0].flat[0]
+            problems.append((event, f"negative value ({value}); pixel energies must be >= 0"))
+    if problems:  # the first bad event; non-finite first when both
+        return min(problems, key=lambda problem: problem[0])
     if label:
         bad = (rows != 0) & (rows != 1)
         if bad.any():
@@ -645,11 +727,14 @@ def unpack_key(
     keys: the dataset's configured keys (all are checked to be present, with equal N);
     key: the unpacked key to write; seed: config seed for the muon shuffle.
     Streams :data:`CHUNK_EVENTS` events at a time and checks them on the way: values finite,
-    labels in {0, 1}, both classes present.  Any failure raises :class:`DataError` naming the
-    file, key and split, and leaves no output (the file is written under a temporary name).
+    pixel energies non-negative, labels in {0, 1}, both classes present, every chunk readable.
+    Any failure raises :class:`DataError` naming the file, key and split (and the row, for a
+    bad value), and leaves no output (the file is written under a temporary name; temporaries
+    of ``out_path`` left by a killed earlier job are removed first).
     Returns a summary: n, shape, dtype, bytes, seconds.
     """
     started = time.perf_counter()
+    remove_stale_temporaries(out_path)
     h5_path = Path(h5_path)
     layout = layout_for(kind)
     keys = list(keys)
@@ -687,16 +772,22 @@ def unpack_key(
 
         with FeatherArrayWriter(out_path, n, out_shape, out_dtype) as writer:
             for start, stop in _progress(n, f"unpack {kind} {split}/{key}"):
-                if order is None:  # file order: contiguous reads
-                    index = np.arange(start, stop)
-                    rows = _gather(sources, offsets, index)
-                else:  # read this chunk's rows in increasing order, then put them in place
-                    index = order[start:stop]
-                    sort = np.argsort(index)
-                    block = _gather(sources, offsets, index[sort])
-                    rows = np.empty_like(block)
-                    rows[sort] = block
-                problem = _first_problem(rows, spec.label)
+                try:
+                    if order is None:  # file order: contiguous reads
+                        index = np.arange(start, stop)
+                        rows = _gather(sources, offsets, index)
+                    else:  # read this chunk's rows in increasing order, then put them in place
+                        index = order[start:stop]
+                        sort = np.argsort(index)
+                        block = _gather(sources, offsets, index[sort])
+                        rows = np.empty_like(block)
+                        rows[sort] = block
+                except OSError as error:  # h5py: a corrupt or truncated chunk
+                    raise DataError(
+                        f"{where}: cannot read events {start}..{stop - 1} from the file "
+                        f"({error}); the file is damaged: fetch or simulate it again"
+                    ) from None
+                problem = _first_problem(rows, spec.label, spec.non_negative)
                 if problem is not None:
                     event, what = problem
                     raise DataError(

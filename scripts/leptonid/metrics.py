@@ -4,7 +4,7 @@ All functions take per-event labels ``y`` (N,) in {0, 1} (1 = signal), classifie
 ``score`` (N,) and optional per-event weights ``weight`` (N,) (None = unit weights), and agree
 with scikit-learn's ``roc_curve(..., drop_intermediate=False)`` and ``roc_auc_score`` (tested
 to 1e-9). Signal efficiency eps_S is the true-positive rate, background efficiency eps_B the
-false-positive rate; background rejection is 1/eps_B (REFERENCE.md, both papers).
+false-positive rate; background rejection is 1/eps_B (docs/reference.md, both papers).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def collapse_reason(score, auc_value: float | None, tolerance: float) -> str | N
     """Why a model counts as collapsed (None if it does not).
 
     A constant (or non-finite) score, or |AUC - 0.5| < tolerance, is a failed training run
-    (REFERENCE.md: the public re-run's ``ht`` model at AUC 0.5), never a result.
+    (docs/reference.md: the public re-run's ``ht`` model at AUC 0.5), never a result.
     """
     score = np.asarray(score, dtype=np.float64)
     if not np.isfinite(score).all():

@@ -1,7 +1,7 @@
 """One Keras 3 model builder for every feature set.
 
 ``build_model(feature_set.primary_model, specs, network)`` looks the builder up in
-``BUILDERS``. The ``nn`` builder (REFERENCE.md "Networks") gives every image input its own
+``BUILDERS``. The ``nn`` builder (docs/reference.md "Networks") gives every image input its own
 conv tower - blocks of two 3x3 same-padded ReLU convolutions and a 2x2 max-pool with same
 padding - flattens the towers, concatenates them with the flat inputs, then applies dense ReLU
 layers with dropout after each and a sigmoid output. It is a CNN when any input is an image
@@ -108,7 +108,7 @@ def conv_tower(image: keras.KerasTensor, network: NetworkSettings, name: str) ->
 
 @register_builder("nn")
 def build_nn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
-    """CNN/DNN of REFERENCE.md "Networks": conv tower per image, flat inputs joined, dense."""
+    """CNN/DNN of docs/reference.md "Networks": conv tower per image, flat inputs joined, dense."""
     if not specs:
         raise ValueError("build_nn: no inputs")
     inputs = {spec.name: keras.Input(shape=spec.shape, name=spec.name) for spec in specs}

@@ -1,4 +1,4 @@
-"""Particle-Flow and Energy-Flow Networks on calorimeter cells as particles (REFERENCE.md 2).
+"""Particle-Flow and Energy-Flow Networks on calorimeter cells as particles (docs/reference.md 2).
 
 "Learning to Isolate Muons" also trains the deep-sets networks of Komiske, Metodiev and Thaler
 (energyflow's definitions, written here in Keras 3 so that one Keras serves every model):
@@ -40,7 +40,7 @@ N_FEATURES = 3  # (z, eta, phi) per particle
 
 def scaled_coordinates(geometry: ImageGeometry) -> tuple[np.ndarray, np.ndarray]:
     """(eta, phi), each (n_phi * n_eta,) float32 in row-major pixel order: pixel centres
-    relative to the image centre divided by the image half-width in eta (REFERENCE.md
+    relative to the image centre divided by the image half-width in eta (docs/reference.md
     "Image geometry"; phi follows the geometry's row orientation)."""
     eta, phi = geometry.pixel_coordinates()
     half_width = geometry.n_eta * geometry.d_eta / 2.0
@@ -169,11 +169,11 @@ def _build_on_image(kind: str, specs: Sequence[InputSpec], network: NetworkSetti
 
 @register_builder("pfn")
 def build_pfn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
-    """Particle-Flow Network on the cells of one image input (REFERENCE.md 2)."""
+    """Particle-Flow Network on the cells of one image input (docs/reference.md 2)."""
     return _build_on_image("pfn", specs, network)
 
 
 @register_builder("efn")
 def build_efn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
-    """Energy-Flow Network (IRC safe) on the cells of one image input (REFERENCE.md 2)."""
+    """Energy-Flow Network (IRC safe) on the cells of one image input (docs/reference.md 2)."""
     return _build_on_image("efn", specs, network)

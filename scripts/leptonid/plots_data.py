@@ -21,7 +21,7 @@ from leptonid.geometry import ImageGeometry, geometry_for  # noqa: E402
 from leptonid.hl import HL_NAMES, compute_hl  # noqa: E402
 
 CHUNK_EVENTS = 4096
-# Class names by dataset kind, index = label (REFERENCE.md 1 and 2: 1 = signal).
+# Class names by dataset kind, index = label (docs/reference.md 1 and 2: 1 = signal).
 CLASS_NAMES = {
     "electrons": ("jet (y = 0)", "electron (y = 1)"),
     "muons": ("non-prompt muon (y = 0)", "prompt muon (y = 1)"),

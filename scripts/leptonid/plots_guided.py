@@ -2,7 +2,7 @@
 
 Every function takes tables and numbers (never file paths) and returns a matplotlib Figure;
 scripts/plot_guided.py writes them. Reference lines (the black box, the start set's model)
-come from the metrics files of this run, never from typed-in numbers (REFERENCE.md 3).
+come from the metrics files of this run, never from typed-in numbers (docs/reference.md 3).
 """
 
 from __future__ import annotations

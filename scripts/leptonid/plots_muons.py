@@ -1,6 +1,6 @@
 """Muon-analysis figures: the radial ET profile around the muon, per class.
 
-REFERENCE.md 2: non-prompt muons have extra ET close to the muon that grows with the cone
+docs/reference.md 2: non-prompt muons have extra ET close to the muon that grows with the cone
 radius, while pile-up adds a roughly uniform floor to both classes.  The radial profile shows
 both at once: mean ET per unit area against the distance Delta R of the pixel centre from the
 muon (flat for the floor, rising towards the muon for the b-jet fragments), and the mean ET
@@ -53,7 +53,7 @@ def radial_profile(
     """Weighted mean ET in rings of Delta R around the image centre (the muon), per class.
 
     images: (N, n_phi, n_eta) or (N, n_phi, n_eta, 1) ET in GeV; y: (N,) 1 = prompt muon;
-    weight: (N,) per-event weights (REFERENCE.md 2: pT reweighting); edges: (n_rings + 1,)
+    weight: (N,) per-event weights (docs/reference.md 2: pT reweighting); edges: (n_rings + 1,)
     ascending Delta R, default :func:`default_edges`.  A pixel belongs to the ring holding its
     centre (``geometry.delta_r``).
 

@@ -1,4 +1,5 @@
-"""Streaming writer of HDF5 files in the published layout (REFERENCE.md 1 and 2, "Published data").
+"""Streaming writer of HDF5 files in the published layout (docs/reference.md 1 and 2,
+"Published data").
 
 Every top-level key is a group holding three datasets ``train``, ``valid`` and ``test`` (read as
 ``f["et/train"]``).  Events are assigned to splits by their index in the stream: the first

@@ -43,7 +43,7 @@ def _build(cls, values: Mapping, where: str):
 
 @dataclass(frozen=True)
 class NetworkSettings:
-    """Hyper-parameters of one network (REFERENCE.md "Networks").
+    """Hyper-parameters of one network (docs/reference.md "Networks").
 
     conv_blocks: blocks of two 3x3 convolutions + 2x2 max-pool per image tower.
     filters: convolution filters in every layer of a tower.
@@ -205,6 +205,11 @@ class BdtSettings:
     max_leaf_nodes: int = 31
     n_iter_no_change: int = 10
 
+    @classmethod
+    def from_config(cls, values: Mapping | None) -> BdtSettings:
+        """Build from ``training.bdt``; unknown keys raise SettingsError."""
+        return _build(cls, values or {}, "training.bdt")
+
 
 @dataclass(frozen=True)
 class TrainingSettings:
@@ -212,7 +217,7 @@ class TrainingSettings:
 
     epochs is an upper limit; early stopping on val_loss after ``patience`` epochs without
     improvement restores the best weights; the learning rate is multiplied by ``lr_factor``
-    after ``lr_patience`` epochs without improvement (REFERENCE.md "Networks").
+    after ``lr_patience`` epochs without improvement (docs/reference.md "Networks").
     threads: CPU threads of one training job (the rules' ``threads:``).
     """
 
@@ -229,7 +234,7 @@ class TrainingSettings:
     @classmethod
     def from_config(cls, values: Mapping) -> TrainingSettings:
         values = dict(values)
-        bdt = _build(BdtSettings, values.pop("bdt", None) or {}, "training.bdt")
+        bdt = BdtSettings.from_config(values.pop("bdt", None))
         return _build(cls, {**values, "bdt": bdt}, "training")
 
     def to_dict(self) -> dict:
@@ -259,7 +264,7 @@ class EvaluationSettings:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Hyper-parameter ranges of the authors' Bayesian search (REFERENCE.md "Networks")."""
+    """Hyper-parameter ranges of the authors' Bayesian search (docs/reference.md "Networks")."""
 
     conv_blocks: tuple[int, int] = (1, 4)
     filters: tuple[int, int] = (8, 128)
@@ -288,7 +293,7 @@ class TuningSettings:
     def from_config(cls, values: Mapping | None) -> TuningSettings:
         values = dict(values or {})
         if "space" in values:
-            raise SettingsError("tuning: unknown key(s) ['space'] (ranges are REFERENCE.md's)")
+            raise SettingsError("tuning: unknown key(s) ['space'] (ranges are docs/reference.md's)")
         values["feature_sets"] = tuple(values.get("feature_sets", ()))
         return _build(cls, values, "tuning")
 

@@ -1,7 +1,7 @@
 """Seeded generator of electron candidates (signal) and jets faking electrons (background).
 
 A fast, physics-motivated stand-in for the authors' MadGraph + Pythia + Delphes samples
-(REFERENCE.md 1): it writes the same images (ECal and HCal ET and energy), from which the
+(docs/reference.md 1): it writes the same images (ECal and HCal ET and energy), from which the
 7 HL features and the invariant mass are computed by :mod:`leptonid.hl`, never on a private
 path.  docs/simulator.md explains what each choice models; every parameter lives in the
 ``datasets.electrons.simulate`` block of the config (described in config/schema.yaml).
@@ -11,7 +11,7 @@ point on the ECal: offsets (d_eta, d_phi) in units of eta and radians.  Energies
 "ET" is transverse energy, E = ET cosh(eta).  The ECal grid is aligned with absolute cell
 boundaries: the impact point sits at a uniformly random position inside its cell.  After
 deposition the image is centred on the hottest ECal cell within ``centre_search_cells`` of the
-impact, as in REFERENCE.md "Image geometry"; the 8 x 8 HCal cells (0.1 x pi/31) are centred
+impact, as in docs/reference.md "Image geometry"; the 8 x 8 HCal cells (0.1 x pi/31) are centred
 on the same point and upsampled to 32 x 32 pixels holding 1/16 of their cell each.  Image
 orientation (phi descending down the rows) comes from :mod:`leptonid.geometry` only.
 
@@ -199,7 +199,7 @@ def _electrons(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tupl
     bremsstrahlung photons taking a fraction x of its energy, dN/dx ~ 1/x on [brem_x_min, 1];
     the electron then bends further than the photon in the solenoid field, so a photon lands
     at Delta phi = q bending_gev t / pT_e from the electron, t ~ U(0, 1) the depth of the
-    emission (REFERENCE.md: "energy in the central cell plus about one phi neighbour").
+    emission (docs/reference.md: "energy in the central cell plus about one phi neighbour").
     """
     et = _power_law(rng, n, s.et_min, s.et_max, s.electron_et_index)
     charge = rng.choice([-1.0, 1.0], n)
@@ -497,7 +497,7 @@ def _simulate_class(
     return {key: np.concatenate([a[key] for a in accepted]) for key in accepted[0]}
 
 
-def _finish(raw: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
+def finish_images(raw: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.ndarray]:
     """Published arrays from internal ET images: orientation, upsampling, E images, HL, mass."""
     et = raw["et"]
     ht = np.repeat(np.repeat(raw["hcal_cells"], HCAL_UPSAMPLE, axis=1), HCAL_UPSAMPLE, axis=2)
@@ -540,7 +540,7 @@ def simulate_block(seed: int, block: int, n_events: int, settings: ElectronSimSe
     y = np.concatenate([np.ones(n_signal), np.zeros(n_events - n_signal)])
     order = rng.permutation(n_events)
     raw = {key: value[order] for key, value in raw.items()}
-    return _finish(raw, y[order])
+    return finish_images(raw, y[order])
 
 
 def simulate_electrons(
@@ -578,7 +578,7 @@ def simulate_electrons(
             yield chunk
 
 
-# Published layout of the electron files (REFERENCE.md 1, "Published data").
+# Published layout of the electron files (docs/reference.md 1, "Published data").
 ELECTRON_LAYOUT = {
     "et": ((ECAL.n_phi, ECAL.n_eta, 1), "float32"),
     "ht": ((HCAL.n_phi, HCAL.n_eta, 1), "float32"),

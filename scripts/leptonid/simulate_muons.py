@@ -1,7 +1,8 @@
 """Seeded generator of prompt (signal) and non-prompt (background) muons in the published layout.
 
 A fast, physics-motivated stand-in for the authors' MadGraph + Pythia 8 + Delphes samples of
-"Learning to Isolate Muons" (REFERENCE.md 2; docs/muons.md explains every choice and parameter):
+"Learning to Isolate Muons" (docs/reference.md 2; docs/muons.md explains every choice and
+parameter):
 
 * signal: prompt muons from ``pp -> Z'(20 GeV) -> mu mu``; around them only pile-up
   (``<mu> = 50`` interactions) and the underlying event: a roughly uniform floor of soft
@@ -11,7 +12,7 @@ A fast, physics-motivated stand-in for the authors' MadGraph + Pythia 8 + Delphe
   falling radial profile - adds ET close to the muon that grows with the cone radius, on top of
   the same pile-up and underlying event.
 
-Delphes (REFERENCE.md 1, "Simulation") puts each particle's energy in one calorimeter cell and
+Delphes (docs/reference.md 1, "Simulation") puts each particle's energy in one calorimeter cell and
 the muon in none: the muon itself deposits nothing here either.  Cells have a stochastic ET
 resolution and an ET threshold.  Images are 32 x 32 pixels of 0.025 (geometry ``MUON``),
 centred on the muon, rows in phi (descending, as published), columns in eta.
@@ -21,7 +22,7 @@ Delta R < R0 of the muon, divided by the muon pT, for every cone radius in
 ``iso_radii`` (cells counted by their centre; the simulated grid extends past the image so that
 cones up to the largest radius are complete), the muon pT, and a weight: background events are
 reweighted in pT to the signal pT distribution (signal weight 1), so that pT alone carries no
-information (REFERENCE.md 2, "weights_signal, weights_bg").  The weight is the ratio of the two
+information (docs/reference.md 2, "weights_signal, weights_bg").  The weight is the ratio of the two
 classes' pT densities estimated once from a large seeded pT-only sample, so every chunk gets its
 weights without seeing the others, and the mean background weight is 1 (normalised).
 
@@ -53,9 +54,9 @@ log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 1000  # events per independently seeded block
 SPLITS = ("train", "valid", "test")
-SPLIT_FRACTIONS = (0.64, 0.16, 0.20)  # REFERENCE.md 2: each class split 64/16/20
+SPLIT_FRACTIONS = (0.64, 0.16, 0.20)  # docs/reference.md 2: each class split 64/16/20
 CLASSES = ("signal", "bg")  # suffixes of the published groups (images_signal, images_bg, ...)
-# Keys of the published muon layout (REFERENCE.md 2) and the documented extra pt key.
+# Keys of the published muon layout (docs/reference.md 2) and the documented extra pt key.
 PUBLISHED_KEYS = ("images", "iso", "weights", "pt")
 _WEIGHT_STREAM = 7  # first entry of the seed sequence of the reference pT sample
 
@@ -380,7 +381,7 @@ def simulate_block(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     """One independently seeded block of n_events muons of one class.
 
-    Returns the published arrays of the class (REFERENCE.md 2): images (n, 32, 32) float32 ET
+    Returns the published arrays of the class (docs/reference.md 2): images (n, 32, 32) float32 ET
     in GeV (rows phi descending as published, columns eta ascending); iso (n, n_radii) float32,
     cone ET sum / muon pT for each of ``iso_radii``; weights (n,) float64; pt (n,) float32 GeV.
     """
@@ -408,7 +409,7 @@ def simulate_block(
 def split_sizes(n_events: int, signal_fraction: float) -> dict[str, dict[str, int]]:
     """Events per class and split: {"signal": {"train": ..., ...}, "bg": {...}}.
 
-    Each class is split 64/16/20 (REFERENCE.md 2); test takes the rounding remainder.
+    Each class is split 64/16/20 (docs/reference.md 2); test takes the rounding remainder.
     """
     n_signal = int(round(signal_fraction * n_events))
     sizes = {}
@@ -468,7 +469,7 @@ def simulate_muons(
 
 
 def published_layout(settings: MuonSimSettings) -> dict[str, tuple[tuple[int, ...], str]]:
-    """Per-event shape and dtype of every published group (REFERENCE.md 2), for
+    """Per-event shape and dtype of every published group (docs/reference.md 2), for
     :class:`leptonid.publish.PublishedWriter`: images_signal, images_bg (32, 32) float32,
     iso_* (n_radii,) float32, weights_* () float64, pt_* () float32."""
     per_key = {

@@ -1,7 +1,7 @@
 """Training: preprocessing fitted on train, a fit loop that checkpoints and resumes, the BDT
 baseline and the optional optuna search.
 
-Splits (REFERENCE.md 3, "Known mistakes"): preprocessing is fitted on the train split only,
+Splits (docs/reference.md 3, "Known mistakes"): preprocessing is fitted on the train split only,
 valid drives early stopping and the LR schedule, test is never seen here.
 
 Checkpoints: after every epoch ``{checkpoint_dir}/epoch-NNNN/`` receives the model with its
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from leptonid import io, metrics
-from leptonid.dataset import LABEL, WEIGHT, input_names, load_split
+from leptonid.dataset import LABEL, WEIGHT, SplitInput, input_names, split_files
 from leptonid.models import InputSpec, build_model, compile_model, input_specs
 from leptonid.settings import (
     SEED_OFFSETS,
@@ -559,13 +559,13 @@ def load_model(model_path: str | Path, preprocess_path: str | Path):
 
 
 def run_training(
-    feather_dir: str | Path,
+    train: SplitInput,
+    valid: SplitInput,
     feature_set: FeatureSet,
     settings: TrainingSettings,
     seed: int,
     files: ModelFiles,
     checkpoint_dir: str | Path,
-    efp_dir: str | Path | None = None,
     threads: int | None = None,
 ) -> dict:
     """The training entry: load train/valid, fit (resuming), write the files, drop checkpoints.
@@ -576,38 +576,50 @@ def run_training(
         threads or settings.threads, settings.require_gpu, settings.mixed_precision
     )
     log.info("device: %s", device["device"])
-    train, valid = (
-        load_split(feather_dir, split, feature_set.inputs, feature_set.efps, efp_dir)
-        for split in ("train", "valid")
+    train_arrays, valid_arrays = (
+        split.load(feature_set.inputs, feature_set.efps) for split in (train, valid)
     )
-    result = train_network(train, valid, feature_set, settings, seed, checkpoint_dir)
+    result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
     result.info.update(device=device["device"], device_info=device)
+    result.info["training"] = {**result.info["training"], "threads": device["threads"]}
     save_result(result, files)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result.info
 
 
-def predict_split(
+def score_table(arrays: Mapping[str, np.ndarray], score: np.ndarray) -> pd.DataFrame:
+    """The scores file of one split: columns y (int8), score, weight (float64)."""
+    return pd.DataFrame(
+        {
+            "y": np.asarray(arrays[LABEL], dtype=np.int8),
+            "score": np.asarray(score, dtype=np.float64),
+            "weight": np.asarray(arrays[WEIGHT], dtype=np.float64),
+        }
+    )
+
+
+def score_network(
     model_path: str | Path,
     preprocess_path: str | Path,
-    feather_dir: str | Path,
+    data: SplitInput,
     feature_set: FeatureSet,
-    split: str = "test",
-    efp_dir: str | Path | None = None,
     threads: int = 1,
 ) -> pd.DataFrame:
     """Scores of a saved network on one split: a table with columns y, score, weight."""
     configure_tensorflow(threads)
-    arrays = load_split(feather_dir, split, feature_set.inputs, feature_set.efps, efp_dir)
+    arrays = data.load(feature_set.inputs, feature_set.efps)
     model, preprocessor = load_model(model_path, preprocess_path)
-    score = predict_scores(model, preprocessor, arrays)
-    return pd.DataFrame(
-        {
-            "y": np.asarray(arrays[LABEL], dtype=np.int8),
-            "score": score,
-            "weight": np.asarray(arrays[WEIGHT], dtype=np.float64),
-        }
-    )
+    return score_table(arrays, predict_scores(model, preprocessor, arrays))
+
+
+def score_bdt(trees_path: str | Path, data: SplitInput, feature_set: FeatureSet) -> pd.DataFrame:
+    """Scores of a saved BDT (trees.npz, ``leptonid.bdt``) on one split: y, score, weight."""
+    from leptonid.bdt import predict_trees
+
+    arrays = data.load(feature_set.inputs, feature_set.efps)
+    trees = io.read_npz(trees_path)
+    x = flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
+    return score_table(arrays, predict_trees(trees, x))
 
 
 # ------------------------------------------------------------------------------------- BDT
@@ -622,25 +634,26 @@ def flat_matrix(arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> np.nd
 def train_bdt(
     train: Mapping[str, np.ndarray],
     valid: Mapping[str, np.ndarray],
-    test: Mapping[str, np.ndarray],
     feature_set: FeatureSet,
     settings: BdtSettings,
     seed: int,
     threads: int = 1,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict]:
     """Boosted decision tree baseline on the flat inputs, early-stopped on valid.
 
-    Returns (test predictions with y, score, weight; history with iteration, loss, val_loss
-    (weighted log-loss per boosting iteration); a train_info record). No model file is kept
-    (no pickle): training and prediction happen in one job.
+    Returns (the fitted trees as arrays, ``leptonid.bdt.export_trees``; history with
+    iteration, loss, val_loss (weighted log-loss per boosting iteration); a train_info record).
+    The test split is not seen here: a later job scores it from the saved trees.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
+    from leptonid.bdt import export_trees
+
     if feature_set.image_inputs:
         raise ValueError(f"feature set {feature_set.name!r}: a bdt needs flat inputs only")
     names = input_names(feature_set.inputs, feature_set.efps)
-    x_train, x_valid, x_test = (flat_matrix(a, names) for a in (train, valid, test))
+    x_train, x_valid = (flat_matrix(a, names) for a in (train, valid))
     classifier = HistGradientBoostingClassifier(
         learning_rate=settings.learning_rate,
         max_iter=settings.max_iter,
@@ -660,21 +673,13 @@ def train_bdt(
             y_val=valid[LABEL],
             sample_weight_val=valid[WEIGHT],
         )
-        fit_seconds = time.perf_counter() - start
-        score = classifier.predict_proba(x_test)[:, 1]
+    fit_seconds = time.perf_counter() - start
     n_iter = int(classifier.n_iter_)
     history = pd.DataFrame(
         {
             "iteration": np.arange(len(classifier.train_score_)),
             "loss": -classifier.train_score_,
             "val_loss": -classifier.validation_score_,
-        }
-    )
-    predictions = pd.DataFrame(
-        {
-            "y": np.asarray(test[LABEL], dtype=np.int8),
-            "score": score.astype(np.float64),
-            "weight": np.asarray(test[WEIGHT], dtype=np.float64),
         }
     )
     info = {
@@ -693,30 +698,25 @@ def train_bdt(
         "bdt": dict(vars(settings)),
     }
     log.info("bdt %s: %d iterations in %.1f s", info["name"], n_iter, fit_seconds)
-    return predictions, history, info
+    return export_trees(classifier), history, info
 
 
 def run_bdt(
-    feather_dir: str | Path,
+    train: SplitInput,
+    valid: SplitInput,
     feature_set: FeatureSet,
     settings: BdtSettings,
     seed: int,
-    predictions_path: str | Path,
+    trees_path: str | Path,
     history_path: str | Path,
     info_path: str | Path,
-    efp_dir: str | Path | None = None,
     threads: int = 1,
 ) -> dict:
-    """The BDT entry: load the three splits, train on train (early stopping on valid), score
-    test, write predictions (y, score, weight), history and train_info. Returns train_info."""
-    from leptonid.io import write_table
-
-    splits = [
-        load_split(feather_dir, split, feature_set.inputs, feature_set.efps, efp_dir)
-        for split in ("train", "valid", "test")
-    ]
-    predictions, history, info = train_bdt(*splits, feature_set, settings, seed, threads)
-    write_table(predictions, predictions_path)
+    """The BDT entry: train on train (early stopping on valid), write the trees (npz),
+    history and train_info. Returns train_info."""
+    arrays = [split.load(feature_set.inputs, feature_set.efps) for split in (train, valid)]
+    trees, history, info = train_bdt(*arrays, feature_set, settings, seed, threads)
+    io.write_npz(trees_path, trees)
     io.write_text(Path(history_path), history.to_csv(index=False))
     io.write_json(info_path, _json_safe(info))
     return info
@@ -741,7 +741,7 @@ def tune_network(
     tuning: TuningSettings,
     seed: int,
 ) -> tuple[dict, pd.DataFrame]:
-    """Optuna TPE search (seeded) over REFERENCE.md's ranges; objective: weighted valid AUC.
+    """Optuna TPE search (seeded) over docs/reference.md's ranges; objective: weighted valid AUC.
 
     Each trial trains ``tuning.epochs`` epochs (no early stopping). Returns (best network
     settings, one row per trial with its parameters and valid AUC). Conv settings are only
@@ -810,14 +810,14 @@ def tune_network(
 
 
 def run_tuning(
-    feather_dir: str | Path,
+    train: SplitInput,
+    valid: SplitInput,
     feature_set: FeatureSet,
     settings: TrainingSettings,
     tuning: TuningSettings,
     seed: int,
     tuned_path: str | Path,
     trials_path: str | Path,
-    efp_dir: str | Path | None = None,
     threads: int = 1,
 ) -> dict:
     """The tuning entry: search on train/valid and write the best network settings as a YAML
@@ -825,15 +825,14 @@ def run_tuning(
     import yaml
 
     configure_tensorflow(threads, settings.require_gpu, settings.mixed_precision)
-    train, valid = (
-        load_split(feather_dir, split, feature_set.inputs, feature_set.efps, efp_dir)
-        for split in ("train", "valid")
+    train_arrays, valid_arrays = (
+        split.load(feature_set.inputs, feature_set.efps) for split in (train, valid)
     )
-    best, trials = tune_network(train, valid, feature_set, settings, tuning, seed)
+    best, trials = tune_network(train_arrays, valid_arrays, feature_set, settings, tuning, seed)
     network = {key: value for key, value in best.items() if key != "valid_auc"}
     header = (
         f"# optuna TPE search (seed {seed}) for feature set {feature_set.name}: "
-        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s), ranges of REFERENCE.md "
+        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s), ranges of docs/reference.md "
         f'"Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
         "# train_model merges this over the feature set's network when tuning is enabled.\n"
     )
@@ -876,14 +875,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out_dir / "history.csv",
         args.out_dir / "train_info.json",
     )
+    keys = feature_set.inputs
+    efp_tables = {
+        split: str(args.efp_dir / split / "index.json") if args.efp_dir else None
+        for split in ("train", "valid")
+    }
     run_training(
-        args.feather_dir,
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "train", keys))), efp_tables["train"]
+        ),
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "valid", keys))), efp_tables["valid"]
+        ),
         feature_set,
         TrainingSettings.from_config(config["training"]),
         int(config["seed"]) + SEED_OFFSETS["training"],
         files,
         args.checkpoint_dir,
-        efp_dir=args.efp_dir,
         threads=args.threads,
     )
     return 0

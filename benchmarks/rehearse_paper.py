@@ -1,0 +1,288 @@
+"""Paper-scale rehearsal (`make bench-paper`): the real rules of config/paper.yaml on this machine.
+
+Two axes, each a real `snakemake` run of the workflow in its own directory under
+results/bench/paper/ (the user's results/ are untouched), on data the built-in simulators write
+in the published layout:
+
+- length: every event at the published sizes (214,884 electron candidates; 200,000 muons, the
+  size config/paper.yaml simulates, since the muon paper does not state its file's) with a
+  small EFP grid: unpacking, EFPs, duplicates, single-EFP AUCs, the BDTs and DNNs at the paper's
+  hyper-parameters, one CNN per analysis, evaluation with the paper's 1,000 bootstrap
+  resamples and a guided scan;
+- width: the whole paper EFP grid (509 graphs x 5 kappas x 3 betas x ECal and HCal = 15,270
+  EFPs) on a few thousand electron candidates: EFPs, duplicates, single-EFP AUCs and the guided
+  search ranking every one of the 15,270 candidates on the paper's 10^6 pairs.
+
+Deviations from the paper configuration, so that the rehearsal ends in minutes rather than
+days (each is written into the JSON): one epoch per network; the CNNs of the length axis have
+one conv block of 8 filters (their memory is the data's; the paper network adds its weights and
+one batch of activations); PFN/EFN are not trained (their samples/s are measured by
+benchmarks/bench_training_paper.py with the paper's sizes); fewer EFP chunks.
+
+Per rule it records the wall time and the peak RSS from Snakemake's benchmark files (max_rss),
+and for compute_efps the events/s per core at the measured image occupancy (non-zero pixels),
+extrapolated to the CPU-hours of the paper grid on all 214,884 events. Writes
+results/bench/paper.json and prints the README table. Memory target: 2 GB per job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "scripts"))
+
+from leptonid import io  # noqa: E402
+from leptonid.efp import EFPSettings, efp_names  # noqa: E402
+
+OUT = REPO / "results" / "bench"
+MEMORY_TARGET_MB = 2048
+PAPER_ELECTRONS = 214_884
+PAPER_MUONS = 200_000
+SMALL_CNN = {"conv_blocks": 1, "filters": 8}
+SMALL_GRID = {"graphs": [["d<=3", "p==1"]], "kappas": [1, 2], "betas": [0.5, 1]}
+
+
+def paper_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
+
+
+def length_config(chunks: int) -> dict:
+    """config/paper.yaml at the published sizes with a small EFP grid (module docstring)."""
+    config = paper_config()
+    electrons, muons = config["datasets"]["electrons"], config["datasets"]["muons"]
+    electrons.update(source="simulate", file="unscaled_data.h5")
+    electrons["simulate"] = {"n_events": PAPER_ELECTRONS}
+    muons.update(source="simulate", file="data.h5", keys=["images", "iso", "pt", "y"])
+    muons["simulate"] = {"n_events": PAPER_MUONS}
+    sets = electrons["feature_sets"]
+    electrons["feature_sets"] = {
+        "et_and_ht": {
+            "inputs": ["et", "ht"],
+            "network": {**sets["et_and_ht"]["network"], **SMALL_CNN},
+        },
+        "hl": sets["hl"],
+        "hl_and_mass": sets["hl_and_mass"],
+    }
+    muon_sets = muons["feature_sets"]
+    muons["feature_sets"] = {
+        "images": {"inputs": ["images"], "network": SMALL_CNN},
+        "iso": muon_sets["iso"],
+    }
+    for dataset in (electrons, muons):
+        dataset["paper_reference"] = {
+            k: v for k, v in dataset["paper_reference"].items() if k in dataset["feature_sets"]
+        }
+        dataset["efp"].update(SMALL_GRID, chunks=chunks)
+    electrons["guided"].update(max_passes=1, scans={"hl": {"start": "hl", "candidates": "all"}})
+    muons["guided"].update(
+        max_passes=1, scans={"iso_irc": {"start": "iso", "candidates": "irc_safe"}}
+    )
+    config["training"]["epochs"] = 1
+    config["tuning"]["enabled"] = False
+    return config
+
+
+def width_config(n_events: int, chunks: int) -> dict:
+    """config/paper.yaml's electron analysis, the whole paper EFP grid, n_events candidates."""
+    config = paper_config()
+    electrons = config["datasets"]["electrons"]
+    config["datasets"] = {"electrons": electrons}
+    electrons.update(source="simulate", file="unscaled_data.h5")
+    electrons["simulate"] = {"n_events": int(n_events)}
+    sets = electrons["feature_sets"]
+    electrons["feature_sets"] = {"et_and_ht": sets["et_and_ht"], "hl": sets["hl"]}
+    electrons["paper_reference"] = {
+        k: v for k, v in electrons["paper_reference"].items() if k in electrons["feature_sets"]
+    }
+    electrons["efp"]["chunks"] = chunks
+    electrons["guided"].update(max_passes=1, scans={"hl": {"start": "hl", "candidates": "all"}})
+    config["training"]["epochs"] = 1
+    config["tuning"]["enabled"] = False
+    return config
+
+
+def run_axis(name: str, config: dict, cores: int) -> dict:
+    """Run the whole DAG of one axis in results/bench/paper/<name>; wall time and status."""
+    workdir = OUT / "paper" / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [
+        str(Path(sys.executable).with_name("snakemake")),
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(config_path),
+        "--cores", str(cores),
+        "--rerun-incomplete",
+    ]  # fmt: skip
+    print(f"== {name}: {' '.join(command)}", flush=True)
+    start = time.perf_counter()
+    log = (workdir / "snakemake.log").open("w")
+    result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    wall = time.perf_counter() - start
+    print(f"== {name}: return code {result.returncode} after {wall / 60:.1f} min", flush=True)
+    return {
+        "workdir": str(workdir.relative_to(REPO)),
+        "returncode": result.returncode,
+        "wall_s": wall,
+    }
+
+
+def rule_table(workdir: Path) -> pd.DataFrame:
+    """One row per (dataset, rule): jobs, total and largest wall s, peak RSS (MB)."""
+    rows = []
+    root = workdir / "results" / "benchmarks"
+    for path in root.rglob("*.tsv"):
+        parts = path.relative_to(root).parts
+        frame = pd.read_csv(path, sep="\t")
+        rule = parts[1] if len(parts) > 2 else Path(parts[1]).stem
+        if parts[1] == "guided":  # results/benchmarks/{dataset}/guided/{scan}/{rule}/...
+            rule = parts[3]
+        rows.append(
+            {
+                "dataset": parts[0],
+                "rule": rule,
+                "job": str(path.relative_to(root)),
+                "s": float(frame["s"].max()),
+                "cpu_s": float(pd.to_numeric(frame["cpu_time"], errors="coerce").max()),
+                "max_rss_mb": float(pd.to_numeric(frame["max_rss"], errors="coerce").max()),
+            }
+        )
+    jobs = pd.DataFrame(rows)
+    if jobs.empty:
+        return jobs
+    return (
+        jobs.groupby(["dataset", "rule"])
+        .agg(
+            jobs=("s", "size"),
+            total_s=("s", "sum"),
+            max_s=("s", "max"),
+            total_cpu_s=("cpu_s", "sum"),
+            max_rss_mb=("max_rss_mb", "max"),
+        )
+        .reset_index()
+    )
+
+
+def occupancy(workdir: Path, dataset: str, keys: list[str]) -> dict[str, float]:
+    """Mean and 90 % quantile of non-zero pixels per image on the train split."""
+    values = {}
+    for key in keys:
+        images = io.read_array(
+            workdir / "results" / dataset / "feather" / "train" / f"{key}.feather"
+        )
+        sample = np.asarray(images[: min(len(images), 5000)]).reshape(min(len(images), 5000), -1)
+        counts = np.count_nonzero(sample > 0, axis=1)
+        values[key] = {"mean": float(counts.mean()), "q90": float(np.quantile(counts, 0.9))}
+    return values
+
+
+def efp_rates(workdir: Path, config: dict, dataset: str) -> dict:
+    """compute_efps events per CPU second (one thread per job: per core), median over the
+    train split's chunks; CPU time rather than wall time, so a loaded machine does not bias it."""
+    block = config["datasets"][dataset]["efp"]
+    settings = EFPSettings.from_config(block)
+    n_train = len(io.read_array(workdir / "results" / dataset / "feather" / "train" / "y.feather"))
+    rows = []
+    for path in sorted(
+        (workdir / "results" / "benchmarks" / dataset / "compute_efps" / "train").glob("*.tsv")
+    ):
+        chunk = int(path.stem)
+        edges = np.linspace(0, n_train, settings.chunks + 1).round().astype(int)
+        events = int(edges[chunk + 1] - edges[chunk])
+        seconds = float(pd.read_csv(path, sep="\t")["cpu_time"].max())
+        rows.append(events / seconds)
+    rate = float(np.median(rows)) if rows else float("nan")
+    return {
+        "n_efps": len(efp_names(settings)),
+        "train_events": n_train,
+        "events_per_s_per_core": rate,
+        "cpu_hours_all_paper_events": PAPER_ELECTRONS / rate / 3600 if rate > 0 else None,
+    }
+
+
+def markdown(table: pd.DataFrame, axis: str) -> str:
+    lines = [
+        "| axis | dataset | rule | jobs | largest job, wall (s) | all jobs, CPU (s) "
+        "| peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in table.sort_values(["dataset", "max_rss_mb"], ascending=[True, False]).itertuples():
+        flag = " **over 2 GB**" if row.max_rss_mb > MEMORY_TARGET_MB else ""
+        lines.append(
+            f"| {axis} | {row.dataset} | {row.rule} | {row.jobs} | {row.max_s:.0f} | "
+            f"{row.total_cpu_s:.0f} | {row.max_rss_mb:.0f}{flag} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--axis", choices=["length", "width", "both"], default="both")
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--width-events", type=int, default=2000)
+    parser.add_argument("--length-chunks", type=int, default=8)
+    parser.add_argument("--width-chunks", type=int, default=8)
+    parser.add_argument("--collect-only", action="store_true", help="re-read finished runs")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    out_path = OUT / "paper.json"
+    result = json.loads(out_path.read_text()) if out_path.exists() else {}
+    result.update(
+        machine={"cpus": os.cpu_count(), "platform": platform.platform()},
+        memory_target_mb=MEMORY_TARGET_MB,
+        deviations_from_paper_config=[
+            "networks train 1 epoch",
+            f"length-axis CNNs: {SMALL_CNN}",
+            "PFN/EFN not trained here (benchmarks/bench_training_paper.py measures them)",
+            f"length-axis EFP grid: {SMALL_GRID}",
+            f"EFP chunks per split: length {args.length_chunks}, width {args.width_chunks}",
+            "guided scans: 1 pass (one scan per dataset)",
+            f"muons: {PAPER_MUONS} simulated events (the muon paper does not state its file size)",
+        ],
+    )
+    axes = {
+        "length": length_config(args.length_chunks),
+        "width": width_config(args.width_events, args.width_chunks),
+    }
+    for axis, config in axes.items():
+        if args.axis not in (axis, "both"):
+            continue
+        entry = result.get(axis, {}) if args.collect_only else run_axis(axis, config, args.cores)
+        workdir = OUT / "paper" / axis
+        table = rule_table(workdir)
+        entry["rules"] = table.to_dict("records")
+        entry["config"] = config
+        datasets = list(config["datasets"])
+        entry["occupancy"] = {
+            dataset: occupancy(workdir, dataset, config["datasets"][dataset]["efp"]["images"])
+            for dataset in datasets
+        }
+        entry["efp"] = {dataset: efp_rates(workdir, config, dataset) for dataset in datasets}
+        entry["over_memory_target"] = [
+            f"{row['dataset']}/{row['rule']}: {row['max_rss_mb']:.0f} MB"
+            for row in entry["rules"]
+            if row["max_rss_mb"] > MEMORY_TARGET_MB
+        ]
+        result[axis] = entry
+        print(markdown(table, axis))
+        print(json.dumps({"occupancy": entry["occupancy"], "efp": entry["efp"]}, indent=2))
+    out_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    print(f"wrote {out_path.relative_to(REPO)}")
+    return 0 if all(result.get(a, {}).get("returncode", 0) == 0 for a in axes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+# The generate source (datasets.<name>.source: generate, docs/generator.md): Pythia 8
+# collisions through a parametrised calorimeter (Delphes ATLAS card), one CPU job per chunk,
+# merged into data.h5 and unscaled_data.h5 in the published layout under
+# resources/<dataset>/generated/, which rule unpack_h5 reads like any other source.
+
+
+rule generate_chunk:
+    output:
+        chunk="resources/{dataset}/generated/chunks/{chunk}.h5",
+    log:
+        "logs/{dataset}/generate_chunk/{chunk}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/generate_chunk/{chunk}.tsv"
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        n_events=generate_chunk_events,
+        seed=stage_seed(SEED_OFFSET_GENERATE),
+        settings=generate_settings,
+    script:
+        "../scripts/generate_chunk.py"
+
+
+rule merge_generated_chunks:
+    input:
+        chunks=generated_chunks,
+    output:
+        data="resources/{dataset}/generated/data.h5",
+        unscaled="resources/{dataset}/generated/unscaled_data.h5",
+    log:
+        "logs/{dataset}/merge_generated_chunks.log",
+    benchmark:
+        "results/benchmarks/{dataset}/merge_generated_chunks.tsv"
+    conda:
+        "../envs/data.yaml"
+    params:
+        settings=generate_settings,
+    script:
+        "../scripts/generate_merge.py"

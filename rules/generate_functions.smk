@@ -1,0 +1,48 @@
+# Constants and input functions of the generate source (rules in rules/generate.smk):
+# Pythia 8 events through a parametrised calorimeter, in chunks (docs/generator.md).
+# Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
+
+from leptonid.generate.electrons import ElectronGenSettings
+from leptonid.generate.muons import MuonGenSettings
+
+SEED_OFFSET_GENERATE = 300  # stage_seed offset; each chunk derives its own Pythia seeds
+GENERATE_SETTINGS = {"electrons": ElectronGenSettings, "muons": MuonGenSettings}
+
+
+def generate_config(dataset):
+    """The dataset's `generate` block, checked: unknown keys stop the DAG naming the key."""
+    block = dict(dataset_config(dataset).get("generate") or {})
+    if dataset not in GENERATE_SETTINGS:
+        raise ValueError(
+            f"datasets.{dataset}.source is 'generate', but there is no generator for "
+            f"{dataset!r} (known: {sorted(GENERATE_SETTINGS)})"
+        )
+    GENERATE_SETTINGS[dataset].from_config(block)
+    return block
+
+
+def generate_settings(wildcards):
+    """The dataset's `generate` block (a dict) for the generate rules."""
+    return generate_config(wildcards.dataset)
+
+
+def generate_chunk_count(dataset):
+    """Number of generate_chunk jobs of a dataset."""
+    return int(generate_config(dataset)["chunks"])
+
+
+def generate_chunk_events(wildcards):
+    """Events of one chunk: n_events shared as evenly as possible, lower chunks first."""
+    block = generate_config(wildcards.dataset)
+    total, chunks, chunk = int(block["n_events"]), int(block["chunks"]), int(wildcards.chunk)
+    if chunk >= chunks:
+        raise ValueError(f"datasets.{wildcards.dataset}.generate: chunk {chunk} >= chunks {chunks}")
+    return total // chunks + (1 if chunk < total % chunks else 0)
+
+
+def generated_chunks(wildcards):
+    """Every chunk file of a generated dataset, in chunk order."""
+    return [
+        f"resources/{wildcards.dataset}/generated/chunks/{chunk}.h5"
+        for chunk in range(generate_chunk_count(wildcards.dataset))
+    ]
