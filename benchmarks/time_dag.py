@@ -35,6 +35,18 @@ def tracked_files() -> list[str]:
     return [line for line in listing.stdout.splitlines() if (REPO / line).is_file()]
 
 
+def rule_cpu_seconds(workdir: Path) -> float:
+    """CPU seconds of every job with a benchmark file (plots have none): a load-independent
+    measure of the work, next to the wall time."""
+    return round(
+        sum(
+            float(pd.to_numeric(pd.read_csv(path, sep="\t")["cpu_time"], errors="coerce").sum())
+            for path in (workdir / "results" / "benchmarks").rglob("*.tsv")
+        ),
+        1,
+    )
+
+
 def rule_times(workdir: Path) -> dict[str, float]:
     """Sum of wall seconds per rule from the rules' benchmark files."""
     totals: dict[str, float] = {}
@@ -63,6 +75,7 @@ def main() -> int:
         command = [sys.executable, "-m", "snakemake", "--cores", str(args.cores), "--quiet"]
         if args.configfile:
             command += ["--configfile", args.configfile]
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
         result = subprocess.run(command, cwd=work, env=os.environ.copy())
         wall = time.perf_counter() - start
@@ -76,6 +89,10 @@ def main() -> int:
             "machine": platform.machine(),
             "configfile": args.configfile or "config/config.yaml",
             "jobs_by_rule_s": rule_times(work),
+            "jobs_cpu_s": rule_cpu_seconds(work),
+            # other work on the machine inflates the wall time: the 1-minute load average
+            # before and after the run (2 cores: a load above 2 means the run shared them)
+            "load_average_before_after": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

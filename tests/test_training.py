@@ -224,7 +224,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         return training.TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
-        def load(self, inputs, efps=()):
+        def load(self, inputs, efps=(), on_demand=False):
             return {}
 
     saved = {}

@@ -40,9 +40,13 @@ def load_split(
     inputs: Sequence[str],
     efps: Sequence[str] = (),
     efp_table: str | Path | None = None,
+    on_demand: bool = False,
 ) -> dict[str, np.ndarray]:
     """Arrays of one split: each key of ``inputs``, ``y`` (N,), ``weight`` (N,) and, when
     ``efps`` is not empty, ``efps`` (N, len(efps)) float64 in the order given.
+
+    on_demand: image inputs (three or more dimensions) come as ``io.ArrayRows``, read a batch
+    of rows at a time (training and scoring stream them), the rest as arrays.
 
     files: the split's Feather array files, ``{key}.feather`` (at least inputs, y, weight);
     efp_table: the split's EFP index.json when ``efps`` is not empty.
@@ -67,6 +71,8 @@ def load_split(
         if not path.exists():
             raise DataError(f"{path}: missing; key {key!r} is needed")
         arrays[key] = io.read_array(path)
+        if on_demand and arrays[key].ndim >= 3:
+            arrays[key] = io.ArrayRows(path)
         paths[key] = path
     if efps:
         if efp_table is None:
@@ -96,6 +102,8 @@ class SplitInput:
     files: tuple[str, ...]
     efp_table: str | None = None
 
-    def load(self, inputs: Sequence[str], efps: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    def load(
+        self, inputs: Sequence[str], efps: Sequence[str] = (), on_demand: bool = False
+    ) -> dict[str, np.ndarray]:
         """``load_split`` of these files."""
-        return load_split(self.files, inputs, efps, self.efp_table)
+        return load_split(self.files, inputs, efps, self.efp_table, on_demand)

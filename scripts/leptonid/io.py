@@ -569,6 +569,83 @@ def read_array(path: str | os.PathLike) -> np.ndarray:
     return array.reshape((len(column), *shape))
 
 
+class ArrayRows:
+    """Rows of a Feather array file read on demand, by positioned reads instead of a memory map.
+
+    ``rows[index]`` (sorted or not) and ``rows[start:stop]`` return numpy arrays holding only
+    those rows, so a job streaming a split in batches holds one batch, and the pages it read
+    stay in the page cache instead of the job's resident memory (a memory map's pages count
+    there once touched: a whole epoch would make the job as large as the file).
+    shape, dtype, len() as the array :func:`read_array` returns.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        array = read_array(self.path)  # validates the file and gives shape and dtype
+        self.shape, self.dtype = array.shape, array.dtype
+        self._row_bytes = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+        self._offset = self._data_offset(array)
+        self._fd = os.open(self.path, os.O_RDONLY) if self._offset is not None else None
+        self._copy = None if self._offset is not None else np.asarray(array)
+        del array
+
+    def _data_offset(self, array: np.ndarray) -> int | None:
+        """File offset of row 0 when the array is a zero-copy view of one contiguous buffer."""
+        if not array.flags.c_contiguous or array.size == 0:
+            return None
+        with pa.memory_map(str(self.path), "r") as source:
+            base = source.read_buffer(1).address
+            reader = pa.ipc.open_file(source)
+            if reader.num_record_batches != 1:
+                return None
+            column = reader.get_batch(0).column(0)
+            values = column.flatten() if len(self.shape) > 1 else column
+            view = values.to_numpy(zero_copy_only=False, writable=False)
+            offset = view.ctypes.data - base
+        size = os.path.getsize(self.path)
+        if offset < 0 or offset + self.shape[0] * self._row_bytes > size:
+            return None
+        return int(offset)
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def _read(self, start: int, count: int) -> np.ndarray:
+        data = os.pread(self._fd, count * self._row_bytes, self._offset + start * self._row_bytes)
+        if len(data) != count * self._row_bytes:
+            raise DataError(f"{self.path}: short read at row {start} (file truncated?)")
+        return np.frombuffer(data, dtype=self.dtype).reshape((count, *self.shape[1:]))
+
+    def __getitem__(self, key) -> np.ndarray:
+        if self._copy is not None:
+            return self._copy[key]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise ValueError("ArrayRows: slices must have step 1")
+            return self._read(start, max(stop - start, 0))
+        index = np.asarray(key, dtype=np.int64).ravel()
+        if index.size and (index.min() < 0 or index.max() >= len(self)):
+            raise IndexError(f"{self.path}: row index out of range 0..{len(self) - 1}")
+        order = np.argsort(index, kind="stable")
+        ordered = index[order]
+        out = np.empty((len(index), *self.shape[1:]), dtype=self.dtype)
+        breaks = np.flatnonzero(np.diff(ordered) != 1) + 1
+        for run in np.split(np.arange(len(ordered)), breaks):
+            if run.size:
+                out[order[run]] = self._read(int(ordered[run[0]]), len(run))
+        return out
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 def write_table(table, path: str | os.PathLike) -> None:
     """Write a table (pandas DataFrame or Arrow Table, e.g. predictions y, score, weight) as
     uncompressed Feather via a temporary name."""

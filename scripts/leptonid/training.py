@@ -45,6 +45,9 @@ from leptonid.settings import (
 log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "auc", "val_auc", "lr"]
+FIT_BLOCK_EVENTS = 16384  # events per block when fitting the image scales (bounded memory)
+PREDICT_BLOCK_EVENTS = 8192  # events scaled and scored at a time by predict_scores
+PREDICT_BATCH = 512  # activations of a paper-size CNN: ~90 MB per conv layer output
 STATE_FILE = "state.json"
 CKPT_MODEL = "model.keras"
 CKPT_BEST = "best_weights.npz"
@@ -132,17 +135,25 @@ class Preprocessor:
         specs = tuple(input_specs(arrays, names))
         scale, mean, std = {}, {}, {}
         for spec in specs:
-            values = np.asarray(arrays[spec.name], dtype=np.float64)
-            if not np.isfinite(values).all():
-                raise ValueError(f"train input {spec.name!r} contains NaN or infinity")
             if spec.is_image:
-                total = float(values.reshape(values.shape[0], -1).sum(axis=1).mean())
+                # image sums in blocks of events: no float64 copy of the whole split
+                source = arrays[spec.name]
+                sums = np.empty(len(source), dtype=np.float64)
+                for start in range(0, len(source), FIT_BLOCK_EVENTS):
+                    block = np.asarray(source[start : start + FIT_BLOCK_EVENTS], dtype=np.float64)
+                    if not np.isfinite(block).all():
+                        raise ValueError(f"train input {spec.name!r} contains NaN or infinity")
+                    sums[start : start + len(block)] = block.reshape(len(block), -1).sum(axis=1)
+                total = float(sums.mean())
                 if not total > 0:
                     raise ValueError(
                         f"train input {spec.name!r}: mean image sum is {total}, expected > 0"
                     )
                 scale[spec.name] = total
             else:
+                values = np.asarray(arrays[spec.name], dtype=np.float64)
+                if not np.isfinite(values).all():
+                    raise ValueError(f"train input {spec.name!r} contains NaN or infinity")
                 flat = values.reshape(values.shape[0], -1)
                 sd = flat.std(axis=0)
                 if (sd == 0).any():
@@ -206,12 +217,61 @@ def _fingerprint(values: Mapping) -> str:
 
 
 def _data_digest(*parts) -> str:
-    """Digest of the model-ready arrays (dicts or arrays), so changed data restarts training."""
+    """Digest of the input arrays (dicts or arrays, also ``io.ArrayRows``), read in blocks of
+    events, so that changed data restarts training."""
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         for array in part.values() if isinstance(part, Mapping) else [part]:
-            digest.update(np.ascontiguousarray(array).data)
+            for start in range(0, len(array), FIT_BLOCK_EVENTS):
+                digest.update(np.ascontiguousarray(array[start : start + FIT_BLOCK_EVENTS]).data)
     return digest.hexdigest()
+
+
+def _batches(
+    arrays: Mapping[str, np.ndarray],
+    preprocessor: Preprocessor,
+    batch_size: int,
+    seed: int | None = None,
+    epoch: int = 0,
+):
+    """A keras PyDataset of (x, y, weight) batches read from ``arrays`` (load_split arrays,
+    images as ``io.ArrayRows``) and scaled batch by batch: memory holds a few batches of model
+    inputs, never the split. With a seed the events are shuffled anew every epoch, with
+    ``default_rng(seed + epoch)`` (a resumed run continues the same sequence)."""
+    import keras
+
+    names = [spec.name for spec in preprocessor.specs]
+    y = np.asarray(arrays[LABEL], dtype=np.float32)
+    w = np.asarray(arrays[WEIGHT], dtype=np.float32)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False, max_queue_size=4)
+            self.epoch = int(epoch)
+            self._shuffle()
+
+        def _shuffle(self) -> None:
+            n = len(y)
+            self.order = (
+                np.arange(n)
+                if seed is None
+                else np.random.default_rng(int(seed) + self.epoch).permutation(n)
+            )
+
+        def __len__(self) -> int:
+            return math.ceil(len(y) / batch_size)
+
+        def __getitem__(self, index: int):
+            rows = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
+            x = preprocessor.transform({name: arrays[name][rows] for name in names})
+            return x, y[rows], w[rows]
+
+        def on_epoch_end(self) -> None:
+            if seed is not None:
+                self.epoch += 1
+                self._shuffle()
+
+    return Batches()
 
 
 # -------------------------------------------------------------------------------- callbacks
@@ -434,7 +494,8 @@ def train_network(
 ) -> TrainResult:
     """Fit the feature set's primary network on ``train``, early-stopping on ``valid``.
 
-    train/valid: load_split dicts (input keys, ``efps`` if any, ``y`` (N,), ``weight`` (N,)).
+    train/valid: load_split dicts (input keys, ``efps`` if any, ``y`` (N,), ``weight`` (N,));
+    images may be ``io.ArrayRows`` (load_split on_demand): the fit streams batches.
     Per-event weights are sample weights of the loss and the AUC metric. With a
     checkpoint_dir the run checkpoints every epoch and resumes from a previous run's last
     epoch. The returned model carries the best (lowest val_loss) weights.
@@ -442,22 +503,24 @@ def train_network(
 
     names = input_names(feature_set.inputs, feature_set.efps)
     preprocessor = Preprocessor.fit(train, names)
-    x_train, y_train, w_train = _xyw(train, preprocessor)
-    x_valid, y_valid, w_valid = _xyw(valid, preprocessor)
+    n_train, n_valid = len(train[LABEL]), len(valid[LABEL])
     fingerprint = _fingerprint(
         {
             "feature_set": feature_set.to_dict(),
             "training": {k: v for k, v in settings.to_dict().items() if k != "threads"},
             "seed": seed,
-            "n_train": len(y_train),
-            "n_valid": len(y_valid),
+            "n_train": n_train,
+            "n_valid": n_valid,
             "preprocess": preprocessor.to_dict(),
-            "data": _data_digest(x_train, y_train, w_train, x_valid, y_valid, w_valid),
+            "data": _data_digest(
+                {k: train[k] for k in [*names, LABEL, WEIGHT]},
+                {k: valid[k] for k in [*names, LABEL, WEIGHT]},
+            ),
         }
     )
     run = _Run(
         settings,
-        len(y_train),
+        n_train,
         settings.epochs,
         Path(checkpoint_dir) if checkpoint_dir is not None else None,
         fingerprint,
@@ -478,18 +541,15 @@ def train_network(
             feature_set.name,
             model.name,
             model.count_params(),
-            len(y_train),
-            len(y_valid),
+            n_train,
+            n_valid,
         )
+        # batches are read from the files and scaled one at a time (_batches)
         model.fit(
-            x_train,
-            y_train,
-            sample_weight=w_train,
-            validation_data=(x_valid, y_valid, w_valid),
-            batch_size=settings.batch_size,
+            _batches(train, preprocessor, settings.batch_size, seed=seed, epoch=initial_epoch),
+            validation_data=_batches(valid, preprocessor, settings.batch_size),
             epochs=settings.epochs,
             initial_epoch=initial_epoch,
-            shuffle=True,
             verbose=1 if sys.stderr.isatty() else 0,
             callbacks=[_make_callback_class()(run)],
         )
@@ -502,8 +562,8 @@ def train_network(
         "model": feature_set.primary_model,
         "architecture": model.name,
         "n_parameters": int(model.count_params()),
-        "n_train": len(y_train),
-        "n_valid": len(y_valid),
+        "n_train": n_train,
+        "n_valid": n_valid,
         "seed": int(seed),
         "epochs_run": len(run.history),
         "best_epoch": int(run.plateau["best_epoch"]),
@@ -524,9 +584,20 @@ def train_network(
 def predict_scores(
     model, preprocessor: Preprocessor, arrays: Mapping[str, np.ndarray]
 ) -> np.ndarray:
-    """(N,) float64 classifier scores in [0, 1] for load_split arrays."""
-    x = preprocessor.transform(arrays)
-    return np.asarray(model.predict(x, batch_size=4096, verbose=0), dtype=np.float64).reshape(-1)
+    """(N,) float64 classifier scores in [0, 1] for load_split arrays.
+
+    Scored in blocks of PREDICT_BLOCK_EVENTS events, each read from the (memory-mapped)
+    arrays and scaled on its own, so memory holds one block of model inputs, not the split.
+    """
+    names = [spec.name for spec in preprocessor.specs]
+    n = len(arrays[names[0]])
+    scores = np.empty(n, dtype=np.float64)
+    for start in range(0, n, PREDICT_BLOCK_EVENTS):
+        block = {name: arrays[name][start : start + PREDICT_BLOCK_EVENTS] for name in names}
+        x = preprocessor.transform(block)
+        values = model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
+        scores[start : start + len(values)] = np.asarray(values, dtype=np.float64).reshape(-1)
+    return scores
 
 
 # --------------------------------------------------------------------------- files of a model
@@ -577,7 +648,7 @@ def run_training(
     )
     log.info("device: %s", device["device"])
     train_arrays, valid_arrays = (
-        split.load(feature_set.inputs, feature_set.efps) for split in (train, valid)
+        split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
     )
     result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
     result.info.update(device=device["device"], device_info=device)
@@ -607,7 +678,7 @@ def score_network(
 ) -> pd.DataFrame:
     """Scores of a saved network on one split: a table with columns y, score, weight."""
     configure_tensorflow(threads)
-    arrays = data.load(feature_set.inputs, feature_set.efps)
+    arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
     model, preprocessor = load_model(model_path, preprocess_path)
     return score_table(arrays, predict_scores(model, preprocessor, arrays))
 
