@@ -7,12 +7,15 @@ and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
 from leptonid import io, training
 from leptonid.dataset import SplitInput
 from leptonid.settings import BdtSettings, FeatureSet, TrainingSettings, TuningSettings
+
+log = logging.getLogger(__name__)
 
 
 def split_input(inputs: Mapping, split: str) -> SplitInput:
@@ -40,16 +43,12 @@ def train_model(
     """Fit one feature set's network on train, early-stopping on valid (resumes from its
     checkpoint). inputs: train, valid (+ *_efps, tuned); outputs: model, preprocess, history,
     info; settings: the rule's params (feature_set, training, seed, checkpoint_dir)."""
-    import logging
-
     import yaml
 
     tuned = None
     if inputs.get("tuned"):
         tuned = yaml.safe_load(Path(inputs["tuned"]).read_text())["network"]
-        logging.getLogger(__name__).info(
-            "tuned network settings from %s: %s", inputs["tuned"], tuned
-        )
+        log.info("tuned network settings from %s: %s", inputs["tuned"], tuned)
     return training.run_training(
         split_input(inputs, "train"),
         split_input(inputs, "valid"),
