@@ -32,7 +32,7 @@ checkpoint select_next_efp:
         unpack(select_next_efp_inputs),
     output:
         # feature_set first: Snakemake names output[0] when a job waits for this checkpoint,
-        # and train_model/predict_model list feature_set.json among their inputs.
+        # and train_model/score_model list feature_set.json among their inputs.
         feature_set="results/{dataset}/guided/{scan}/pass{pass,[1-9][0-9]*}/feature_set.json",
         pairs="results/{dataset}/guided/{scan}/pass{pass}/pairs.json",
         ranking="results/{dataset}/guided/{scan}/pass{pass}/ranking.csv",

@@ -281,7 +281,7 @@ def evaluation_targets():
 # --- guided search (rules/guided.smk) ---
 # Scans, pass names, the checkpoint walk and the input functions of the guided search
 # (docs/guided.md). A guided pass is the feature set guided_{scan}_pass{n}: train_model,
-# predict_model and evaluate_model serve it through feature_set_config and split_result_name.
+# score_model and evaluate_model serve it through feature_set_config and split_result_name.
 
 import functools
 import json
@@ -323,7 +323,7 @@ def guided_pass(dataset, feature_set):
     return scan, pass_index
 
 
-# feature_set_config, split_result_name, train_model_inputs and predict_model_inputs (above)
+# feature_set_config, split_result_name, train_model_inputs and score_model_inputs (above)
 # call is_guided_feature_set and guided_feature_set_inputs.
 def is_guided_feature_set(dataset, feature_set):
     """Whether a feature-set name is a pass of one of the dataset's guided scans."""
@@ -352,8 +352,8 @@ def guided_feature_set_config(dataset, feature_set):
     """Config block (inputs, efps, models, network) of guided_{scan}_pass{n}.
 
     Pass 0 comes from the config (the start set's inputs, the scan's network); pass n >= 1
-    from the feature_set.json that select_next_efp wrote, so train_model, predict_model and
-    score_split see the EFPs chosen so far.
+    from the feature_set.json that select_next_efp wrote, so train_model and score_model see
+    the EFPs chosen so far.
     """
     scan, pass_index = guided_pass(dataset, feature_set)
     if pass_index == 0:
@@ -375,7 +375,7 @@ def guided_feature_set_config(dataset, feature_set):
 def guided_feature_set_inputs(dataset, feature_set):
     """{'guided_feature_set': feature_set.json} for a guided pass n >= 1, else {}.
 
-    train_model and predict_model list it as an input so that their params may read it and so
+    train_model and score_model list it as an input so that their params may read it and so
     that a new choice retrains the pass.
     """
     found = guided_pass(dataset, feature_set)
