@@ -44,7 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 from leptonid import io  # noqa: E402
-from leptonid.efp import EFPSettings, efp_names  # noqa: E402
+from leptonid.efp import EFPSettings, chunk_bounds, efp_names  # noqa: E402
+from time_dag import benchmark_rule  # noqa: E402 (benchmarks/ is on sys.path as the script's folder)
 
 OUT = REPO / "results" / "bench"
 MEMORY_TARGET_MB = 2048
@@ -145,14 +146,11 @@ def rule_table(workdir: Path) -> pd.DataFrame:
     rows = []
     root = workdir / "results" / "benchmarks"
     for path in root.rglob("*.tsv"):
-        parts = path.relative_to(root).parts
+        dataset, rule = benchmark_rule(path.relative_to(root))
         frame = pd.read_csv(path, sep="\t")
-        rule = parts[1] if len(parts) > 2 else Path(parts[1]).stem
-        if parts[1] == "guided":  # results/benchmarks/{dataset}/guided/{scan}/{rule}/...
-            rule = parts[3]
         rows.append(
             {
-                "dataset": parts[0],
+                "dataset": dataset,
                 "rule": rule,
                 "job": str(path.relative_to(root)),
                 "s": float(frame["s"].max()),
@@ -199,9 +197,8 @@ def efp_rates(workdir: Path, config: dict, dataset: str) -> dict:
     for path in sorted(
         (workdir / "results" / "benchmarks" / dataset / "compute_efps" / "train").glob("*.tsv")
     ):
-        chunk = int(path.stem)
-        edges = np.linspace(0, n_train, settings.chunks + 1).round().astype(int)
-        events = int(edges[chunk + 1] - edges[chunk])
+        start, stop = chunk_bounds(n_train, settings.chunks, int(path.stem))
+        events = stop - start
         seconds = float(pd.read_csv(path, sep="\t")["cpu_time"].max())
         rows.append(events / seconds)
     rate = float(np.median(rows)) if rows else float("nan")

@@ -47,13 +47,20 @@ def rule_cpu_seconds(workdir: Path) -> float:
     )
 
 
+def benchmark_rule(relative: Path) -> tuple[str, str]:
+    """(dataset, rule) of a benchmark file, given its path under results/benchmarks/:
+    {dataset}/{rule}.tsv, {dataset}/{rule}/...tsv, or {dataset}/guided/{scan}/{rule}/...tsv."""
+    parts = relative.parts
+    if parts[1] == "guided" and len(parts) > 3:
+        return parts[0], parts[3]
+    return parts[0], parts[1] if len(parts) > 2 else Path(parts[1]).stem
+
+
 def rule_times(workdir: Path) -> dict[str, float]:
     """Sum of wall seconds per rule from the rules' benchmark files."""
     totals: dict[str, float] = {}
     for path in (workdir / "results" / "benchmarks").rglob("*.tsv"):
-        # results/benchmarks/{dataset}/{rule}/...tsv
-        parts = path.relative_to(workdir / "results" / "benchmarks").parts
-        rule = parts[1] if len(parts) > 2 else Path(parts[1]).stem
+        _, rule = benchmark_rule(path.relative_to(workdir / "results" / "benchmarks"))
         totals[rule] = totals.get(rule, 0.0) + float(pd.read_csv(path, sep="\t")["s"].sum())
     return {rule: round(seconds, 1) for rule, seconds in sorted(totals.items())}
 
