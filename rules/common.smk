@@ -51,6 +51,21 @@ def dataset_config(dataset):
     return config["datasets"][dataset]
 
 
+def dataset_kind(dataset):
+    """The analysis a dataset belongs to (datasets.<name>.kind: electrons or muons)."""
+    return dataset_config(dataset)["kind"]
+
+
+def datasets_of_kind(kind):
+    """The datasets of one kind, in config order."""
+    return [dataset for dataset in DATASETS if dataset_kind(dataset) == kind]
+
+
+def kind_param(wildcards):
+    """The dataset's kind, for the scripts that dispatch on it."""
+    return dataset_kind(wildcards.dataset)
+
+
 def canonical(value):
     """Params with every mapping's keys sorted: Snakemake compares a rule's params as written,
     so without this, reordering keys in a config file would rerun the rules that read them."""

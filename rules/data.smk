@@ -4,9 +4,6 @@
 # and the first pictures.
 
 
-ruleorder: recompute_hl > unpack_h5
-
-
 rule simulate_dataset:
     output:
         data="resources/{dataset}/simulated/data.h5",
@@ -19,6 +16,7 @@ rule simulate_dataset:
         "../envs/data.yaml"
     threads: 1
     params:
+        kind=kind_param,
         n_events=simulate_n_events,
         seed=stage_seed(SEED_OFFSET_SIMULATE),
         settings=simulate_settings,
@@ -69,14 +67,12 @@ rule recompute_hl:
         ee=expand("results/{{dataset}}/feather/{split}/ee.feather", split=SPLITS),
         hl=expand("results/{{dataset}}/feather/{split}/hl.feather", split=SPLITS),
     output:
-        recomputed=expand("results/{{dataset}}/feather/{split}/hl_recomputed.feather", split=SPLITS),
+        recomputed=expand("results/{{dataset}}/hl_recomputed/{split}.feather", split=SPLITS),
         check="results/{dataset}/data/hl_check.json",
     log:
         "logs/{dataset}/recompute_hl.log",
     benchmark:
         "results/benchmarks/{dataset}/recompute_hl.tsv"
-    wildcard_constraints:
-        dataset="electrons",
     conda:
         "../envs/data.yaml"
     params:

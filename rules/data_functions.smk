@@ -94,15 +94,16 @@ def unpack_settings(wildcards):
             f"{keys})"
         )
     return {
-        "kind": wildcards.dataset,
+        "kind": dataset_kind(wildcards.dataset),
         "keys": list(dataset_config(wildcards.dataset)["keys"]),
         "seed": stage_seed(SEED_OFFSET_SHUFFLE),
     }
 
 
 def plot_keys(dataset, table):
-    """The keys of a plot table that the dataset unpacks."""
-    return [key for key in table.get(dataset, []) if key in unpacked_key_names(dataset)]
+    """The keys of a plot table (by kind) that the dataset unpacks."""
+    keys = table.get(dataset_kind(dataset), [])
+    return [key for key in keys if key in unpacked_key_names(dataset)]
 
 
 def plot_data_inputs(wildcards):
@@ -120,6 +121,7 @@ def plot_data_inputs(wildcards):
 def plot_data_params(wildcards):
     """Which of plot_data's inputs are images and which are flat features."""
     return {
+        "kind": dataset_kind(wildcards.dataset),
         "image_keys": plot_keys(wildcards.dataset, PLOT_IMAGE_KEYS),
         "feature_keys": plot_keys(wildcards.dataset, PLOT_FEATURE_KEYS),
         "file": dataset_config(wildcards.dataset)["file"],
@@ -127,8 +129,8 @@ def plot_data_params(wildcards):
 
 
 def hl_check_wanted(dataset):
-    """recompute_hl runs for electrons that unpack et, ht, ee and hl."""
-    return dataset == "electrons" and all(
+    """recompute_hl runs for electron datasets that unpack et, ht, ee and hl."""
+    return dataset_kind(dataset) == "electrons" and all(
         key in unpacked_key_names(dataset) for key in HL_CHECK_KEYS
     )
 

@@ -98,3 +98,38 @@ rule plot_roc:
 
 # Final targets: evaluation_targets() in rules/common.smk.
 register_targets(evaluation_targets)
+
+
+# Two or more datasets of one kind (datasets.<name>.kind): their AUC tables side by side.
+rule compare_datasets:
+    input:
+        tables=comparison_tables,
+    output:
+        table=report(
+            "results/compare/{kind}/auc_table.csv",
+            caption="../report/compare_datasets.rst",
+            category="Comparison",
+            subcategory="{kind}",
+            labels={"kind": "{kind}", "figure": "AUC table"},
+        ),
+        markdown="results/compare/{kind}/auc_table.md",
+        figure=report(
+            "results/compare/{kind}/auc.png",
+            caption="../report/compare_datasets.rst",
+            category="Comparison",
+            subcategory="{kind}",
+            labels={"kind": "{kind}", "figure": "AUC per model"},
+        ),
+    log:
+        "logs/compare/{kind}.log",
+    wildcard_constraints:
+        kind="[a-z]+",
+    conda:
+        "../envs/plot.yaml"
+    params:
+        datasets=lambda wildcards: datasets_of_kind(wildcards.kind),
+    script:
+        "../scripts/compare_datasets.py"
+
+
+register_targets(comparison_targets)

@@ -15,6 +15,7 @@ rule generate_chunk:
         "../envs/data.yaml"
     threads: 1
     params:
+        kind=kind_param,
         n_events=generate_chunk_events,
         seed=stage_seed(SEED_OFFSET_GENERATE),
         settings=generate_settings,
@@ -35,6 +36,7 @@ rule merge_generated_chunks:
     conda:
         "../envs/data.yaml"
     params:
+        kind=kind_param,
         settings=generate_settings,
     script:
         "../scripts/generate_merge.py"

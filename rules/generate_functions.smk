@@ -12,12 +12,13 @@ GENERATE_SETTINGS = {"electrons": ElectronGenSettings, "muons": MuonGenSettings}
 def generate_config(dataset):
     """The dataset's `generate` block, checked: unknown keys stop the DAG naming the key."""
     block = dict(dataset_config(dataset).get("generate") or {})
-    if dataset not in GENERATE_SETTINGS:
+    kind = dataset_kind(dataset)
+    if kind not in GENERATE_SETTINGS:
         raise ValueError(
-            f"datasets.{dataset}.source is 'generate', but there is no generator for "
-            f"{dataset!r} (known: {sorted(GENERATE_SETTINGS)})"
+            f"datasets.{dataset}.source is 'generate', but there is no generator for kind "
+            f"{kind!r} (known: {sorted(GENERATE_SETTINGS)})"
         )
-    GENERATE_SETTINGS[dataset].from_config(block)
+    GENERATE_SETTINGS[kind].from_config(block)
     return block
 
 

@@ -517,3 +517,32 @@ def guided_targets():
             for figure in ("auc_vs_pass", "ado_histograms", "chosen_graphs")
         ]
     return targets
+
+
+# --- datasets of one kind side by side (rule compare_datasets, rules/evaluate.smk) ---
+
+
+def compared_kinds():
+    """The kinds with at least two datasets in the config."""
+    kinds = dict.fromkeys(dataset_kind(dataset) for dataset in DATASETS)
+    return [kind for kind in kinds if len(datasets_of_kind(kind)) > 1]
+
+
+def comparison_tables(wildcards):
+    """The AUC tables of the datasets of one kind, in config order."""
+    datasets = datasets_of_kind(wildcards.kind)
+    if len(datasets) < 2:
+        raise ValueError(
+            f"results/compare/{wildcards.kind}/: comparing needs two datasets of kind "
+            f"{wildcards.kind!r}; the config has {datasets}"
+        )
+    return [f"results/{dataset}/summary/auc_table.csv" for dataset in datasets]
+
+
+def comparison_targets():
+    """The comparison table and figure of every kind with two or more datasets."""
+    return [
+        f"results/compare/{kind}/{file}"
+        for kind in compared_kinds()
+        for file in ("auc_table.csv", "auc_table.md", "auc.png")
+    ]

@@ -23,8 +23,6 @@ rule plot_radial_profile:
         "logs/{dataset}/plot_radial_profile.log",
     benchmark:
         "results/benchmarks/{dataset}/plot_radial_profile.tsv"
-    wildcard_constraints:
-        dataset="muons",
     conda:
         "../envs/plot.yaml"
     params:

@@ -1,6 +1,6 @@
 # Constants and the target list of the muon extras (rules/muons.smk; docs/muons.md).
 
-MUON_DATASETS = [dataset for dataset in DATASETS if dataset == "muons"]
+MUON_DATASETS = datasets_of_kind("muons")
 
 
 def muon_targets():

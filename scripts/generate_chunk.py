@@ -1,6 +1,6 @@
 """Rule generate_chunk: one chunk of Pythia 8 events through the calorimeter (docs/generator.md).
 
-Dispatches on the dataset wildcard; the physics lives in leptonid.generate.<dataset>.
+Dispatches on the dataset kind; the physics lives in leptonid.generate.<kind>.
 """
 
 from leptonid.logs import log_to
@@ -11,7 +11,7 @@ log_to(snakemake.log[0])
 from leptonid.generate.chunks import write_generated_chunk  # noqa: E402
 
 write_generated_chunk(
-    kind=str(snakemake.wildcards.dataset),
+    kind=str(snakemake.params.kind),
     seed=int(snakemake.params.seed),
     chunk=int(snakemake.wildcards.chunk),
     n_events=int(snakemake.params.n_events),

@@ -8,7 +8,7 @@ log_to(snakemake.log[0])
 from leptonid.generate.chunks import merge_generated_chunks  # noqa: E402
 
 merge_generated_chunks(
-    kind=str(snakemake.wildcards.dataset),
+    kind=str(snakemake.params.kind),
     chunk_paths=[str(path) for path in snakemake.input.chunks],
     unscaled_path=str(snakemake.output.unscaled),
     scaled_path=str(snakemake.output.data),

@@ -9,7 +9,7 @@ from leptonid import io, plots_data  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 dataset = str(snakemake.wildcards.dataset)
-class_names = plots_data.CLASS_NAMES[dataset]
+class_names = plots_data.CLASS_NAMES[settings["kind"]]
 note = f"{dataset}, train split of {settings['file']}"
 y = io.read_array(snakemake.input.y)
 weight = io.read_array(snakemake.input.weight)

@@ -1,6 +1,6 @@
 """Rule simulate_dataset: the built-in simulator writes data.h5 and unscaled_data.h5.
 
-Dispatches on the dataset wildcard; the physics lives in leptonid.simulate_<dataset>.
+Dispatches on the dataset kind; the physics lives in leptonid.simulate_<kind>.
 """
 
 from leptonid.logs import log_to
@@ -8,12 +8,12 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-dataset = str(snakemake.wildcards.dataset)
+kind = str(snakemake.params.kind)
 n_events = int(snakemake.params.n_events)
 seed = int(snakemake.params.seed)
 settings = dict(snakemake.params.settings)
 
-if dataset == "electrons":
+if kind == "electrons":
     from leptonid.simulate_electrons import ElectronSimSettings, write_electron_dataset
 
     write_electron_dataset(
@@ -23,7 +23,7 @@ if dataset == "electrons":
         unscaled_path=str(snakemake.output.unscaled),
         scaled_path=str(snakemake.output.data),
     )
-elif dataset == "muons":
+elif kind == "muons":
     from leptonid.simulate_muons import MuonSimSettings, write_muon_dataset
 
     write_muon_dataset(
@@ -34,4 +34,4 @@ elif dataset == "muons":
         scaled_path=str(snakemake.output.data),
     )
 else:
-    raise ValueError(f"simulate_dataset: no built-in simulator for dataset {dataset!r}")
+    raise ValueError(f"simulate_dataset: no built-in simulator for kind {kind!r}")

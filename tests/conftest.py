@@ -1,8 +1,8 @@
 """Test configuration: the library lives in scripts/leptonid, importable with no install step.
 
-``tiny_run``: the whole workflow on tests/tiny_full.yaml (every stage: simulation, unpacking,
-EFPs, CNN, DNN and BDT, evaluation, a two-pass guided scan), run once per test session in a
-copy of the repository; the end-to-end tests read it and dry-run edits against it.
+``tiny_run``: the whole workflow on tests/tiny_full.yaml (every stage of both analyses, and two
+electron datasets side by side), run once per test session in a copy of the repository; the
+end-to-end tests read it and dry-run edits against it.
 """
 
 import shutil
@@ -49,5 +49,21 @@ def tiny_run(tmp_path_factory) -> Path:
     """A finished run of tests/tiny_full.yaml in a copy of the repository (its directory)."""
     workdir = tmp_path_factory.mktemp("tiny") / "repo"
     copy_repository(workdir)
+    write_published_electrons(workdir / "published" / "electrons")
     run_snakemake(workdir, "--cores", "2")
     return workdir
+
+
+def write_published_electrons(directory: Path) -> None:
+    """The files of tiny_full.yaml's electrons_path dataset (source path): the published
+    layout, written by the built-in simulator with a seed of its own."""
+    from leptonid.simulate_electrons import ElectronSimSettings, write_electron_dataset
+
+    directory.mkdir(parents=True)
+    write_electron_dataset(
+        n_events=600,
+        seed=99,
+        settings=ElectronSimSettings.from_config({}),
+        unscaled_path=str(directory / "unscaled_data.h5"),
+        scaled_path=str(directory / "data.h5"),
+    )

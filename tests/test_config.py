@@ -87,3 +87,34 @@ def test_workflow_start_up_stops_on_a_typo(tmp_path, default_config):
     )
     assert result.returncode != 0
     assert "evaluation: unknown key(s) ['bootstrap_resampels']" in result.stdout + result.stderr
+
+
+def test_a_dataset_is_named_by_the_user_and_typed_by_its_kind(default_config):
+    """Any name works when kind says what it is; the kind picks the simulator's schema."""
+    renamed = copy.deepcopy(default_config)
+    renamed["datasets"]["published_electrons"] = renamed["datasets"].pop("electrons")
+    validate_config(renamed, SCHEMA)
+
+    missing = copy.deepcopy(default_config)
+    del missing["datasets"]["muons"]["kind"]
+    with pytest.raises(ConfigError, match=r"datasets\.muons: 'kind' is a required property"):
+        validate_config(missing, SCHEMA)
+
+    unknown = copy.deepcopy(default_config)
+    unknown["datasets"]["muons"]["kind"] = "taus"
+    with pytest.raises(ConfigError, match=r"datasets\.muons\.kind: 'taus' is not one of"):
+        validate_config(unknown, SCHEMA)
+
+    # An electron simulator key in a muon dataset is a typo there, named.
+    crossed = copy.deepcopy(default_config)
+    crossed["datasets"]["muons"]["simulate"]["shower_core_width"] = 0.1
+    with pytest.raises(ConfigError, match=r"datasets\.muons\.simulate: unknown key\(s\)"):
+        validate_config(crossed, SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["compare", "bench", "2electrons", "my-electrons"])
+def test_dataset_names_that_would_clash_or_break_paths_are_rejected(default_config, name):
+    bad = copy.deepcopy(default_config)
+    bad["datasets"][name] = bad["datasets"]["electrons"]
+    with pytest.raises(ConfigError, match=repr(name)):
+        validate_config(bad, SCHEMA)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import TINY_FULL, run_snakemake
+from leptonid.settings import feature_sets_from_config
 
 # Rules that make a choice from data (docs/guided.md, "Valid chooses, test reports").
 CHOICE_RULES = {
@@ -113,15 +114,25 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
     reordered["evaluation"] = dict(reversed(list(config["evaluation"].items())))
     assert planned_jobs(tiny_run, reordered) == {}
 
+    # Every count below is derived from the config: models with a BDT, datasets, scans.
+    datasets = config["datasets"]
+    feature_sets = {name: feature_sets_from_config(block) for name, block in datasets.items()}
+    bdts = {
+        name: sum("bdt" in feature_set.models for feature_set in sets.values())
+        for name, sets in feature_sets.items()
+    }
+    with_bdt = sum(count > 0 for count in bdts.values())
+
     bdt = copy.deepcopy(config)
     bdt["training"]["bdt"]["max_iter"] = 40
     assert planned_jobs(tiny_run, bdt) == {
-        "train_bdt": 1,
-        "score_model": 1,  # hl-bdt on test
-        "evaluate_model": 1,
-        "plot_history": 1,
-        "summarise_dataset": 1,
-        "plot_roc": 1,
+        "train_bdt": sum(bdts.values()),
+        "score_model": sum(bdts.values()),  # each BDT on test
+        "evaluate_model": sum(bdts.values()),
+        "plot_history": sum(bdts.values()),
+        "summarise_dataset": with_bdt,
+        "plot_roc": with_bdt,
+        "compare_datasets": 1,  # both electron datasets have a BDT
     }
 
     bootstrap = copy.deepcopy(config)
@@ -133,12 +144,17 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
         "plot_roc",
         "summarise_scan",
         "plot_guided",
+        "compare_datasets",
     }, jobs
-    guided = tiny_run / "results" / "electrons" / "guided" / "hl"
-    passes = 1 + sum(
-        not json.loads((guided / f"pass{n}" / "choice.json").read_text())["stop"] for n in (1, 2)
-    )
-    assert jobs["evaluate_model"] == 3 + passes  # et_and_ht, hl, hl-bdt and every pass
+    passes = 0  # pass 0 and every pass whose choice did not stop the scan, over all scans
+    for dataset, block in datasets.items():
+        for scan in (block.get("guided") or {}).get("scans", {}):
+            guided = tiny_run / "results" / dataset / "guided" / scan
+            choices = sorted(guided.glob("pass*/choice.json"))
+            passes += 1 + sum(not json.loads(path.read_text())["stop"] for path in choices)
+    models = sum(len(fs.names) for sets in feature_sets.values() for fs in sets.values())
+    assert jobs["evaluate_model"] == models + passes
+    assert jobs["summarise_dataset"] == len(datasets)
 
     gallery = copy.deepcopy(config)
     gallery["datasets"]["electrons"]["efp"]["gallery_size"] = 1

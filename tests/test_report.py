@@ -2,9 +2,9 @@
 
 Takes the finished run of ``tests/tiny_full.yaml`` (tests/conftest.py ``tiny_run``: simulation,
 unpacking, EFPs, training, evaluation, guided search), builds ``results/report.html`` and
-checks that every model of the tiny config is in it: its metrics file, its curve in the ROC
-overlays, its row in the AUC table and its training curve, each with a caption saying what to
-look for.
+checks that every model of every dataset of the tiny config is in it: its metrics file, its
+curve in the ROC overlays, its row in the AUC table and its training curve, each with a caption
+saying what to look for; and the comparison of the two electron datasets.
 """
 
 import base64
@@ -37,23 +37,31 @@ def embedded(entry: dict) -> bytes:
 def test_tiny_workflow_report_has_every_model(tiny_run):
     workdir = tiny_run
     config = yaml.safe_load((workdir / CONFIG).read_text())
-    dataset = "electrons"
-    names = [
-        name
-        for feature_set in feature_sets_from_config(config["datasets"][dataset]).values()
-        for name in feature_set.names
-    ]
 
     run_snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
 
     html = (workdir / "results" / "report.html").read_text()
     results = report_variable(html, "results")
     categories = report_variable(html, "categories")
-    assert {"Data", "Training", "ROC", "EFPs", "Guided search"} <= set(categories), sorted(
-        categories
+    assert {"Data", "Training", "ROC", "EFPs", "Guided search", "Comparison"} <= set(categories), (
+        sorted(categories)
     )
     assert "Feature sets trained" in report_variable(html, "workflow_desc")
+    assert len(config["datasets"]) == 3
+    for dataset, block in config["datasets"].items():
+        check_dataset_in_report(results, dataset, feature_sets_from_config(block))
 
+    # Two datasets of kind electrons: their tables side by side, with its caption.
+    comparison = embedded(results["results/compare/electrons/auc_table.csv"]).decode()
+    header = comparison.splitlines()[0].split(",")
+    assert {"auc_electrons", "auc_electrons_path", "delta_electrons_path"} <= set(header)
+    assert "What to look for" in results["results/compare/electrons/auc.png"]["caption"]
+    assert not any(path.startswith("results/compare/muons") for path in results)
+
+
+def check_dataset_in_report(results: dict, dataset: str, feature_sets: dict) -> None:
+    """Every model of one dataset: metrics, ROC and rejection curves, table row, history."""
+    names = [name for feature_set in feature_sets.values() for name in feature_set.names]
     summary = f"results/{dataset}/summary"
     roc_svg = embedded(results[f"{summary}/roc.svg"]).decode()
     rejection_svg = embedded(results[f"{summary}/rejection.svg"]).decode()

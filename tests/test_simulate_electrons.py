@@ -299,8 +299,8 @@ def test_rule_adapter_writes_both_files(tmp_path, monkeypatch):
     output = SimpleNamespace(data=tmp_path / "data.h5", unscaled=tmp_path / "unscaled_data.h5")
     fake = SimpleNamespace(
         log=[str(tmp_path / "simulate.log")],
-        wildcards=SimpleNamespace(dataset="electrons"),
-        params=SimpleNamespace(n_events=120, seed=3, settings={"n_events": 120}),
+        wildcards=SimpleNamespace(dataset="my_electrons"),  # the name is the user's
+        params=SimpleNamespace(kind="electrons", n_events=120, seed=3, settings={"n_events": 120}),
         output=output,
     )
     runpy.run_path(str(script), init_globals={"snakemake": fake})
@@ -308,6 +308,6 @@ def test_rule_adapter_writes_both_files(tmp_path, monkeypatch):
     with h5py.File(output.data, "r") as h5:
         assert h5["et/test"].shape == (24, 31, 31, 1)
     assert output.unscaled.exists()
-    fake.wildcards.dataset = "taus"
-    with pytest.raises(ValueError, match="no built-in simulator for dataset 'taus'"):
+    fake.params.kind = "taus"
+    with pytest.raises(ValueError, match="no built-in simulator for kind 'taus'"):
         runpy.run_path(str(script), init_globals={"snakemake": fake})

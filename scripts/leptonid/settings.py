@@ -51,14 +51,15 @@ class NetworkSettings:
     learning_rate: Adam step size; dropout: rate after every dense hidden layer.
     max_particles, latent_size: PFN/EFN only (leptonid.particle_models): the hottest cells
     kept as particles, and the width of the per-particle latent space (None = units).
+    The defaults are the default run's small networks (config/config.yaml network_defaults).
     """
 
-    conv_blocks: int
-    filters: int
-    dense_layers: int
-    units: int
-    learning_rate: float
-    dropout: float
+    conv_blocks: int = 2
+    filters: int = 8
+    dense_layers: int = 2
+    units: int = 32
+    learning_rate: float = 1e-3
+    dropout: float = 0.0
     max_particles: int = 64
     latent_size: int | None = None
 
