@@ -1,4 +1,5 @@
-"""ADO of many candidates with one black box: leptonid.ado.ado_columns against two references.
+"""ADO of many candidates with one black box: leptonid.guided.ado.ado_columns against two
+references.
 
 Paths, all on the same pairs and candidates, timed side by side (alternating, median of the
 repeats): "vectorised" = ado.ado_columns (sign products of every candidate column in blocks,
@@ -25,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid import ado  # noqa: E402
+from leptonid.guided import ado  # noqa: E402
 
 LOOP_FRACTION = 20  # the pair loop runs on 1/LOOP_FRACTION of the pairs
 

@@ -1,4 +1,4 @@
-"""EFP engine (leptonid.efp.EFPEngine) vs energyflow's EFPSet.batch_compute, single process.
+"""EFP engine (leptonid.efp.engine.EFPEngine) vs energyflow's EFPSet.batch_compute, single process.
 
 Both compute the same EFPs of the same simulated ECal images (the workflow's built-in electron
 simulator, 2,000 events by default, about 25 non-zero cells each), one thread each (OMP,
@@ -35,9 +35,9 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid import efp  # noqa: E402
+from leptonid.data.simulate_electrons import ElectronSimSettings, simulate_block  # noqa: E402
+from leptonid.efp.engine import EFPEngine, select_graphs  # noqa: E402
 from leptonid.geometry import ECAL  # noqa: E402
-from leptonid.simulate_electrons import ElectronSimSettings, simulate_block  # noqa: E402
 
 PAIRS = ((2.0, 0.5), (1.0, 0.5), (1.0, 2.0))  # (kappa, beta): docs/reference.md, guided picks
 CASES = (("d<=5", 10.0, False), ("d<=7", 3.0, True))  # selection, target ratio, subsample ef
@@ -67,8 +67,8 @@ def run_case(selection: str, images: np.ndarray, events: list, n_reference: int,
     """
     import energyflow
 
-    graphs = efp.select_graphs([[selection, "p==1"]])
-    engines = [efp.EFPEngine(graphs, [kappa], [beta], ECAL) for kappa, beta in PAIRS]
+    graphs = select_graphs([[selection, "p==1"]])
+    engines = [EFPEngine(graphs, [kappa], [beta], ECAL) for kappa, beta in PAIRS]
     sets = [
         energyflow.EFPSet(selection, "p==1", measure="hadr", kappa=k, beta=b, normed=False)
         for k, b in PAIRS

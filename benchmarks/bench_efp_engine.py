@@ -19,7 +19,7 @@ engine / baseline >= 10 on HCal 20 cells, d <= 7. Max relative deviations: engin
 energyflow on the events energyflow ran, engine vs baseline on the events both ran.
 
 Also: the FFT crossover (FFT convolution vs gathered matrix-vector product per event and
-width, `leptonid.efp_grid.GridConvolver`), and the paper grid on the CPU (509 graphs, one pair
+width, `leptonid.efp.grid.GridConvolver`), and the paper grid on the CPU (509 graphs, one pair
 timed per case, times 15 pairs, both images, 214,884 events), extrapolated in CPU-hours.
 Writes results/bench/efp_engine.json; exits 1 when a target is missed.
 
@@ -45,8 +45,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid import efp  # noqa: E402
-from leptonid.efp_grid import CostModel, GridConvolver  # noqa: E402
+from leptonid.efp.engine import EFPEngine, select_graphs  # noqa: E402
+from leptonid.efp.grid import CostModel, GridConvolver  # noqa: E402
 from leptonid.geometry import ECAL, HCAL, ImageGeometry  # noqa: E402
 
 SEED = 1212
@@ -104,7 +104,7 @@ def cpu_time(function, *args) -> tuple[float, object]:
 
 
 def time_engine(
-    engine: efp.EFPEngine, images: np.ndarray, budget: float
+    engine: EFPEngine, images: np.ndarray, budget: float
 ) -> tuple[float, int, np.ndarray]:
     """(CPU seconds per event, events timed, their values): one untimed event first (tables
     are built on first use), then as many events as the budget allows, in one call, the best
@@ -256,9 +256,9 @@ def main() -> int:
         events = [particles(image, geometry) for image in images]
         entry = {"geometry": geometry.name, "pixels": width, "hit_cells": n_hit, "selections": {}}
         for selection, target in SELECTIONS:
-            graphs = efp.select_graphs([[selection, "p==1"]])
-            engine = efp.EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry)
-            baseline = efp.EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry, cost_model=BASELINE)
+            graphs = select_graphs([[selection, "p==1"]])
+            engine = EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry)
+            baseline = EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry, cost_model=BASELINE)
             ours, n_ours, values = time_engine(engine, images, args.budget)
             theirs, n_base, base_values = time_engine(baseline, images, args.budget)
             ef, ef_values = clock.run(selection, events, width, n_events)
@@ -318,11 +318,11 @@ def main() -> int:
 def paper_grid(cases, rng: np.random.Generator, budget: float) -> dict:
     """CPU seconds per event of the paper graphs (509) at one pair, per case; CPU-hours of the
     paper grid (15 pairs, no sharing between pairs counted, both images) for all events."""
-    graphs = efp.select_graphs(PAPER_GRAPHS)
+    graphs = select_graphs(PAPER_GRAPHS)
     per_case = {}
     for name, geometry, n_hit, block in cases:
         images = occupancy_images(2, geometry, n_hit, rng, block)
-        engine = efp.EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry)
+        engine = EFPEngine(graphs, [PAIR[0]], [PAIR[1]], geometry)
         seconds, n, _ = time_engine(engine, images, budget)
         per_case[name] = {"seconds_per_event_one_pair": seconds, "events_timed": n}
         print(f"paper graphs {name}: {seconds:.3f} s per event per pair", flush=True)

@@ -1,7 +1,7 @@
 """Training throughput through the workflow's loader vs the same model fed in-memory tensors.
 
 Path "loader": Feather files (written with leptonid.io) -> dataset.load_split (memory-mapped)
--> training.Preprocessor (fitted on train) -> model.fit, all inside the timed region, as
+-> Preprocessor (fitted on train) -> model.fit, all inside the timed region, as
 train_model does it. Path "memory": the same preprocessed arrays held as TensorFlow tensors
 before the clock starts -> model.fit. Same model (the default et_and_ht CNN), same seed, same
 batch size and epochs; the two paths alternate, the median of the repeats is compared. The
@@ -29,10 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from leptonid import io, training  # noqa: E402
+from leptonid import io  # noqa: E402
 from leptonid.dataset import load_split, split_files  # noqa: E402
-from leptonid.models import build_model, compile_model  # noqa: E402
-from leptonid.settings import SEED_OFFSETS, feature_sets_from_config  # noqa: E402
+from leptonid.models.networks import build_model, compile_model  # noqa: E402
+from leptonid.settings import SEED_OFFSETS, TrainingSettings, feature_sets_from_config  # noqa: E402
+from leptonid.training.fit import configure_tensorflow, seed_everything  # noqa: E402
+from leptonid.training.preprocess import Preprocessor  # noqa: E402
 
 MIN_RATIO = 0.9
 FEATURE_SET = "et_and_ht"
@@ -55,8 +57,8 @@ def fit_seconds(feature_set, x, y, w, settings, seed: int, epochs: int) -> float
     import keras
 
     keras.backend.clear_session()
-    training.seed_everything(seed)
-    specs = training.Preprocessor.fit({k: v[:2] for k, v in x.items()}, list(x)).specs
+    seed_everything(seed)
+    specs = Preprocessor.fit({k: v[:2] for k, v in x.items()}, list(x)).specs
     model = compile_model(
         build_model("nn", specs, feature_set.network), feature_set.network.learning_rate
     )
@@ -78,9 +80,9 @@ def main() -> int:
 
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     feature_set = feature_sets_from_config(config["datasets"]["electrons"])[FEATURE_SET]
-    settings = training.TrainingSettings.from_config(config["training"])
+    settings = TrainingSettings.from_config(config["training"])
     seed = int(config["seed"]) + SEED_OFFSETS["training"]
-    device = training.configure_tensorflow(args.threads)
+    device = configure_tensorflow(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "feather"
@@ -89,7 +91,7 @@ def main() -> int:
         def loader_run() -> float:
             start = time.perf_counter()
             train = load_split(split_files(root, "train", feature_set.inputs), feature_set.inputs)
-            pre = training.Preprocessor.fit(train, list(feature_set.inputs))
+            pre = Preprocessor.fit(train, list(feature_set.inputs))
             x = pre.transform(train)
             y = np.asarray(train["y"], dtype=np.float32)
             w = np.asarray(train["weight"], dtype=np.float32)
@@ -97,7 +99,7 @@ def main() -> int:
             return prepare + fit_seconds(feature_set, x, y, w, settings, seed, args.epochs)
 
         train = load_split(split_files(root, "train", feature_set.inputs), feature_set.inputs)
-        pre = training.Preprocessor.fit(train, list(feature_set.inputs))
+        pre = Preprocessor.fit(train, list(feature_set.inputs))
         x_mem = {k: tf.constant(v) for k, v in pre.transform(train).items()}
         y_mem = tf.constant(np.asarray(train["y"], dtype=np.float32))
         w_mem = tf.constant(np.asarray(train["weight"], dtype=np.float32))

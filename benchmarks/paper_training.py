@@ -2,10 +2,10 @@
 
 For every feature set of config/paper.yaml (electrons: the authors' networks per feature set;
 muons: the CNN, the isolation DNN, PFN and EFN), the model the workflow builds
-(leptonid.models.build_model) is trained on synthetic inputs of the published shapes with the
-paper's batch size, and the samples/s of the steady state is measured (the first batches, which
-trace the graph, are excluded). Writes results/bench/training_paper.json with the device, the
-thread count and, per feature set, samples/s, parameters, and the hours one epoch of the
+(leptonid.models.networks.build_model) is trained on synthetic inputs of the published shapes
+with the paper's batch size, and the samples/s of the steady state is measured (the first
+batches, which trace the graph, are excluded). Writes results/bench/training_paper.json with the
+device, the thread count and, per feature set, samples/s, parameters, and the hours one epoch of the
 paper's train split (137.5k electrons; 128k muons, 64 % of 200k) takes at that rate.
 
 `--mixed-precision` measures float16 compute (useful only on GPUs with tensor cores).
@@ -27,10 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from leptonid import training  # noqa: E402
 from leptonid.dataset import input_names  # noqa: E402
-from leptonid.models import build_model, compile_model  # noqa: E402
+from leptonid.models.networks import build_model, compile_model  # noqa: E402
 from leptonid.settings import feature_sets_from_config  # noqa: E402
+from leptonid.training.fit import configure_tensorflow, seed_everything  # noqa: E402
+from leptonid.training.preprocess import Preprocessor  # noqa: E402
 
 SHAPES = {"et": (31, 31, 1), "ee": (31, 31, 1), "ht": (32, 32, 1), "he": (32, 32, 1)}
 SHAPES.update(hl=(7,), mass=(1,), images=(32, 32, 1), iso=(6,), pt=(1,))
@@ -56,12 +57,12 @@ def samples_per_s(feature_set, batch: int, n_batches: int, seed: int) -> tuple[f
     import keras
 
     keras.backend.clear_session()
-    training.seed_everything(seed)
+    seed_everything(seed)
     names = input_names(feature_set.inputs)
     rng = np.random.default_rng(seed)
     x = synthetic(names, batch * (n_batches + 3), rng)
     y = rng.integers(0, 2, batch * (n_batches + 3)).astype(np.float32)
-    specs = training.Preprocessor.fit({**{k: v[:64] for k, v in x.items()}}, names).specs
+    specs = Preprocessor.fit({**{k: v[:64] for k, v in x.items()}}, names).specs
     model = compile_model(
         build_model(feature_set.primary_model, specs, feature_set.network),
         feature_set.network.learning_rate,
@@ -82,7 +83,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(REPO / "results" / "bench" / "training_paper.json"))
     args = parser.parse_args()
     config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    device = training.configure_tensorflow(args.threads, False, args.mixed_precision)
+    device = configure_tensorflow(args.threads, False, args.mixed_precision)
     batch = int(config["training"]["batch_size"])
     rows = []
     for dataset, block in config["datasets"].items():

@@ -2,7 +2,7 @@
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
 
-from leptonid.efp import EFP_NAME_PATTERN
+from leptonid.efp.names import EFP_NAME_PATTERN
 
 SEED_OFFSET_EFP_DEDUP = 800  # stage_seed offset of the train events sampled by deduplication
 # The keys of the efp block that define the grid's columns (every EFP rule reads them).

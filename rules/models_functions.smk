@@ -286,7 +286,7 @@ def evaluation_targets():
 import functools
 import json
 
-from leptonid.guided import (
+from leptonid.guided.names import (
     parse_pass_feature_set_name,
     pass_feature_set,
     scans_from_config,

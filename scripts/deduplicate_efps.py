@@ -5,7 +5,7 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.efp import EFPSettings  # noqa: E402 (after the log is set up)
+from leptonid.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
 from leptonid.steps import efp as steps  # noqa: E402
 
 steps.deduplicate_efps(

@@ -1,6 +1,6 @@
 """Rule plot_guided: AUC against pass per scan (black box and start set as reference lines
 from their metrics files), the candidates' ADO histograms, and drawings of the chosen EFP
-graphs. See :func:`leptonid.plots_guided.run_plots`.
+graphs. See :func:`leptonid.steps.guided.plot_guided`.
 """
 
 from leptonid.logs import log_to
@@ -8,12 +8,12 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid import plots_guided  # noqa: E402 (after the log is set up)
+from leptonid.steps import guided  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 inputs = snakemake.input
 scans = [str(scan) for scan in settings["scans"]]
-plots_guided.run_plots(
+guided.plot_guided(
     dataset=str(snakemake.wildcards.dataset),
     tables={scan: str(inputs[f"table_{scan}"]) for scan in scans},
     rankings={scan: [str(path) for path in inputs[f"ranking_{scan}"]] for scan in scans},

@@ -14,7 +14,8 @@ seed = int(snakemake.params.seed)
 settings = dict(snakemake.params.settings)
 
 if kind == "electrons":
-    from leptonid.simulate_electrons import ElectronSimSettings, write_electron_dataset
+    from leptonid.data.simulate_electrons import ElectronSimSettings
+    from leptonid.steps.data import write_electron_dataset
 
     write_electron_dataset(
         n_events=n_events,
@@ -24,7 +25,8 @@ if kind == "electrons":
         scaled_path=str(snakemake.output.data),
     )
 elif kind == "muons":
-    from leptonid.simulate_muons import MuonSimSettings, write_muon_dataset
+    from leptonid.data.simulate_muons import MuonSimSettings
+    from leptonid.steps.data import write_muon_dataset
 
     write_muon_dataset(
         n_events=n_events,

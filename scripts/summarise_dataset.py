@@ -1,5 +1,5 @@
 """Rule summarise_dataset: the AUC table of every model of a dataset (CSV + markdown twin),
-next to the paper's numbers. See :func:`leptonid.metrics.run_summary`.
+next to the paper's numbers. See :func:`leptonid.steps.evaluate.summarise_dataset`.
 """
 
 from leptonid.logs import log_to
@@ -7,13 +7,11 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid import metrics  # noqa: E402 (after the log is set up)
+from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
 
-settings = snakemake.params.settings
-metrics.run_summary(
+evaluate.summarise_dataset(
     metrics_paths=[str(path) for path in snakemake.input.metrics],
-    paper_reference={str(k): float(v) for k, v in settings["paper_reference"].items()},
-    signal_efficiencies=[float(e) for e in settings["signal_efficiencies"]],
+    settings=snakemake.params.settings,
     csv_path=str(snakemake.output.table),
     markdown_path=str(snakemake.output.markdown),
 )

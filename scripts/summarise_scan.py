@@ -1,5 +1,5 @@
 """Rule summarise_scan: the table of one guided scan (one row per trained pass), CSV and
-markdown. See :func:`leptonid.guided.run_scan_summary`.
+markdown. See :func:`leptonid.steps.guided.summarise_scan`.
 """
 
 from leptonid.logs import log_to
@@ -7,11 +7,11 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid import guided  # noqa: E402 (after the log is set up)
+from leptonid.steps import guided  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 inputs = snakemake.input
-guided.run_scan_summary(
+guided.summarise_scan(
     scan=str(snakemake.wildcards.scan),
     choice_paths=[str(path) for path in inputs.choices],
     pairs_paths=[str(path) for path in inputs.pairs],

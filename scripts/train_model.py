@@ -1,7 +1,7 @@
 """Rule train_model: fit one feature set's network (resuming from its checkpoint if any).
 
-The step is :func:`leptonid.steps.models.train_model`; the fit loop, checkpoints and files live
-in :func:`leptonid.training.run_training`.
+The step is :func:`leptonid.steps.models.train_model`; the fit loop and its checkpoints live
+in :mod:`leptonid.training.fit`.
 """
 
 from leptonid.logs import log_to

@@ -1,7 +1,7 @@
 """Rule tune_model: optuna TPE search of one feature set's network hyper-parameters.
 
 Writes a YAML fragment (network: ...) that train_model merges when tuning is enabled.
-See :func:`leptonid.training.run_tuning`.
+See :func:`leptonid.steps.models.tune_model`.
 """
 
 from leptonid.logs import log_to

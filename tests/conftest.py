@@ -57,7 +57,8 @@ def tiny_run(tmp_path_factory) -> Path:
 def write_published_electrons(directory: Path) -> None:
     """The files of tiny_full.yaml's electrons_path dataset (source path): the published
     layout, written by the built-in simulator with a seed of its own."""
-    from leptonid.simulate_electrons import ElectronSimSettings, write_electron_dataset
+    from leptonid.data.simulate_electrons import ElectronSimSettings
+    from leptonid.steps.data import write_electron_dataset
 
     directory.mkdir(parents=True)
     write_electron_dataset(

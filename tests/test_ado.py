@@ -3,7 +3,7 @@ package."""
 
 import numpy as np
 import pytest
-from leptonid import ado
+from leptonid.guided import ado
 
 
 def loop_do(f, g, signal_index, background_index):

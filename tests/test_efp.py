@@ -1,4 +1,4 @@
-"""EFP engine (leptonid.efp): names, graphs, values against brute force and energyflow.
+"""EFP engine and names (leptonid.efp): graphs, values against brute force and energyflow.
 
 The images come from `simulated_like_images`, a small seeded generator of sparse calorimeter
 images (an electron-like core plus scattered noise; HCal-like images are made of 4 x 4 pixel
@@ -13,7 +13,18 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import efp, io
+from leptonid import io
+from leptonid.efp.engine import (
+    EFPEngine,
+    EFPGraph,
+    EFPSettings,
+    chunk_bounds,
+    compute_efp_table,
+    efp_names,
+    graph_from_ndk,
+    select_graphs,
+)
+from leptonid.efp.names import efp_name, parse_efp_name
 from leptonid.geometry import ECAL, HCAL, ImageGeometry, geometry_for
 
 KAPPAS = (-1.0, 0.0, 0.5, 1.0, 2.0)
@@ -60,7 +71,7 @@ def energyflow_particles(image: np.ndarray, geometry: ImageGeometry) -> np.ndarr
     return np.stack([et, eta[mask], phi[mask]], axis=1)
 
 
-def brute_force_efp(graph: efp.EFPGraph, particles: np.ndarray, kappa: float, beta: float):
+def brute_force_efp(graph: EFPGraph, particles: np.ndarray, kappa: float, beta: float):
     """EFP by nested loops over every assignment of particles to vertices (docs/reference.md)."""
     z = particles[:, 0] ** kappa
     d2 = (particles[:, None, 1] - particles[None, :, 1]) ** 2
@@ -86,7 +97,7 @@ def mismatched_graphs(ours: np.ndarray, reference: np.ndarray, labels, rtol: flo
 
 @pytest.fixture(scope="module")
 def graphs_d7():
-    return efp.select_graphs([["d<=7", "p==1"]])
+    return select_graphs([["d<=7", "p==1"]])
 
 
 # --- names -------------------------------------------------------------------------------
@@ -103,19 +114,19 @@ def graphs_d7():
     ],
 )
 def test_name_round_trip(parts):
-    name = efp.efp_name(*parts)
-    parsed = efp.parse_efp_name(name)
+    name = efp_name(*parts)
+    parsed = parse_efp_name(name)
     assert (parsed.image, parsed.n, parsed.d, parsed.k, parsed.kappa, parsed.beta) == parts
     assert str(parsed) == name
-    assert efp.efp_name(
-        *(getattr(parsed, f) for f in ("image", "n", "d", "k", "kappa", "beta"))
-    ) == (name)
+    assert efp_name(*(getattr(parsed, f) for f in ("image", "n", "d", "k", "kappa", "beta"))) == (
+        name
+    )
     assert all(c.isalnum() or c in "._-" for c in name)
 
 
 def test_name_examples():
-    assert efp.efp_name("et", 2, 1, 0, 2, 0.5) == "et_efp_2_1_0_k_2_b_0.5"
-    assert efp.efp_name("ht", 1, 0, 0, -1, 2) == "ht_efp_1_0_0_k_-1_b_2"
+    assert efp_name("et", 2, 1, 0, 2, 0.5) == "et_efp_2_1_0_k_2_b_0.5"
+    assert efp_name("ht", 1, 0, 0, -1, 2) == "ht_efp_1_0_0_k_-1_b_2"
 
 
 @pytest.mark.parametrize(
@@ -130,14 +141,14 @@ def test_name_examples():
 )
 def test_parse_rejects(bad):
     with pytest.raises(ValueError, match="EFP name|canonical"):
-        efp.parse_efp_name(bad)
+        parse_efp_name(bad)
 
 
 def test_name_rejects_unsafe_parts():
     with pytest.raises(ValueError):
-        efp.efp_name("e_t", 2, 1, 0, 1, 1)
+        efp_name("e_t", 2, 1, 0, 1, 1)
     with pytest.raises(ValueError):
-        efp.efp_name("et", 2, 1, 0, 1e-20, 1)
+        efp_name("et", 2, 1, 0, 1e-20, 1)
 
 
 # --- graphs ------------------------------------------------------------------------------
@@ -147,18 +158,18 @@ def test_graph_selection_counts(graphs_d7):
     assert len(graphs_d7) == 490
     counts = np.bincount([graph.d for graph in graphs_d7])
     assert list(counts) == [1, 1, 2, 5, 12, 33, 103, 333]  # docs/reference.md
-    paper = efp.select_graphs([["d<=7", "p==1"], ["d<=8", "p==1", "c==4"]])
+    paper = select_graphs([["d<=7", "p==1"], ["d<=8", "p==1", "c==4"]])
     assert len(paper) == 509
     assert [graph.ndk for graph in paper] == sorted(graph.ndk for graph in paper)
     with pytest.raises(ValueError, match="disconnected"):
-        efp.select_graphs([["d<=2"]])
+        select_graphs([["d<=2"]])
 
 
 def test_graph_from_ndk():
-    graph = efp.graph_from_ndk(2, 3, 0)
+    graph = graph_from_ndk(2, 3, 0)
     assert graph.edges == ((0, 1),) and graph.weights == (3,)
     with pytest.raises(ValueError):
-        efp.graph_from_ndk(2, 3, 5)
+        graph_from_ndk(2, 3, 5)
 
 
 # --- values ------------------------------------------------------------------------------
@@ -168,10 +179,10 @@ def test_matches_brute_force():
     """A handful of particles, every graph up to d = 4 plus K4 (the conditioned core)."""
     rng = np.random.default_rng(11)
     images = simulated_like_images(3, ECAL, rng, core=(2, 3), noise=(1, 3))
-    (k4,) = efp.select_graphs([["d==6", "p==1", "c==4"]])
+    (k4,) = select_graphs([["d==6", "p==1", "c==4"]])
     assert k4.n == 4 and len(k4.edges) == 6
-    graphs = [*efp.select_graphs([["d<=4", "p==1"]]), k4]
-    engine = efp.EFPEngine(graphs, [0.5, 2.0], [0.5, 2.0], ECAL)
+    graphs = [*select_graphs([["d<=4", "p==1"]]), k4]
+    engine = EFPEngine(graphs, [0.5, 2.0], [0.5, 2.0], ECAL)
     values, n_empty = engine.compute(images)
     assert n_empty == 0
     for event, image in enumerate(images):
@@ -195,7 +206,7 @@ def test_matches_energyflow_every_graph(graphs_d7, geometry, block, n_events, co
     energyflow = pytest.importorskip("energyflow")
     rng = np.random.default_rng(5 + block)
     images = simulated_like_images(n_events, geometry, rng, core=core, noise=noise, block=block)
-    engine = efp.EFPEngine(graphs_d7, KAPPAS, BETAS, geometry)
+    engine = EFPEngine(graphs_d7, KAPPAS, BETAS, geometry)
     ours, _ = engine.compute(images)
     events = [energyflow_particles(image, geometry) for image in images]
     for kappa in KAPPAS:
@@ -223,8 +234,8 @@ def test_batching_does_not_change_values(graphs_d7):
     rng = np.random.default_rng(3)
     images = simulated_like_images(30, ECAL, rng)
     graphs = [g for g in graphs_d7 if g.d <= 4 or g.c == 4]
-    wide = efp.EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0], ECAL, batch_elements=1 << 20)
-    narrow = efp.EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0], ECAL, batch_elements=3000)
+    wide = EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0], ECAL, batch_elements=1 << 20)
+    narrow = EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0], ECAL, batch_elements=3000)
     values_wide, _ = wide.compute(images)
     values_narrow, _ = narrow.compute(images, block_size=7)
     np.testing.assert_allclose(values_narrow, values_wide, rtol=1e-12, atol=0)
@@ -235,8 +246,8 @@ def test_batching_does_not_change_values(graphs_d7):
 def test_work_is_shared():
     """Identities by construction cost nothing: 1_0_0 is one node for every beta, and a
     2-vertex graph with d edges at beta is the same node as 2d edges at beta / 2."""
-    graphs = efp.select_graphs([["d<=2", "p==1"]])
-    engine = efp.EFPEngine(graphs, [1.0], [0.5, 1.0], ECAL)
+    graphs = select_graphs([["d<=2", "p==1"]])
+    engine = EFPEngine(graphs, [1.0], [0.5, 1.0], ECAL)
     values, _ = engine.compute(simulated_like_images(5, ECAL, np.random.default_rng(1)))
     names = [f"{g.label}_b{b:g}" for g, _, b in engine.columns]
     column = dict(zip(names, values.T, strict=True))
@@ -251,7 +262,7 @@ def test_empty_images_give_zeros():
     rng = np.random.default_rng(2)
     images = simulated_like_images(6, ECAL, rng)
     images[[0, 4]] = 0.0
-    engine = efp.EFPEngine(efp.select_graphs([["d<=3", "p==1"]]), KAPPAS, BETAS, ECAL)
+    engine = EFPEngine(select_graphs([["d<=3", "p==1"]]), KAPPAS, BETAS, ECAL)
     values, n_empty = engine.compute(images)
     assert n_empty == 2
     assert np.all(values[[0, 4]] == 0.0)
@@ -263,9 +274,9 @@ def test_empty_images_give_zeros():
 def test_empty_images_are_logged(caplog):
     images = {"et": np.zeros((4, *ECAL.shape, 1)), "ht": np.zeros((4, *HCAL.shape, 1))}
     images["et"][1:, 15, 15] = 5.0
-    settings = efp.EFPSettings(("et", "ht"), (("d<=1", "p==1"),), (1.0,), (1.0,))
+    settings = EFPSettings(("et", "ht"), (("d<=1", "p==1"),), (1.0,), (1.0,))
     with caplog.at_level("WARNING"):
-        table = efp.compute_efp_table(images, {"et": ECAL, "ht": HCAL}, settings)
+        table = compute_efp_table(images, {"et": ECAL, "ht": HCAL}, settings)
     assert "et: 1 of 4 images are empty" in caplog.text
     assert "ht: 4 of 4 images are empty" in caplog.text
     assert table["et_efp_1_0_0_k_1_b_1"].tolist() == [0.0, 1.0, 1.0, 1.0]
@@ -278,13 +289,13 @@ def test_empty_images_are_logged(caplog):
 def test_bad_pixels_raise(bad, message):
     images = simulated_like_images(3, ECAL, np.random.default_rng(0))
     images[2, 4, 5, 0] = bad
-    engine = efp.EFPEngine(efp.select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
+    engine = EFPEngine(select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
     with pytest.raises(ValueError, match=f"et.feather.*event 2 pixel {4 * 31 + 5}.*{message}"):
         engine.compute(images, source="et.feather")
 
 
 def test_wrong_shape_raises():
-    engine = efp.EFPEngine(efp.select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
+    engine = EFPEngine(select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
     with pytest.raises(ValueError, match=r"ht.feather: expected images of shape \(N, 31, 31"):
         engine.compute(np.zeros((2, 32, 32, 1)), source="ht.feather")
 
@@ -301,21 +312,21 @@ def test_settings_from_config():
         "chunks": 3,
         "dedup": {"sample_size": 50, "tolerance": 1e-9},
     }
-    settings = efp.EFPSettings.from_config(block)
+    settings = EFPSettings.from_config(block)
     assert settings.chunks == 3 and settings.dedup_sample_size == 50
     with pytest.raises(ValueError, match="unknown keys.*bogus"):
-        efp.EFPSettings.from_config({**block, "bogus": 1})
+        EFPSettings.from_config({**block, "bogus": 1})
     with pytest.raises(ValueError, match="betas must be > 0"):
-        efp.EFPSettings.from_config({**block, "betas": [0]})
+        EFPSettings.from_config({**block, "betas": [0]})
 
 
 def test_chunk_bounds_cover_the_split():
-    bounds = [efp.chunk_bounds(103, 4, chunk) for chunk in range(4)]
+    bounds = [chunk_bounds(103, 4, chunk) for chunk in range(4)]
     assert bounds[0][0] == 0 and bounds[-1][1] == 103
     assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
-    assert efp.chunk_bounds(2, 3, 0) == (0, 1) and efp.chunk_bounds(2, 3, 1) == (1, 1)
+    assert chunk_bounds(2, 3, 0) == (0, 1) and chunk_bounds(2, 3, 1) == (1, 1)
     with pytest.raises(ValueError):
-        efp.chunk_bounds(10, 2, 2)
+        chunk_bounds(10, 2, 2)
 
 
 def test_chunks_then_gather_equal_one_pass(tmp_path):
@@ -334,10 +345,10 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
         paths[key] = tmp_path / f"{key}.feather"
         io.write_array(paths[key], array)
     storage = efp_store.StorageSettings(block_rows=3, block_columns=7)
-    settings = efp.EFPSettings(
+    settings = EFPSettings(
         ("et", "ht"), (("d<=3", "p==1"),), (0.0, 2.0), (0.5, 1.0), chunks=3, storage=storage
     )
-    names = efp.efp_names(settings)
+    names = efp_names(settings)
     assert len(names) == 72 and storage.rows_for(len(names)) == 1  # 1 event per row block
     split = tmp_path / "train"
     chunks = [split / f"chunk{i:04d}" for i in range(3)]
@@ -347,7 +358,7 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
     steps.gather_efps(chunks, settings, paths["et"], split / "index.json")
     table = efp_store.EFPTable(split / "index.json")
     gathered = pd.DataFrame(table.read(table.names), columns=table.names)
-    direct = efp.compute_efp_table(arrays, {k: geometry_for(k) for k in arrays}, settings)
+    direct = compute_efp_table(arrays, {k: geometry_for(k) for k in arrays}, settings)
     assert table.names == names == list(direct.columns)
     np.testing.assert_allclose(gathered.to_numpy(), direct.to_numpy(), rtol=1e-12, atol=0)
     # any subset of columns and rows reads back the same values, in the order asked
@@ -367,15 +378,16 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
 
 
 def test_graph_drawing_shows_parallel_edges(tmp_path):
-    from leptonid import plots_efp
+    from leptonid.plots import efp as plots_efp
+    from leptonid.steps import efp as steps
     from matplotlib.figure import Figure
 
     ax = Figure().add_subplot(1, 1, 1)
-    graph = efp.graph_from_ndk(3, 5, 0)
+    graph = graph_from_ndk(3, 5, 0)
     assert plots_efp.draw_efp_graph(ax, graph) == graph.d == 5
     assert len(set(plots_efp.edge_bends(3))) == 3 and plots_efp.edge_bends(1) == [0.0]
     out = tmp_path / "graphs" / "et_efp_2_3_0_k_1_b_0.5.png"
-    plots_efp.run_draw_efp("et_efp_2_3_0_k_1_b_0.5", out)
+    steps.draw_efps("et_efp_2_3_0_k_1_b_0.5", out)
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -443,15 +455,15 @@ def test_efp_rules_end_to_end(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     efp_dir = work / "results" / "electrons" / "efp"
-    settings = efp.EFPSettings.from_config(electrons["efp"])
+    settings = EFPSettings.from_config(electrons["efp"])
     for split, n in {"train": 60, "valid": 30, "test": 40}.items():
         table = efp_store.EFPTable(efp_dir / split / "index.json")
-        assert (table.n_events, table.names) == (n, efp.efp_names(settings))
+        assert (table.n_events, table.names) == (n, efp_names(settings))
         assert table.read(table.names[:2]).shape == (n, 2)
     kept = read_kept(efp_dir / "kept.txt")
     duplicates = pd.read_csv(efp_dir / "duplicates.csv")
     confirmed = duplicates[duplicates["confirmed"]]
-    assert len(kept) + len(confirmed) == len(efp.efp_names(settings))
+    assert len(kept) + len(confirmed) == len(efp_names(settings))
     for split in ("valid", "test"):
         single = pd.read_csv(efp_dir / f"single_auc_{split}.csv")
         assert set(single["efp"]) == set(kept)

@@ -1,22 +1,30 @@
-"""Duplicate EFPs and single-EFP AUCs (leptonid.efp): identities found on generated data."""
+"""Duplicate EFPs and single-EFP AUCs (leptonid.efp.duplicates): identities on generated data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import efp, io
+from leptonid import io
+from leptonid.efp.duplicates import (
+    AUDIT_COLUMNS,
+    find_duplicate_efps,
+    min_max_normalise,
+    single_efp_aucs,
+)
+from leptonid.efp.engine import EFPSettings, compute_efp_table, select_graphs
+from leptonid.efp.names import efp_name
 from leptonid.geometry import ECAL, HCAL
 from sklearn.metrics import roc_auc_score
 from test_efp import simulated_like_images
 
 
-def known_identities(settings: efp.EFPSettings) -> set[tuple[str, str]]:
+def known_identities(settings: EFPSettings) -> set[tuple[str, str]]:
     """(dropped, kept) pairs that hold on any data, by construction (docs/reference.md):
     graph 1_0_0 does not depend on beta; a graph whose multiplicities are all multiples of m
     at beta equals the graph with multiplicities / m at m * beta (2_2_0 at 0.5 = 2_1_0 at 1,
     the path 3_4_1 at 0.5 = 3_2_0 at 1, ...). Kept: the first name in canonical order."""
-    graphs = efp.select_graphs(settings.graphs)
+    graphs = select_graphs(settings.graphs)
     by_structure = {(g.edges, g.weights): g for g in graphs}
     betas = sorted(settings.betas)
     pairs = set()
@@ -25,8 +33,8 @@ def known_identities(settings: efp.EFPSettings) -> set[tuple[str, str]]:
             for beta in betas[1:]:
                 pairs.add(
                     (
-                        efp.efp_name(image, 1, 0, 0, kappa, beta),
-                        efp.efp_name(image, 1, 0, 0, kappa, betas[0]),
+                        efp_name(image, 1, 0, 0, kappa, beta),
+                        efp_name(image, 1, 0, 0, kappa, betas[0]),
                     )
                 )
             for graph in graphs[1:]:  # graphs[0] is 1_0_0
@@ -44,8 +52,8 @@ def known_identities(settings: efp.EFPSettings) -> set[tuple[str, str]]:
                         _, kept_beta, small = min(candidates)
                         pairs.add(
                             (
-                                efp.efp_name(image, *graph.ndk, kappa, beta),
-                                efp.efp_name(image, *small.ndk, kappa, kept_beta),
+                                efp_name(image, *graph.ndk, kappa, beta),
+                                efp_name(image, *small.ndk, kappa, kept_beta),
                             )
                         )
     return pairs
@@ -58,10 +66,10 @@ def grid_table():
         "et": simulated_like_images(300, ECAL, rng),
         "ht": simulated_like_images(300, HCAL, rng, core=(0, 3), noise=(0, 3), block=4),
     }
-    settings = efp.EFPSettings(
+    settings = EFPSettings(
         ("et", "ht"), (("d<=4", "p==1"),), (-1.0, 0.0, 0.5, 1.0, 2.0), (0.5, 1.0, 2.0)
     )
-    table = efp.compute_efp_table(images, {"et": ECAL, "ht": HCAL}, settings)
+    table = compute_efp_table(images, {"et": ECAL, "ht": HCAL}, settings)
     return settings, table
 
 
@@ -69,7 +77,7 @@ def test_known_identities_are_found(grid_table):
     settings, table = grid_table
     sample = table.iloc[np.random.default_rng(0).choice(len(table), 100, replace=False)]
     full = {name: table[name].to_numpy() for name in table.columns}
-    audit = efp.find_duplicate_efps(sample, full, tolerance=1e-9)
+    audit = find_duplicate_efps(sample, full, tolerance=1e-9)
     duplicates = audit[audit["confirmed"]]
     found = set(zip(duplicates["dropped"], duplicates["kept"], strict=True))
     expected = known_identities(settings)
@@ -97,7 +105,7 @@ def test_kappa_zero_identities(grid_table):
 
 def brute_force_duplicates(values: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
     """(dropped, kept) by comparing every column with every earlier kept one."""
-    normalised = efp.min_max_normalise(values)
+    normalised = min_max_normalise(values)
     kept, pairs = [], []
     for column in range(values.shape[1]):
         for earlier in kept:
@@ -123,7 +131,7 @@ def test_window_search_equals_brute_force():
     values = np.stack(columns, axis=1)
     names = [f"c{i}" for i in range(values.shape[1])]
     frame = pd.DataFrame(values, columns=names)
-    duplicates = efp.find_duplicate_efps(frame, {n: frame[n].to_numpy() for n in names}, 1e-9)
+    duplicates = find_duplicate_efps(frame, {n: frame[n].to_numpy() for n in names}, 1e-9)
     found = [
         (names.index(d), names.index(k))
         for d, k in zip(duplicates.dropped, duplicates.kept, strict=True)
@@ -141,13 +149,13 @@ def test_sample_candidates_are_confirmed_on_all_events():
     b[500:] += rng.normal(size=500)
     full = {"a": a, "b": b}
     sample = pd.DataFrame({"a": a[:100], "b": b[:100]})
-    refuted = efp.find_duplicate_efps(sample, full, 1e-9)
-    assert list(refuted.columns) == efp.AUDIT_COLUMNS
+    refuted = find_duplicate_efps(sample, full, 1e-9)
+    assert list(refuted.columns) == AUDIT_COLUMNS
     [row] = refuted.to_dict("records")
     assert (row["dropped"], row["kept"], row["max_deviation_sample"]) == ("b", "a", 0.0)
     assert row["max_deviation"] > 0.01 and not row["confirmed"]
     full["b"] = a * 2.0
-    duplicates = efp.find_duplicate_efps(sample.assign(b=a[:100] * 2.0), full, 1e-9)
+    duplicates = find_duplicate_efps(sample.assign(b=a[:100] * 2.0), full, 1e-9)
     assert duplicates.to_dict("records") == [
         {
             "dropped": "b",
@@ -170,7 +178,7 @@ def test_single_efp_aucs_match_sklearn():
             "noise": rng.normal(size=500),
         }
     )
-    result = efp.single_efp_aucs(table, y, weight)
+    result = single_efp_aucs(table, y, weight)
     assert list(result["efp"]) == ["down", "up", "noise"]
     row = result.set_index("efp")
     assert row.loc["up", "raw_auc"] == pytest.approx(
@@ -180,10 +188,10 @@ def test_single_efp_aucs_match_sklearn():
     assert row.loc["down", "auc"] == pytest.approx(
         1 - roc_auc_score(y, table["down"], sample_weight=weight)
     )
-    unweighted = efp.single_efp_aucs(table, y).set_index("efp")
+    unweighted = single_efp_aucs(table, y).set_index("efp")
     assert unweighted.loc["up", "raw_auc"] == pytest.approx(roc_auc_score(y, table["up"]))
     with pytest.raises(ValueError, match="both classes"):
-        efp.single_efp_aucs(table, np.ones(500))
+        single_efp_aucs(table, np.ones(500))
 
 
 def write_store(directory, table, storage, n_chunks=2):
@@ -208,18 +216,18 @@ def test_rules_from_files(tmp_path):
 
     rng = np.random.default_rng(12)
     storage = StorageSettings(block_rows=16, block_columns=3)
-    settings = efp.EFPSettings(
+    settings = EFPSettings(
         ("et",), (("d<=2", "p==1"),), (1.0, 2.0), (0.5, 1.0), dedup_sample_size=40, storage=storage
     )
     images = {"et": simulated_like_images(120, ECAL, rng)}
-    table = efp.compute_efp_table(images, {"et": ECAL}, settings)
+    table = compute_efp_table(images, {"et": ECAL}, settings)
     train = write_store(tmp_path / "train", table, storage)
     test = write_store(tmp_path / "test", table, storage, n_chunks=3)
     duplicates = steps.deduplicate_efps(
         train, settings, 5, tmp_path / "duplicates.csv", tmp_path / "kept.txt"
     )
     on_disk = pd.read_csv(tmp_path / "duplicates.csv")
-    assert list(on_disk.columns) == efp.AUDIT_COLUMNS
+    assert list(on_disk.columns) == AUDIT_COLUMNS
     assert len(on_disk) == len(duplicates) == 2 * 1 + 2 * 1  # 1_0_0 and 2_2_0 per kappa
     assert on_disk["confirmed"].all()
     kept = steps.read_kept(tmp_path / "kept.txt")
@@ -241,10 +249,8 @@ def test_rules_from_files(tmp_path):
     on_disk = pd.read_csv(tmp_path / "single_auc.csv")
     assert set(on_disk["efp"]) == set(kept) and list(on_disk["auc"]) == list(result["auc"])
     assert on_disk["auc"].is_monotonic_decreasing and (on_disk["auc"] >= 0.5).all()
-    whole = efp.single_efp_aucs(table[kept], y, np.ones(120))
+    whole = single_efp_aucs(table[kept], y, np.ones(120))
     pd.testing.assert_frame_equal(result, whole)  # streaming changes nothing, ties included
-    from leptonid import plots_efp
-
-    drawn = plots_efp.run_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
+    drawn = steps.draw_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
     assert drawn == [f"rank{i + 1:02d}_{name}.png" for i, name in enumerate(on_disk["efp"][:3])]
     assert all((tmp_path / "gallery" / name).exists() for name in drawn)

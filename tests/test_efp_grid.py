@@ -1,8 +1,8 @@
-"""Fast exact paths of the EFP engine (leptonid.efp_grid) and its TensorFlow backend (efp_tf).
+"""Fast exact paths of the EFP engine (leptonid.efp.grid) and its TensorFlow backend (efp.tf).
 
-K4 pair sums are checked against the conditioned contraction of leptonid.efp (itself checked
-against brute force and energyflow in test_efp.py), FFT convolutions against the direct sum on
-dense images (round-off bound), the engine with every fast path forced on against energyflow
+K4 pair sums are checked against the conditioned contraction of leptonid.efp.engine (itself
+checked against brute force and energyflow in test_efp.py), FFT convolutions against the direct
+sum on dense images (round-off bound), the engine with every fast path forced on against energyflow
 at occupancies up to a dense image, and the TensorFlow backend against the numpy engine.
 """
 
@@ -12,8 +12,24 @@ import itertools
 
 import numpy as np
 import pytest
-from leptonid import efp, efp_grid
-from leptonid.efp_grid import CostModel, GridConvolver, K4Layout, k4_contract, k4_layout
+from leptonid.efp.engine import (
+    EFPEngine,
+    EFPSettings,
+    _contract,
+    compute_efp_table,
+    efp_names,
+    iter_efp_blocks,
+    select_graphs,
+)
+from leptonid.efp.grid import (
+    FFT_RELATIVE_BOUND,
+    CostModel,
+    GridConvolver,
+    K4Layout,
+    k4_contract,
+    k4_contract_batch,
+    k4_layout,
+)
 from leptonid.geometry import ECAL, HCAL, ImageGeometry
 from test_efp import energyflow_particles, mismatched_graphs
 
@@ -42,9 +58,9 @@ def occupancy_images(
 
 
 def reference_contract(vectors, matrix) -> float:
-    """The K4 sum by efp._contract (conditioning on one vertex), one event."""
+    """The K4 sum by _contract (conditioning on one vertex), one event."""
     edges = {(x, y): matrix(x, y)[None] for x, y in itertools.combinations(range(4), 2)}
-    return float(efp._contract({v: vectors[v][None] for v in range(4)}, edges)[0])
+    return float(_contract({v: vectors[v][None] for v in range(4)}, edges)[0])
 
 
 @pytest.mark.parametrize("width", [1, 7, 40])
@@ -83,8 +99,8 @@ def test_k4_contract_every_layout(width):
 def test_every_core_is_a_symmetric_k4():
     """The paper's c = 4 graphs (d <= 8) all reduce to K4 cores, most of them with both
     shortcuts valid (40 of the 46 cores at two betas)."""
-    graphs = efp.select_graphs([["d<=8", "p==1", "c==4"]])
-    engine = efp.EFPEngine(graphs, [1.0], [0.5, 1.0], ECAL)
+    graphs = select_graphs([["d<=8", "p==1", "c==4"]])
+    engine = EFPEngine(graphs, [1.0], [0.5, 1.0], ECAL)
     layouts = [arg[1] for kind, arg, _ in engine._sparse[0] if kind == "core"]
     assert len(layouts) == 2 * len(graphs)
     assert all(layout is not None for layout in layouts)
@@ -114,7 +130,7 @@ def test_fft_convolution_round_off_is_bounded():
             got = convolver.matvec(exponent, vectors, pixels, mask)
             expected = vectors @ (d2 ** (exponent / 2.0))
             relative = np.abs(got - expected) / expected
-            assert relative.max() <= efp_grid.FFT_RELATIVE_BOUND * 10, (geometry.name, exponent)
+            assert relative.max() <= FFT_RELATIVE_BOUND * 10, (geometry.name, exponent)
     # padding: zero vector entries on masked-out slots give zeros there
     got = convolver.matvec(1.0, np.array([[1.0, 0.0]]), np.array([[5, 0]]), np.array([[1, 0]]) > 0)
     assert got[0, 1] == 0.0 and got[0, 0] == 0.0  # theta_ii = 0
@@ -130,11 +146,11 @@ def test_fast_paths_match_energyflow(geometry, n_hit, block):
     """Every d <= 7 prime graph, K4 cores per event and FFT messages forced on, vs energyflow
     (1e-9 relative per column) on one image per occupancy."""
     energyflow = pytest.importorskip("energyflow")
-    graphs = efp.select_graphs([["d<=7", "p==1"]])
+    graphs = select_graphs([["d<=7", "p==1"]])
     images = occupancy_images(1, geometry, n_hit, np.random.default_rng(n_hit), block)
     pairs = [(2.0, 0.5), (1.0, 2.0)] if n_hit < 50 else [(1.0, 1.0)]
     kappas, betas = sorted({k for k, _ in pairs}), sorted({b for _, b in pairs})
-    engine = efp.EFPEngine(graphs, kappas, betas, geometry, cost_model=ALL_FAST)
+    engine = EFPEngine(graphs, kappas, betas, geometry, cost_model=ALL_FAST)
     ours, _ = engine.compute(images)
     events = [energyflow_particles(image, geometry) for image in images]
     assert len(events[0]) == n_hit * block**2
@@ -158,10 +174,10 @@ def test_dense_image_matches_energyflow():
     """A dense ECal image (every one of the 961 pixels hit): trees and triangles (d <= 3), FFT
     messages forced on, vs energyflow to 1e-9 relative."""
     energyflow = pytest.importorskip("energyflow")
-    graphs = efp.select_graphs([["d<=3", "p==1"]])
+    graphs = select_graphs([["d<=3", "p==1"]])
     images = np.random.default_rng(9).exponential(1.0, (1, *ECAL.shape))
     images[0, 15, 15] = 500.0
-    engine = efp.EFPEngine(graphs, [2.0], [0.5], ECAL, cost_model=ALL_FAST)
+    engine = EFPEngine(graphs, [2.0], [0.5], ECAL, cost_model=ALL_FAST)
     ours, _ = engine.compute(images)
     assert any(kind == "conv" for kind, _, _ in engine.program((True, True))[0])
     efpset = energyflow.EFPSet("d<=3", "p==1", measure="hadr", kappa=2, beta=0.5, normed=False)
@@ -176,11 +192,11 @@ def test_paths_agree_and_do_not_depend_on_the_block():
     """Fast paths on or off: same values to round-off; an event alone or among others whose
     counts straddle the thresholds: same values (its path depends on its own count only)."""
     rng = np.random.default_rng(12)
-    graphs = [g for g in efp.select_graphs([["d<=7", "p==1"]]) if g.d <= 4 or g.c == 4]
+    graphs = [g for g in select_graphs([["d<=7", "p==1"]]) if g.d <= 4 or g.c == 4]
     images = np.concatenate([occupancy_images(3, ECAL, n_hit, rng) for n_hit in (5, 20, 30, 45)])
     model = CostModel(k4_min_width=25, fft_min_width=40)
-    fast = efp.EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=model)
-    slow = efp.EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=NO_FAST)
+    fast = EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=model)
+    slow = EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=NO_FAST)
     values, _ = fast.compute(images)
     np.testing.assert_allclose(values, slow.compute(images)[0], rtol=1e-12, atol=0)
     for event in (2, 7, 11):
@@ -195,10 +211,10 @@ def test_iter_blocks_equal_the_table():
         "ht": occupancy_images(11, HCAL, 3, rng, block=4)[..., None],
     }
     geometries = {"et": ECAL, "ht": HCAL}
-    settings = efp.EFPSettings(("et", "ht"), (("d<=4", "p==1"),), (1.0, 2.0), (0.5,))
-    table = efp.compute_efp_table(images, geometries, settings)
-    assert list(table.columns) == efp.efp_names(settings)
-    blocks = list(efp.iter_efp_blocks(images, geometries, settings, rows=4))
+    settings = EFPSettings(("et", "ht"), (("d<=4", "p==1"),), (1.0, 2.0), (0.5,))
+    table = compute_efp_table(images, geometries, settings)
+    assert list(table.columns) == efp_names(settings)
+    blocks = list(iter_efp_blocks(images, geometries, settings, rows=4))
     assert [(start, stop) for start, stop, _ in blocks] == [(0, 4), (4, 8), (8, 11)]
     stacked = np.concatenate([values for _, _, values in blocks])
     np.testing.assert_allclose(stacked, table.to_numpy(), rtol=1e-12, atol=0)
@@ -206,32 +222,30 @@ def test_iter_blocks_equal_the_table():
 
 def test_backend_setting():
     block = {"images": ["et"], "graphs": [["d<=2", "p==1"]], "kappas": [1], "betas": [1]}
-    assert efp.EFPSettings.from_config(block).backend == "cpu"
-    assert efp.EFPSettings.from_config({**block, "backend": "gpu"}).backend == "gpu"
+    assert EFPSettings.from_config(block).backend == "cpu"
+    assert EFPSettings.from_config({**block, "backend": "gpu"}).backend == "gpu"
     with pytest.raises(ValueError, match="efp.backend must be one of"):
-        efp.EFPSettings.from_config({**block, "backend": "tpu"})
-    assert efp.EFPSettings.from_config({**block, "batch_elements": 1 << 24}).batch_elements == (
-        1 << 24
-    )
+        EFPSettings.from_config({**block, "backend": "tpu"})
+    assert EFPSettings.from_config({**block, "batch_elements": 1 << 24}).batch_elements == (1 << 24)
     with pytest.raises(ValueError, match="batch_elements must be >= 1"):
-        efp.EFPSettings.from_config({**block, "batch_elements": 0})
+        EFPSettings.from_config({**block, "batch_elements": 0})
     with pytest.raises(ValueError, match="backend must be one of"):
-        efp.EFPEngine(efp.select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL, backend="x")
+        EFPEngine(select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL, backend="x")
 
 
 def test_tensorflow_backend_equals_numpy():
     """The "gpu" backend (TensorFlow, here on the CPU) gives the numpy engine's values, K4
     cores included, on ECal and HCal images."""
     pytest.importorskip("tensorflow")
-    graphs = [g for g in efp.select_graphs([["d<=7", "p==1"]]) if g.d <= 5 or g.c == 4]
+    graphs = [g for g in select_graphs([["d<=7", "p==1"]]) if g.d <= 5 or g.c == 4]
     rng = np.random.default_rng(14)
     for geometry, n_hit, block in ((ECAL, 30, 1), (HCAL, 3, 4)):
         images = np.concatenate(
             [occupancy_images(2, geometry, n, rng, block) for n in (n_hit // 3, n_hit)]
         )
         images[1] = 0.0  # an empty image
-        numpy_engine = efp.EFPEngine(graphs, [0.0, 2.0], [0.5, 2.0], geometry)
-        tf_engine = efp.EFPEngine(graphs, [0.0, 2.0], [0.5, 2.0], geometry, backend="gpu")
+        numpy_engine = EFPEngine(graphs, [0.0, 2.0], [0.5, 2.0], geometry)
+        tf_engine = EFPEngine(graphs, [0.0, 2.0], [0.5, 2.0], geometry, backend="gpu")
         expected, n_empty = numpy_engine.compute(images)
         got, n_empty_tf = tf_engine.compute(images)
         assert n_empty == n_empty_tf == 1
@@ -243,9 +257,9 @@ def test_tensorflow_k4_every_shortcut():
     matrices where the shortcuts hold (one symmetric matrix, one vector) and, without
     shortcuts, on six different non-symmetric matrices."""
     pytest.importorskip("tensorflow")
-    from leptonid.efp_tf import TFBatchRunner
+    from leptonid.efp.tf import TFBatchRunner
 
-    engine = efp.EFPEngine(efp.select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
+    engine = EFPEngine(select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
     runner = TFBatchRunner(engine, element_budget=5000)
     rng = np.random.default_rng(15)
     edges = tuple(itertools.combinations(range(4), 2))
@@ -259,7 +273,7 @@ def test_tensorflow_k4_every_shortcut():
     cases.append((general, vectors, (False, False)))
     for matrices, vecs, (sym_ha, sym_cm) in cases:
         layout = K4Layout(2, 0, 3, 1, sym_ha, sym_cm)
-        expected = efp_grid.k4_contract_batch(vecs, edges, matrices, layout)
+        expected = k4_contract_batch(vecs, edges, matrices, layout)
         position = {edge: j for j, edge in enumerate(edges)}
 
         def oriented(x, y, matrices=matrices, position=position):

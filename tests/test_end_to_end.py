@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 from leptonid import io
-from leptonid.efp import parse_efp_name
+from leptonid.efp.names import parse_efp_name
 
 CONFIG = "tests/tiny_full.yaml"
 

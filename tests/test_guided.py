@@ -10,7 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from leptonid import ado, guided, io, metrics
+from leptonid import io, metrics
+from leptonid.guided import ado
+from leptonid.guided.names import (
+    SEED_OFFSET,
+    ScanSettings,
+    parse_pass_feature_set_name,
+    pass_feature_set,
+    pass_feature_set_name,
+    scans_from_config,
+)
+from leptonid.guided.search import (
+    RANKING_COLUMNS,
+    candidate_pool,
+    rank_candidates,
+    select_next_efp,
+    stop_reason,
+)
+from leptonid.guided.tables import TABLE_COLUMNS, gap_closed, scan_table, single_aucs
 from leptonid.settings import FeatureSet, NetworkSettings, SettingsError
 
 NETWORK = {
@@ -58,8 +75,8 @@ def test_ranking_picks_the_hidden_variable(toy):
     pairs = ado.draw_pairs(y, 20000, seed=1)
     disagreeing = ado.disagreeing_pairs(model, black_box, *pairs)
     assert 0 < disagreeing.mean() < 0.5
-    ranking = guided.rank_candidates(values, names, black_box, pairs, disagreeing)
-    assert list(ranking.columns) == guided.RANKING_COLUMNS
+    ranking = rank_candidates(values, names, black_box, pairs, disagreeing)
+    assert list(ranking.columns) == RANKING_COLUMNS
     assert ranking["efp"].tolist()[:2] == ["d_minus_hidden", "b_weak_hidden"]
     assert ranking["rank"].tolist() == [1, 2, 3, 4]
     copy = ranking.set_index("efp").loc["c_model_copy"]
@@ -75,7 +92,7 @@ def test_ranking_matches_a_pair_loop(toy):
     y, model, black_box, values, names = toy
     pairs = ado.draw_pairs(y, 500, seed=2)
     disagreeing = ado.disagreeing_pairs(model, black_box, *pairs)
-    ranking = guided.rank_candidates(values, names, black_box, pairs, disagreeing).set_index("efp")
+    ranking = rank_candidates(values, names, black_box, pairs, disagreeing).set_index("efp")
     for column, name in enumerate(names):
         f = values[:, column]
         all_do = [
@@ -102,7 +119,7 @@ def select(toy, **overrides):
         auc_split="valid",
     )
     arguments.update(overrides)
-    return guided.select_next_efp(y, model, black_box, [(names, values)], **arguments)
+    return select_next_efp(y, model, black_box, [(names, values)], **arguments)
 
 
 def test_select_next_efp_chooses_and_summarises(toy):
@@ -149,7 +166,7 @@ def test_select_next_efp_stops_without_an_informative_candidate(toy):
     # only the model's own ordering and noise-free constants: nothing orders the disagreeing
     # pairs like the black box
     useless = np.column_stack([2 * model, np.ones_like(model)])
-    selection = guided.select_next_efp(
+    selection = select_next_efp(
         y,
         model,
         black_box,
@@ -171,7 +188,7 @@ def test_select_next_efp_stops_without_an_informative_candidate(toy):
 
 def test_select_next_efp_stops_when_model_agrees_with_black_box(toy):
     y, model, _, values, names = toy
-    selection = guided.select_next_efp(
+    selection = select_next_efp(
         y,
         model,
         3 * model,
@@ -215,7 +232,7 @@ def test_stop_reason(arguments, expected):
         black_box_auc=0.9,
     )
     values.update(arguments)
-    reason = guided.stop_reason(**values)
+    reason = stop_reason(**values)
     if expected is None:
         assert reason is None
     else:
@@ -229,19 +246,19 @@ def test_candidate_pool():
         "ht_efp_2_1_0_k_1_b_2",
         "ht_efp_2_1_0_k_0.5_b_1",
     ]
-    assert guided.candidate_pool(names, "all") == names
-    assert guided.candidate_pool(names, "irc_safe") == names[1:3]
-    assert guided.candidate_pool(names, "irc_safe", exclude=[names[1]]) == [names[2]]
+    assert candidate_pool(names, "all") == names
+    assert candidate_pool(names, "irc_safe") == names[1:3]
+    assert candidate_pool(names, "irc_safe", exclude=[names[1]]) == [names[2]]
     with pytest.raises(ValueError, match="candidate pool"):
-        guided.candidate_pool(names, "safe")
+        candidate_pool(names, "safe")
 
 
 def test_pass_names_round_trip():
     for scan in ["hl", "hl_irc", "x_pass1"]:
-        name = guided.pass_feature_set_name(scan, 12)
-        assert guided.parse_pass_feature_set_name(name) == (scan, 12)
-    assert guided.parse_pass_feature_set_name("hl") is None
-    assert guided.parse_pass_feature_set_name("guided_hl") is None
+        name = pass_feature_set_name(scan, 12)
+        assert parse_pass_feature_set_name(name) == (scan, 12)
+    assert parse_pass_feature_set_name("hl") is None
+    assert parse_pass_feature_set_name("guided_hl") is None
 
 
 def test_scans_from_config_merges_defaults():
@@ -255,12 +272,12 @@ def test_scans_from_config_merges_defaults():
             "hl_irc": {"start": "hl", "candidates": "irc_safe", "max_passes": 2, "seed": 5},
         },
     )
-    scans = guided.scans_from_config(block, master_seed=10)
+    scans = scans_from_config(block, master_seed=10)
     assert scans["hl"].candidates == "all"
-    assert scans["hl"].seed == 10 + guided.SEED_OFFSET
+    assert scans["hl"].seed == 10 + SEED_OFFSET
     assert scans["hl"].network.units == 50 and scans["hl"].network.filters == 4
     assert scans["hl_irc"].max_passes == 2 and scans["hl_irc"].seed == 5
-    assert guided.scans_from_config({"feature_sets": {}}, 0) == {}
+    assert scans_from_config({"feature_sets": {}}, 0) == {}
 
 
 @pytest.mark.parametrize(
@@ -279,18 +296,18 @@ def test_scans_from_config_merges_defaults():
 def test_scans_from_config_errors_name_the_key(block, message):
     full = {"black_box": "et_and_ht", "n_pairs": 10, "max_passes": 2, **block}
     with pytest.raises(SettingsError, match=message):
-        guided.scans_from_config(dataset_block(**full), master_seed=0)
+        scans_from_config(dataset_block(**full), master_seed=0)
 
 
 def test_reserved_feature_set_names():
     block = dataset_block(scans={})
     block["feature_sets"]["guided_hl_pass1"] = {"inputs": ["hl"]}
     with pytest.raises(SettingsError, match="reserved"):
-        guided.scans_from_config(block, master_seed=0)
+        scans_from_config(block, master_seed=0)
 
 
 def scan_settings():
-    return guided.ScanSettings(
+    return ScanSettings(
         name="hl",
         start="hl",
         candidates="all",
@@ -305,13 +322,13 @@ def scan_settings():
 def test_pass_feature_set():
     scan = scan_settings()
     start = FeatureSet.from_config("hl", {"inputs": ["hl"]}, NETWORK)
-    feature_set = guided.pass_feature_set(scan, start, 2, ["et_efp_1_0_0_k_2_b_0.5"])
+    feature_set = pass_feature_set(scan, start, 2, ["et_efp_1_0_0_k_2_b_0.5"])
     assert feature_set.name == "guided_hl_pass2"
     assert feature_set.inputs == ("hl",)
     assert feature_set.efps == ("et_efp_1_0_0_k_2_b_0.5",)
     image_start = FeatureSet.from_config("et", {"inputs": ["et"]}, NETWORK)
     with pytest.raises(SettingsError, match="image inputs"):
-        guided.pass_feature_set(scan, image_start, 1, [])
+        pass_feature_set(scan, image_start, 1, [])
 
 
 def test_scan_table():
@@ -322,10 +339,8 @@ def test_scan_table():
         {"auc": 0.90, "auc_low": 0.89, "auc_high": 0.91, "status": "ok"},
         {"auc": 0.93, "auc_low": 0.92, "auc_high": 0.94, "status": "ok"},
     ]
-    table = guided.scan_table(
-        scan.name, choices, summaries, metrics, {"et_efp_2_1_0_k_2_b_0.5": 0.75}
-    )
-    assert list(table.columns) == guided.TABLE_COLUMNS
+    table = scan_table(scan.name, choices, summaries, metrics, {"et_efp_2_1_0_k_2_b_0.5": 0.75})
+    assert list(table.columns) == TABLE_COLUMNS
     assert table["pass"].tolist() == [0, 1]
     row = table.iloc[1]
     assert (row["calorimeter"], row["graph"], row["kappa"], row["beta"]) == (
@@ -337,12 +352,12 @@ def test_scan_table():
     assert row["efp_auc"] == 0.75 and row["feature_set"] == "guided_hl_pass1"
     assert table.iloc[0]["efp"] is None
     # the final pass (where the validation-split procedure ended), not the best test AUC
-    assert guided.gap_closed(table, baseline_auc=0.90, black_box_auc=0.96) == pytest.approx(0.5)
+    assert gap_closed(table, baseline_auc=0.90, black_box_auc=0.96) == pytest.approx(0.5)
     earlier_best = table.assign(auc=[0.95, 0.93])
-    assert guided.gap_closed(earlier_best, 0.90, 0.96) == pytest.approx(0.5)
-    assert math.isnan(guided.gap_closed(table, baseline_auc=0.96, black_box_auc=0.90))
+    assert gap_closed(earlier_best, 0.90, 0.96) == pytest.approx(0.5)
+    assert math.isnan(gap_closed(table, baseline_auc=0.96, black_box_auc=0.90))
     with pytest.raises(ValueError, match="metrics"):
-        guided.scan_table(scan.name, choices, summaries, metrics[:1], {})
+        scan_table(scan.name, choices, summaries, metrics[:1], {})
 
 
 # ------------------------------------------------------------------ rule entry points (files)
@@ -405,14 +420,14 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
     ranking = pd.read_csv(arguments["ranking_path"])
     assert len(ranking) == 3  # the EFP chosen before is no candidate any more
     # streaming the table column by column ranks exactly as the whole table at once
-    from leptonid import ado
     from leptonid.efp_store import EFPTable
+    from leptonid.guided import ado
 
     y, model, black_box, _, _ = toy
     pool = ["et_efp_1_0_0_k_2_b_0.5", "et_efp_2_1_0_k_1_b_1", "ht_efp_2_1_0_k_1_b_2"]
     pairs = ado.draw_pairs(y, 3000, seed=1, weight=np.ones(y.size))
     disagreeing = ado.decision_ordering(model, black_box, *pairs) == 0.0
-    whole = guided.rank_candidates(
+    whole = rank_candidates(
         EFPTable(arguments["efp_index"]).read(pool), pool, black_box, pairs, disagreeing
     )
     pd.testing.assert_frame_equal(ranking, whole, check_dtype=False)
@@ -450,7 +465,9 @@ def test_select_next_efp_step_rejects_scores_of_other_events(tmp_path, toy):
     assert not (tmp_path / "out").exists()
 
 
-def test_run_scan_summary(tmp_path):
+def test_summarise_scan(tmp_path):
+    from leptonid.steps import guided as steps
+
     choice = {"pass": 1, "efp": "et_efp_1_0_0_k_2_b_0.5", "ado_disagreeing": 0.8, "ado_all": 0.7}
     io.write_json(tmp_path / "choice1.json", choice)
     io.write_json(tmp_path / "pairs1.json", {"n_disagreeing": 10, "fraction_disagreeing": 0.1})
@@ -464,7 +481,7 @@ def test_run_scan_summary(tmp_path):
     pd.DataFrame({"efp": ["et_efp_1_0_0_k_2_b_0.5"], "auc": [0.77]}).to_csv(
         tmp_path / "single_auc.csv", index=False
     )
-    table = guided.run_scan_summary(
+    table = steps.summarise_scan(
         scan="hl",
         choice_paths=[tmp_path / "choice1.json"],
         pairs_paths=[tmp_path / "pairs1.json"],
@@ -489,7 +506,7 @@ def test_run_scan_summary(tmp_path):
 def test_single_auc_columns_are_checked(tmp_path):
     pd.DataFrame({"name": ["x"], "auc": [0.5]}).to_csv(tmp_path / "s.csv", index=False)
     with pytest.raises(ValueError, match=r"s.csv: column\(s\) \['efp'\] missing"):
-        guided.read_single_auc(tmp_path / "s.csv")
+        single_aucs(io.read_csv(tmp_path / "s.csv"), str(tmp_path / "s.csv"))
 
 
 # ------------------------------------------------------------------------- the guided DAG
@@ -543,8 +560,9 @@ def test_guided_dag_dry_run(tmp_path):
     assert int(jobs["train_model"]) >= 4  # et_and_ht, hl, guided_hl_pass0, guided_hl_irc_pass0
 
 
-def test_run_plots_writes_three_figures(tmp_path):
-    from leptonid import plots_guided
+def test_plot_guided_writes_three_figures(tmp_path):
+    from leptonid.plots import guided as plots_guided
+    from leptonid.steps import guided as steps
 
     table = pd.DataFrame(
         {
@@ -565,7 +583,7 @@ def test_run_plots_writes_three_figures(tmp_path):
     io.write_json(tmp_path / "hl.json", {"auc": None})  # a collapsed model: no line
     drawn = []
     outputs = {name: tmp_path / f"{name}.png" for name in ("auc", "ado", "graphs")}
-    plots_guided.run_plots(
+    steps.plot_guided(
         dataset="electrons",
         tables={"hl": tmp_path / "table.csv"},
         rankings={"hl": [tmp_path / "ranking.csv"]},
@@ -583,7 +601,7 @@ def test_run_plots_writes_three_figures(tmp_path):
 
 
 def test_constant_candidates_are_dropped_before_ranking():
-    from leptonid.guided import drop_constant_columns
+    from leptonid.guided.search import drop_constant_columns
 
     rng = np.random.default_rng(3)
     varying = rng.normal(size=100)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 from leptonid.geometry import ECAL, HCAL
-from leptonid.hl import HL_NAMES, compute_hl, invariant_mass
+from leptonid.hl import HL_NAMES, compare_hl, compute_hl, invariant_mass, recompute_hl
 
 C = 15  # central row / column of the 31 x 31 ECal image
 D_ETA = ECAL.d_eta
@@ -176,6 +176,30 @@ def test_against_brute_force_on_random_sparse_images():
     fast = compute_hl(et[..., None], ht[..., None], ee[..., None])  # with the channel axis
     for i in range(n):
         np.testing.assert_allclose(fast[i], brute_force_hl(et[i], ht[i], ee[i]), rtol=1e-12)
+
+
+def test_recompute_in_chunks_and_compare_with_the_published_features():
+    """recompute_hl streams compute_hl over chunks (same values); compare_hl reports zero
+    deviation for equal features and counts non-finite recomputed values apart."""
+    rng = np.random.default_rng(5)
+    et = rng.exponential(1.0, (7, 31, 31, 1))
+    ee = et * 2.0
+    ht = rng.exponential(0.1, (7, 32, 32, 1))
+    chunks = list(recompute_hl(et, ht, ee, chunk_events=3))
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1]
+    whole = compute_hl(et, ht, ee)
+    np.testing.assert_array_equal(np.concatenate(chunks), whole)
+    same = compare_hl(whole, whole.copy())
+    assert same["n_events"] == 7 and set(same["features"]) == set(HL_NAMES)
+    assert all(f["max_relative_deviation"] == 0.0 for f in same["features"].values())
+    off = whole.copy()
+    off[0, 0] = np.inf
+    off[1, 1] *= 1.5
+    report = compare_hl(whole, off)["features"]
+    assert report["R_had"]["n_non_finite"] == 1
+    assert report["w_eta2"]["max_relative_deviation"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="published"):
+        compare_hl(whole, whole[:, :6])
 
 
 def test_channel_axis_optional_and_shape_errors():

@@ -5,7 +5,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from leptonid import models
+from leptonid.models.networks import (
+    BUILDERS,
+    InputSpec,
+    build_model,
+    compile_model,
+    input_specs,
+    register_builder,
+)
 from leptonid.settings import FeatureSet, NetworkSettings, SettingsError, feature_sets_from_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,10 +41,10 @@ def test_one_epoch_smoke_per_default_feature_set(name):
 
     feature_set = default_feature_sets()[name]
     arrays = fake_arrays(48)
-    specs = models.input_specs(arrays, feature_set.inputs)
+    specs = input_specs(arrays, feature_set.inputs)
     keras.utils.set_random_seed(1)
-    model = models.compile_model(
-        models.build_model(feature_set.primary_model, specs, feature_set.network),
+    model = compile_model(
+        build_model(feature_set.primary_model, specs, feature_set.network),
         feature_set.network.learning_rate,
     )
     x = {spec.name: arrays[spec.name] for spec in specs}
@@ -55,8 +62,8 @@ def test_architecture_follows_the_paper_description():
     network = NetworkSettings(
         conv_blocks=3, filters=5, dense_layers=2, units=7, learning_rate=1e-3, dropout=0.25
     )
-    specs = [models.InputSpec("et", (31, 31, 1)), models.InputSpec("hl", (7,))]
-    model = models.build_model("nn", specs, network)
+    specs = [InputSpec("et", (31, 31, 1)), InputSpec("hl", (7,))]
+    model = build_model("nn", specs, network)
     convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
     pools = [layer for layer in model.layers if layer.__class__.__name__ == "MaxPooling2D"]
     assert len(convs) == 6 and all(c.kernel_size == (3, 3) and c.padding == "same" for c in convs)
@@ -71,31 +78,31 @@ def test_architecture_follows_the_paper_description():
 
 def test_input_specs_shapes():
     arrays = {"a": np.zeros((3,)), "b": np.zeros((3, 4)), "c": np.zeros((3, 5, 5))}
-    specs = models.input_specs(arrays, ["a", "b", "c"])
+    specs = input_specs(arrays, ["a", "b", "c"])
     assert [s.shape for s in specs] == [(1,), (4,), (5, 5, 1)]
     assert [s.is_image for s in specs] == [False, False, True]
     with pytest.raises(ValueError, match="'d'"):
-        models.input_specs({"d": np.zeros((3, 2, 2, 2, 2))}, ["d"])
+        input_specs({"d": np.zeros((3, 2, 2, 2, 2))}, ["d"])
 
 
 def test_unknown_model_kind_names_the_known_ones():
     with pytest.raises(KeyError, match="'no_such_kind'.*known: .*'nn'"):
-        models.build_model("no_such_kind", [models.InputSpec("hl", (7,))], None)
+        build_model("no_such_kind", [InputSpec("hl", (7,))], None)
 
 
 def test_builder_registry_is_the_extension_point():
     calls = []
 
-    @models.register_builder("toy")
+    @register_builder("toy")
     def build_toy(specs, network):
         calls.append([s.name for s in specs])
         return "a model"
 
     try:
-        assert models.build_model("toy", [models.InputSpec("hl", (7,))], None) == "a model"
+        assert build_model("toy", [InputSpec("hl", (7,))], None) == "a model"
         assert calls == [["hl"]]
     finally:
-        models.BUILDERS.pop("toy")
+        BUILDERS.pop("toy")
 
 
 def test_feature_set_settings_names_and_errors():

@@ -5,12 +5,18 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from leptonid import models, particle_models  # noqa: E402
 from leptonid.geometry import MUON  # noqa: E402
+from leptonid.models.networks import InputSpec, build_model, compile_model  # noqa: E402
+from leptonid.models.particles import (  # noqa: E402
+    efn_on_particles,
+    image_particles,
+    particles_from_image,
+    pfn_on_particles,
+)
 from leptonid.settings import NetworkSettings  # noqa: E402
 
-SPEC = models.InputSpec("images", (*MUON.shape, 1))
-CORES = {"pfn": particle_models.pfn_on_particles, "efn": particle_models.efn_on_particles}
+SPEC = InputSpec("images", (*MUON.shape, 1))
+CORES = {"pfn": pfn_on_particles, "efn": efn_on_particles}
 
 
 def network(max_particles: int = 16, **changes) -> NetworkSettings:
@@ -53,7 +59,7 @@ def assert_unsaturated(score: np.ndarray) -> None:
 def test_image_particles_are_the_hottest_cells_at_their_pixel_centres():
     images = np.zeros((2, *MUON.shape, 1), dtype=np.float32)
     images[0, 3, 5, 0], images[0, 20, 30, 0], images[0, 0, 0, 0] = 2.0, 5.0, 1.0
-    particles = particle_models.image_particles(images, MUON, max_particles=4)
+    particles = image_particles(images, MUON, max_particles=4)
     eta, phi = MUON.pixel_coordinates()
     half_width = MUON.n_eta * MUON.d_eta / 2
     assert particles.shape == (2, 4, 3)
@@ -67,18 +73,18 @@ def test_image_particles_are_the_hottest_cells_at_their_pixel_centres():
 
 def test_image_particles_keeps_only_max_particles():
     images = sparse_images(3, occupancy=0.2)
-    particles = particle_models.image_particles(images, MUON, max_particles=10)
+    particles = image_particles(images, MUON, max_particles=10)
     flat = images.reshape(3, -1)
     np.testing.assert_allclose(particles[..., 0], -np.sort(-flat, axis=1)[:, :10])
     with pytest.raises(ValueError, match="expected"):
-        particle_models.image_particles(np.zeros((2, 31, 31)), MUON, 10)
+        image_particles(np.zeros((2, 31, 31)), MUON, 10)
 
 
 def test_keras_particles_match_the_numpy_reference():
     images = sparse_images(5, occupancy=0.015)  # continuous values: no ties among real cells
     image = keras.Input(SPEC.shape, name="images")
-    model = keras.Model(image, particle_models.particles_from_image(image, MUON, 24))
-    expected = particle_models.image_particles(images, MUON, 24)
+    model = keras.Model(image, particles_from_image(image, MUON, 24))
+    expected = image_particles(images, MUON, 24)
     np.testing.assert_allclose(np.asarray(model(images)), expected, rtol=1e-6)
 
 
@@ -99,7 +105,7 @@ def test_padding_and_order_do_not_change_the_output(kind):
 def test_unmasked_padding_would_change_the_pfn_output():
     """The mask matters: a zero-energy particle with non-zero coordinates is a real PFN input."""
     keras.utils.set_random_seed(4)
-    core = particle_models.pfn_on_particles(network())
+    core = pfn_on_particles(network())
     particles = random_particles(4, 7)
     extra = np.zeros((4, 1, 3), np.float32)
     extra[..., 1:] = 0.5
@@ -114,13 +120,13 @@ def test_image_model_output_does_not_depend_on_padding(kind):
     images /= 20 * images.reshape(6, -1).sum(axis=1).mean()  # small z: unsaturated outputs
     n_cells = int((images.reshape(6, -1) > 0).sum(axis=1).max())
     keras.utils.set_random_seed(5)
-    model = models.build_model(kind, [SPEC], network(max_particles=n_cells + 40))
+    model = build_model(kind, [SPEC], network(max_particles=n_cells + 40))
     randomise(model)
     core = model.get_layer(f"{kind}_particles")
     padded = predict(model, {"images": images})
     unpadded = [
         predict(core, particles[None, : int((particles[:, 0] > 0).sum())])[0]
-        for particles in particle_models.image_particles(images, MUON, n_cells)
+        for particles in image_particles(images, MUON, n_cells)
     ]
     assert_unsaturated(padded)
     np.testing.assert_allclose(padded, unpadded, rtol=1e-5)
@@ -128,8 +134,8 @@ def test_image_model_output_does_not_depend_on_padding(kind):
 
 def test_efn_is_irc_safe_and_pfn_is_not():
     keras.utils.set_random_seed(6)
-    efn = particle_models.efn_on_particles(network(units=16))
-    pfn = particle_models.pfn_on_particles(network(units=16))
+    efn = efn_on_particles(network(units=16))
+    pfn = pfn_on_particles(network(units=16))
     randomise(efn, 1)
     randomise(pfn, 2)
     particles = random_particles(5, 6)
@@ -151,15 +157,15 @@ def test_efn_is_irc_safe_and_pfn_is_not():
 
 def test_builders_reject_other_inputs():
     with pytest.raises(ValueError, match="single-channel image"):
-        models.build_model("pfn", [models.InputSpec("iso", (8,))], network())
+        build_model("pfn", [InputSpec("iso", (8,))], network())
     with pytest.raises(ValueError, match="single-channel image"):
-        models.build_model("efn", [SPEC, models.InputSpec("pt", (1,))], network())
+        build_model("efn", [SPEC, InputSpec("pt", (1,))], network())
 
 
 @pytest.mark.parametrize("kind", ["pfn", "efn"])
 def test_saved_model_loads_without_custom_objects(kind, tmp_path):
     keras.utils.set_random_seed(7)
-    model = models.build_model(kind, [SPEC], network(max_particles=12))
+    model = build_model(kind, [SPEC], network(max_particles=12))
     images = sparse_images(4)
     path = tmp_path / f"{kind}.keras"
     model.save(path)
@@ -175,7 +181,7 @@ def test_one_epoch_smoke(kind):
     images = sparse_images(48, occupancy=0.03)
     y = images.reshape(48, -1).sum(axis=1) > np.median(images.reshape(48, -1).sum(axis=1))
     weight = np.random.default_rng(2).uniform(0.5, 1.5, 48)
-    model = models.compile_model(models.build_model(kind, [SPEC], network()), 1e-2)
+    model = compile_model(build_model(kind, [SPEC], network()), 1e-2)
     history = model.fit({"images": images}, y.astype(np.float32), sample_weight=weight,
                         batch_size=16, epochs=1, verbose=0)  # fmt: skip
     assert np.isfinite(history.history["loss"][0])

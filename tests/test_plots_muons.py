@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from leptonid import plots_muons
 from leptonid.geometry import MUON
+from leptonid.plots import muons as plots_muons
 
 
 def toy(n: int = 40, seed: int = 0):

@@ -91,7 +91,8 @@ def check_dataset_in_report(results: dict, dataset: str, feature_sets: dict) -> 
 
 def test_roc_figures_label_every_model_and_mark_collapsed_ones(tmp_path):
     import numpy as np
-    from leptonid import plots_eval
+    from leptonid import io
+    from leptonid.plots import eval as plots_eval
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 500)
@@ -108,7 +109,7 @@ def test_roc_figures_label_every_model_and_mark_collapsed_ones(tmp_path):
     for figure, name in ((roc, "roc.svg"), (rejection, "rejection.svg")):
         labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
         assert labels[:2] == ["et_and_ht: AUC 0.9000 [0.8900, 0.9100]", "ht: collapsed (no AUC)"]
-        plots_eval.save_figure(figure, tmp_path / name)
+        io.write_figure(figure, tmp_path / name)
         assert ">ht: collapsed (no AUC)<" in (tmp_path / name).read_text()
     eps_s, eps_b = curves["et_and_ht"]
     assert np.all(np.diff(eps_b) >= 0) and eps_s[-1] == 1.0

@@ -1,7 +1,7 @@
 """An interrupted training job resumes from its last checkpoint.
 
-A real training process (the library's entry, ``python -m leptonid.training``) runs on small
-synthetic Feather data; it is killed with SIGKILL as soon as it reports its 2nd checkpoint,
+A real training process (the library's entry, ``python -m leptonid.steps.models``) runs on
+small synthetic Feather data; it is killed with SIGKILL as soon as it reports its 2nd checkpoint,
 rerun with the same arguments, and must continue after the checkpointed epoch and finish.
 """
 
@@ -62,7 +62,14 @@ def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
     feather = tmp_path / "feather"
     write_feather_dataset(feather)
     out, checkpoints = tmp_path / "models" / "hl", tmp_path / "checkpoints" / "hl"
-    command = [sys.executable, "-u", "-m", "leptonid.training", "--config", str(config(tmp_path))]
+    command = [
+        sys.executable,
+        "-u",
+        "-m",
+        "leptonid.steps.models",
+        "--config",
+        str(config(tmp_path)),
+    ]
     command += ["--dataset", "electrons", "--feature-set", "hl", "--feather-dir", str(feather)]
     command += ["--out-dir", str(out), "--checkpoint-dir", str(checkpoints), "--threads", "1"]
     pythonpath = os.pathsep.join(

@@ -1,5 +1,5 @@
-"""The built-in electron/jet simulator and the published-layout writer (leptonid.simulate_electrons,
-leptonid.publish)."""
+"""The built-in electron/jet simulator and the published-layout writer
+(leptonid.data.simulate_electrons, leptonid.steps.data, leptonid.publish)."""
 
 import hashlib
 
@@ -7,13 +7,13 @@ import h5py
 import numpy as np
 import pytest
 from leptonid import io
-from leptonid.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
-from leptonid.simulate_electrons import (
+from leptonid.data.simulate_electrons import (
     ElectronSimSettings,
     simulate_block,
     simulate_electrons,
-    write_electron_dataset,
 )
+from leptonid.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
+from leptonid.steps.data import write_electron_dataset
 
 SETTINGS = ElectronSimSettings()
 

@@ -7,8 +7,9 @@ import h5py
 import numpy as np
 import pytest
 from leptonid import io, metrics
-from leptonid import simulate_muons as sim
+from leptonid.data import simulate_muons as sim
 from leptonid.geometry import MUON
+from leptonid.steps.data import write_muon_dataset
 from sklearn.metrics import roc_auc_score
 
 SEED = 11
@@ -207,7 +208,7 @@ def test_published_file_round_trip_through_the_unpacker(tmp_path):
     """write_muon_dataset writes the layout io.unpack_key reads (docs/reference.md 2)."""
     settings = sim.MuonSimSettings()
     unscaled, path = tmp_path / "unscaled_data.h5", tmp_path / "data.h5"
-    sim.write_muon_dataset(1500, SEED, settings, unscaled, path, chunk_size=1000)
+    write_muon_dataset(1500, SEED, settings, unscaled, path, chunk_size=1000)
     sizes = sim.split_sizes(1500, settings.signal_fraction)
     keys = ["images", "iso", "pt", "y"]
     summary = io.published_summary(path, "muons", keys)

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from leptonid import metrics, training
+from leptonid import metrics
 from leptonid.settings import (
     BdtSettings,
     FeatureSet,
@@ -14,6 +14,17 @@ from leptonid.settings import (
     TrainingSettings,
     TuningSettings,
 )
+from leptonid.training import bdt
+from leptonid.training.fit import (
+    HISTORY_COLUMNS,
+    STATE_FILE,
+    _Run,
+    configure_tensorflow,
+    predict_scores,
+    train_network,
+)
+from leptonid.training.preprocess import Preprocessor
+from leptonid.training.tuning import tune_network
 
 NETWORK = NetworkSettings(
     conv_blocks=1, filters=2, dense_layers=1, units=8, learning_rate=3e-3, dropout=0.0
@@ -54,14 +65,14 @@ def test_preprocessor_is_fitted_on_train_only_and_round_trips():
     train = {**flat_split(500, 1), **image_split(500, 1)}
     valid = {**flat_split(300, 2), **image_split(300, 2)}
     valid["hl"] = valid["hl"] + 100.0  # a shifted valid split must not move the constants
-    pre = training.Preprocessor.fit(train, ["et", "hl", "mass"])
+    pre = Preprocessor.fit(train, ["et", "hl", "mass"])
     np.testing.assert_allclose(pre.mean["hl"], train["hl"].mean(axis=0))
     np.testing.assert_allclose(pre.std["hl"], train["hl"].std(axis=0))
     assert pre.image_scale["et"] == pytest.approx(train["et"].sum(axis=(1, 2, 3)).mean())
     x = pre.transform(valid)
     assert x["et"].dtype == np.float32 and x["et"].shape == (300, 31, 31, 1)
     np.testing.assert_allclose(x["hl"].mean(axis=0)[0], 100 / pre.std["hl"][0], rtol=0.1)
-    again = training.Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
+    again = Preprocessor.from_dict(json.loads(json.dumps(pre.to_dict())))
     for key in x:
         np.testing.assert_array_equal(again.transform(valid)[key], x[key])
 
@@ -70,9 +81,9 @@ def test_preprocessor_rejects_non_finite_and_empty_images():
     train = flat_split(50, 1)
     train["hl"][3, 2] = np.nan
     with pytest.raises(ValueError, match="'hl'.*NaN"):
-        training.Preprocessor.fit(train, ["hl"])
+        Preprocessor.fit(train, ["hl"])
     with pytest.raises(ValueError, match="'et'.*mean image sum"):
-        training.Preprocessor.fit({"et": np.zeros((4, 31, 31, 1))}, ["et"])
+        Preprocessor.fit({"et": np.zeros((4, 31, 31, 1))}, ["et"])
 
 
 class _FakeOptimizer:
@@ -91,7 +102,7 @@ class _FakeModel:
 
 def test_plateau_state_reduces_lr_and_stops_like_keras():
     settings = TrainingSettings(batch_size=1, epochs=20, patience=4, lr_factor=0.3, lr_patience=2)
-    run = training._Run(settings, 10, 20, None, "x")
+    run = _Run(settings, 10, 20, None, "x")
     model = _FakeModel()
     losses = [1.0, 0.9, 0.95, 0.95, 0.8, 0.85, 0.85, 0.85, 0.85]
     for epoch, loss in enumerate(losses, start=1):
@@ -110,14 +121,12 @@ def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
     train, valid = flat_split(1000, 1, decoys=True), flat_split(400, 2)
 
     def fit(arrays, checkpoint):
-        result = training.train_network(
-            arrays, valid, HL, SETTINGS, seed=5, checkpoint_dir=checkpoint
-        )
-        score = training.predict_scores(result.model, result.preprocessor, valid)
+        result = train_network(arrays, valid, HL, SETTINGS, seed=5, checkpoint_dir=checkpoint)
+        score = predict_scores(result.model, result.preprocessor, valid)
         return result, score, metrics.auc(valid["y"], score, valid["weight"])
 
     first, score, auc = fit(train, tmp_path / "a")
-    assert list(first.history.columns) == training.HISTORY_COLUMNS
+    assert list(first.history.columns) == HISTORY_COLUMNS
     assert len(first.history) == SETTINGS.epochs and first.info["resumed_from_epoch"] is None
     # Every event has a weight-0 twin with the opposite label: only the weights make the
     # classes separable (the best possible AUC here is about 0.86).
@@ -125,7 +134,7 @@ def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
     # Same seed, fresh checkpoint directory: the same AUC.
     assert fit(train, tmp_path / "b")[2] == auc
     # Same settings and data on a finished checkpoint: nothing is retrained.
-    state = json.loads((tmp_path / "a" / training.STATE_FILE).read_text())
+    state = json.loads((tmp_path / "a" / STATE_FILE).read_text())
     assert state["epoch"] == SETTINGS.epochs
     again, again_score, _ = fit(train, tmp_path / "a")
     assert again.info["resumed_from_epoch"] == SETTINGS.epochs
@@ -139,14 +148,12 @@ def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
 
 
 def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
-    from leptonid import bdt, io
+    from leptonid import io
 
     train, valid, test = flat_split(2000, 1), flat_split(500, 2), flat_split(1000, 3)
     hl_mass = FeatureSet("hl_and_mass", ("hl", "mass"), NETWORK, models=("nn", "bdt"))
-    trees, history, info = training.train_bdt(
-        train, valid, hl_mass, BdtSettings(max_iter=30), seed=1
-    )
-    x_test = training.flat_matrix(test, ["hl", "mass"])
+    trees, history, info = bdt.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
+    x_test = bdt.flat_matrix(test, ["hl", "mass"])
     score = bdt.predict_trees(trees, x_test)
     assert metrics.auc(test["y"], score) > 0.8
     assert list(history.columns) == ["iteration", "loss", "val_loss"]
@@ -157,15 +164,14 @@ def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
     np.testing.assert_array_equal(
         bdt.predict_trees(io.read_npz(tmp_path / "trees.npz"), x_test), score
     )
-    again, _, _ = training.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
+    again, _, _ = bdt.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
     np.testing.assert_array_equal(bdt.predict_trees(again, x_test), score)
     with pytest.raises(ValueError, match="bdt needs flat inputs"):
-        training.train_bdt(train, valid, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
+        bdt.train_bdt(train, valid, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
 
 
 def test_exported_trees_match_sklearn():
     """predict_trees follows scikit-learn's predictor: thresholds, NaN routing, baseline."""
-    from leptonid import bdt
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
@@ -188,8 +194,8 @@ def test_require_gpu_fails_loudly_without_a_gpu(monkeypatch):
         pytest.skip("a GPU is visible")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
     with pytest.raises(RuntimeError, match="require_gpu.*CUDA_VISIBLE_DEVICES='7'.*devices="):
-        training.configure_tensorflow(1, require_gpu=True)
-    device = training.configure_tensorflow(1, require_gpu=False, mixed_precision=True)
+        configure_tensorflow(1, require_gpu=True)
+    device = configure_tensorflow(1, require_gpu=False, mixed_precision=True)
     assert device["device"].startswith("CPU") and device["mixed_precision"] is False
 
 
@@ -197,7 +203,7 @@ def test_require_gpu_fails_loudly_without_a_gpu(monkeypatch):
 def test_tuning_is_seeded_and_stays_in_the_paper_ranges():
     train, valid = flat_split(300, 1), flat_split(200, 2)
     tuning = TuningSettings(enabled=True, n_trials=2, epochs=1, feature_sets=("hl",))
-    best, trials = training.tune_network(train, valid, HL, SETTINGS, tuning, seed=3)
+    best, trials = tune_network(train, valid, HL, SETTINGS, tuning, seed=3)
     assert len(trials) == 2
     assert set(best) == {"dense_layers", "units", "learning_rate", "dropout", "valid_auc"}
     space = tuning.space
@@ -208,12 +214,15 @@ def test_tuning_is_seeded_and_stays_in_the_paper_ranges():
     assert 0 <= best["valid_auc"] <= 1 and not math.isnan(best["valid_auc"])
     # Same seed: the same first trial, parameters and valid AUC.
     one = TuningSettings(enabled=True, n_trials=1, epochs=1, feature_sets=("hl",))
-    _, again = training.tune_network(train, valid, HL, SETTINGS, one, seed=3)
+    _, again = tune_network(train, valid, HL, SETTINGS, one, seed=3)
     assert again.iloc[0].to_dict() == trials.iloc[0].to_dict()
 
 
 def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
     """The rule's threads (2) override training.threads (1) in train_info.json (issue 11)."""
+    from leptonid.steps import models as steps
+    from leptonid.training.fit import TrainResult
+
     used = {}
 
     def configure(threads, require_gpu=False, mixed_precision=False):
@@ -221,19 +230,19 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         return {"device": f"CPU ({threads} threads)", "threads": int(threads)}
 
     def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
-        return training.TrainResult(None, None, None, {"training": settings.to_dict()})
+        return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
         def load(self, inputs, efps=(), on_demand=False):
             return {}
 
     saved = {}
-    monkeypatch.setattr(training, "configure_tensorflow", configure)
-    monkeypatch.setattr(training, "train_network", fit)
-    monkeypatch.setattr(training, "save_result", lambda result, files: saved.update(result.info))
+    monkeypatch.setattr(steps, "configure_tensorflow", configure)
+    monkeypatch.setattr(steps, "train_network", fit)
+    monkeypatch.setattr(steps, "save_result", lambda result, files: saved.update(result.info))
     settings = dataclasses.replace(SETTINGS, threads=1)
-    files = training.ModelFiles(*(tmp_path / name for name in ("m", "p", "h", "i")))
-    info = training.run_training(Split(), Split(), HL, settings, 0, files, tmp_path / "c", 2)
+    files = steps.ModelFiles(*(tmp_path / name for name in ("m", "p", "h", "i")))
+    info = steps.fit_and_save(Split(), Split(), HL, settings, 0, files, tmp_path / "c", 2)
     assert used["threads"] == 2
     assert info["training"]["threads"] == 2 and saved["training"]["threads"] == 2
     assert info["device"] == "CPU (2 threads)"
@@ -241,7 +250,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
 
 
 def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path, monkeypatch):
-    """tune_model's YAML (as run_tuning writes it) -> train_model: the tuned keys win, the
+    """tune_model's YAML -> train_model: the tuned keys win, the
     others keep the feature set's configured network; a wrong tuned key is named."""
     import pandas as pd
     from leptonid.dataset import SplitInput
@@ -250,23 +259,26 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
 
     best = {"dense_layers": 4, "units": 33, "learning_rate": 2e-3, "dropout": 0.25}
     trials = pd.DataFrame({"trial": [0], "valid_auc": [0.9]})
-    monkeypatch.setattr(training, "configure_tensorflow", lambda *args, **kwargs: {})
-    monkeypatch.setattr(training, "tune_network", lambda *a: ({**best, "valid_auc": 0.9}, trials))
+    monkeypatch.setattr(steps, "configure_tensorflow", lambda *args, **kwargs: {})
+    monkeypatch.setattr(steps, "tune_network", lambda *a: ({**best, "valid_auc": 0.9}, trials))
     monkeypatch.setattr(SplitInput, "load", lambda self, inputs, efps=(): {})
     seen = {}
-    monkeypatch.setattr(
-        training, "run_training", lambda train, valid, fs, *a, **k: seen.update(fs=fs)
-    )
+    monkeypatch.setattr(steps, "fit_and_save", lambda train, valid, fs, *a, **k: seen.update(fs=fs))
     configured = NetworkSettings(
         conv_blocks=2, filters=5, dense_layers=1, units=8, learning_rate=3e-3, dropout=0.0
     )
     feature_set = FeatureSet("hl", ("hl",), configured)
     tuned = tmp_path / "hl.yaml"
-    tuning = TuningSettings(enabled=True, n_trials=1, epochs=1, feature_sets=("hl",))
-    split = SplitInput(("y.feather",))
-    training.run_tuning(split, split, feature_set, SETTINGS, tuning, 3, tuned, tmp_path / "t.csv")
+    tune_settings = {
+        "feature_set": feature_set.to_dict(),
+        "training": SETTINGS.to_dict(),
+        "tuning": {"enabled": True, "n_trials": 1, "epochs": 1, "feature_sets": ["hl"]},
+        "seed": 3,
+    }
+    split_files = {"train": ["y.feather"], "valid": ["y.feather"]}
+    steps.tune_model(split_files, {"tuned": tuned, "trials": tmp_path / "t.csv"}, tune_settings, 1)
 
-    inputs = {"train": ["y.feather"], "valid": ["y.feather"], "tuned": str(tuned)}
+    inputs = {**split_files, "tuned": str(tuned)}
     outputs = {name: tmp_path / name for name in ("model", "preprocess", "history", "info")}
     settings = {
         "feature_set": feature_set.to_dict(),

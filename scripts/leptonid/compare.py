@@ -11,19 +11,15 @@ The uncertainty of a difference is the two half-widths of the bootstrap interval
 quadrature: the datasets are independent samples, so their AUC errors are independent. The
 half-width of a central 68 % interval is one standard deviation for a Gaussian AUC
 distribution, which is what ``delta / delta_error`` assumes when the table is read as a pull.
+The figure of the table is :func:`leptonid.plots.compare.comparison_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pandas as pd
 
 COLUMNS = ("auc", "auc_low", "auc_high")
 
@@ -65,30 +61,3 @@ def comparison_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def half_width(table: pd.DataFrame, dataset: str) -> np.ndarray:
     """Half the bootstrap interval of one dataset's AUC column."""
     return 0.5 * (table[f"auc_high_{dataset}"] - table[f"auc_low_{dataset}"]).to_numpy()
-
-
-def comparison_figure(table: pd.DataFrame, datasets: list[str], title: str) -> Figure:
-    """AUC with its bootstrap interval per model, one marker colour per dataset, the paper's
-    AUC as a cross where it has one."""
-    names = list(table["name"])
-    positions = np.arange(len(names), dtype=float)
-    figure, axes = plt.subplots(figsize=(7.0, 0.45 * len(names) + 1.6))
-    offsets = np.linspace(-0.2, 0.2, len(datasets)) if len(datasets) > 1 else [0.0]
-    for dataset, offset in zip(datasets, offsets, strict=True):
-        auc = table[f"auc_{dataset}"].to_numpy(dtype=float)
-        low = auc - table[f"auc_low_{dataset}"].to_numpy(dtype=float)
-        high = table[f"auc_high_{dataset}"].to_numpy(dtype=float) - auc
-        axes.errorbar(
-            auc, positions + offset, xerr=[low, high], fmt="o", ms=4, capsize=2, label=dataset
-        )
-    paper = table["paper_auc"].to_numpy(dtype=float)
-    if np.isfinite(paper).any():
-        axes.plot(paper, positions, "kx", ms=6, label="paper")
-    axes.set_yticks(positions, names)
-    axes.invert_yaxis()
-    axes.set_xlabel("test AUC (68 % bootstrap interval)")
-    axes.set_title(title)
-    axes.grid(axis="x", alpha=0.3)
-    axes.legend(loc="lower left", fontsize=8)
-    figure.tight_layout()
-    return figure

@@ -21,9 +21,14 @@ Zero denominators (an empty window or image) give 0 for every feature, never NaN
 R_had = 0 when the ECal image is empty, R_phi = R_eta = 0 when their denominator window is
 empty, w_eta2 = 0 when its window is empty, sigma_eta_eta = 0 when the 5 x 5 window has no
 non-zero cell or every weight |ln E| is 0 (all cells at exactly 1 GeV).
+
+`recompute_hl` and `compare_hl` check a file's own hl against these definitions (rule
+recompute_hl, ``leptonid.steps.data``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -142,3 +147,52 @@ def invariant_mass(et: np.ndarray, ht: np.ndarray, eta: np.ndarray) -> np.ndarra
         totals[:, 3] += (flat * np.sinh(pixel_eta)).sum(axis=1)
     mass_sq = totals[:, 0] ** 2 - (totals[:, 1:] ** 2).sum(axis=1)
     return np.sqrt(np.clip(mass_sq, 0.0, None))
+
+
+# The cross-check of the published HL features (rule recompute_hl): recomputed from the images
+# in chunks of events, compared feature by feature.
+CHUNK_EVENTS = 4096
+
+
+def recompute_hl(
+    et: np.ndarray, ht: np.ndarray, ee: np.ndarray, chunk_events: int = CHUNK_EVENTS
+) -> Iterator[np.ndarray]:
+    """:func:`compute_hl` over chunks of events: yields (k, 7) float64 blocks.
+
+    et, ee: (N, 31, 31, 1) ECal ET and E images in GeV; ht: (N, 32, 32, 1) HCal ET in GeV.
+    """
+    for start in range(0, len(et), chunk_events):
+        stop = start + chunk_events
+        yield compute_hl(et[start:stop], ht[start:stop], ee[start:stop])
+
+
+def relative_deviation(recomputed: np.ndarray, published: np.ndarray) -> np.ndarray:
+    """|r - p| / max(|r|, |p|), element-wise: 0 where both are 0, in [0, 2] otherwise."""
+    recomputed = np.asarray(recomputed, dtype=np.float64)
+    published = np.asarray(published, dtype=np.float64)
+    scale = np.maximum(np.abs(recomputed), np.abs(published))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, np.abs(recomputed - published) / scale, 0.0)
+
+
+def compare_hl(published: np.ndarray, recomputed: np.ndarray) -> dict:
+    """Per HL feature: median, 99 % quantile and max relative deviation, fraction within 1e-3.
+
+    published, recomputed: (N, 7) in file order (:data:`HL_NAMES`).  Non-finite
+    recomputed values are counted, not compared.
+    """
+    if published.shape != recomputed.shape:
+        raise ValueError(f"hl: published {published.shape} vs recomputed {recomputed.shape}")
+    result = {"n_events": int(len(published)), "features": {}}
+    for index, name in enumerate(HL_NAMES):
+        deviation = relative_deviation(recomputed[:, index], published[:, index])
+        finite = np.isfinite(deviation)
+        good = deviation[finite]
+        result["features"][name] = {
+            "median_relative_deviation": float(np.median(good)) if good.size else None,
+            "q99_relative_deviation": float(np.quantile(good, 0.99)) if good.size else None,
+            "max_relative_deviation": float(good.max()) if good.size else None,
+            "fraction_within_1e-3": float(np.mean(good <= 1e-3)) if good.size else None,
+            "n_non_finite": int((~finite).sum()),
+        }
+    return result

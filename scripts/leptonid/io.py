@@ -697,6 +697,39 @@ def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
+def read_csv(path: str | os.PathLike):
+    """A CSV table (written by ``write_text(path, table.to_csv(index=False))``) as a pandas
+    DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
+def write_figure(figure, path: str | os.PathLike, dpi: int = 110) -> None:
+    """Save a matplotlib figure via a temporary name, so that a failed job leaves no partial
+    file: the one writer of every figure of the workflow.
+
+    The format is the suffix of ``path`` (PNG at ``dpi``, or SVG with text kept as text and a
+    fixed hash salt, so the same figure gives the same bytes and the report can search its
+    legend). A figure made with pyplot is closed once written: pyplot keeps every open figure
+    alive (and warns past 20) until it is closed.
+    """
+    import matplotlib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary_name(path)
+    try:
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "leptonid"}):
+            figure.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(figure)
+
+
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
     """Numeric arrays by name as an uncompressed ``.npz`` via a temporary name (no objects:
     ``read_npz`` refuses pickled content)."""

@@ -13,7 +13,6 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -266,65 +265,3 @@ def markdown_table(table: pd.DataFrame, digits: int = 4) -> str:
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.astype(object).values]
     return "\n".join([header, rule, *body]) + "\n"
-
-
-# ------------------------------------------------------------------ entry points of the rules
-TRAINING_FIELDS = ("device", "training_time_s", "train_samples_per_s", "epochs_run", "best_epoch")
-
-
-def run_evaluation(
-    predictions_path: str | Path,
-    info_path: str | Path,
-    out_path: str | Path,
-    name: str,
-    model: str,
-    settings: EvaluationSettings,
-    seed: int,
-) -> dict:
-    """evaluate_model: metrics of one model's test predictions (columns y, score, weight),
-    joined with its training record (device, training time, samples/s), written as JSON."""
-    from leptonid import io
-    from leptonid.io import read_table
-
-    table = read_table(predictions_path, ["y", "score", "weight"])
-    result = {"name": name, "model": model}
-    result.update(
-        evaluate_scores(table["y"].to_numpy(), table["score"], table["weight"], settings, seed)
-    )
-    info = io.read_json(info_path)
-    result.update({key: info.get(key) for key in TRAINING_FIELDS})
-    if result["status"] == STATUS_COLLAPSED:
-        log.warning("%s is collapsed (%s)", name, result["collapse_reason"])
-    else:
-        log.info(
-            "%s: AUC %.4f [%.4f, %.4f]", name, result["auc"], result["auc_low"], result["auc_high"]
-        )
-    io.write_json(out_path, result)
-    return result
-
-
-def run_summary(
-    metrics_paths: Sequence[str | Path],
-    paper_reference: Mapping[str, float],
-    signal_efficiencies: Sequence[float],
-    csv_path: str | Path,
-    markdown_path: str | Path,
-) -> pd.DataFrame:
-    """summarise_dataset: the AUC table of every model as CSV and as its markdown twin."""
-    from leptonid import io
-
-    table = summary_table(
-        [io.read_json(path) for path in metrics_paths], paper_reference, signal_efficiencies
-    )
-    for path, text in (
-        (csv_path, table.to_csv(index=False)),
-        (markdown_path, markdown_table(table)),
-    ):
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        tmp.replace(path)
-    collapsed = table.loc[table["status"] == STATUS_COLLAPSED, "name"].tolist()
-    if collapsed:
-        log.warning("collapsed models (no AUC reported): %s", collapsed)
-    return table

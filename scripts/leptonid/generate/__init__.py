@@ -1,12 +1,12 @@
 """Built-in data from an event generator: Pythia 8 collisions through a parametrised calorimeter.
 
 The ``generate`` data source (docs/generator.md) replaces the hand-written stand-ins of
-:mod:`leptonid.simulate_electrons` and :mod:`leptonid.simulate_muons` by events that nobody here
-wrote or tuned: Pythia 8 (``pythia8mc``) makes the collisions, hadronisation, the underlying
-event and the decays; :mod:`~leptonid.generate.calorimeter` turns the stable particles into
-calorimeter towers the way Delphes' SimpleCalorimeter does with the numbers of the Delphes
-ATLAS card; the images, their centring and the HL features come from the same library functions
-the toy simulators use, and the files are written in the published layout.
+:mod:`leptonid.data.simulate_electrons` and :mod:`leptonid.data.simulate_muons` by events that
+nobody here wrote or tuned: Pythia 8 (``pythia8mc``) makes the collisions, hadronisation, the
+underlying event and the decays; :mod:`~leptonid.generate.calorimeter` turns the stable
+particles into calorimeter towers the way Delphes' SimpleCalorimeter does with the numbers of
+the Delphes ATLAS card; the images, their centring and the HL features come from the same
+library functions the toy simulators use, and the files are written in the published layout.
 
 Modules:
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from leptonid.data.simulate_electrons import ELECTRON_LAYOUT, IMAGE_KEYS, STANDARDISED_KEYS
+from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, published_layout
 from leptonid.generate.muons import MuonGenSettings, pt_weights_from_sample
 from leptonid.publish import PublishedWriter, scale_published
-from leptonid.simulate_electrons import ELECTRON_LAYOUT, IMAGE_KEYS, STANDARDISED_KEYS
-from leptonid.simulate_muons import CLASSES, MuonSimSettings, published_layout
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def merge_electron_chunks(
     """unscaled_data.h5 and data.h5 of the electron layout from the chunk files, in order.
 
     data.h5: images divided by image_scale (GeV), hl and mass standardised on train, as the
-    toy simulator writes it (:func:`leptonid.simulate_electrons.write_electron_dataset`).
+    toy simulator writes it (:func:`leptonid.steps.data.write_electron_dataset`).
     """
     n_events = sum(_chunk_sizes(chunk_paths, "y"))
     with PublishedWriter(unscaled_path, ELECTRON_LAYOUT, n_events) as writer:

@@ -12,10 +12,10 @@ Per event (docs/generator.md, "Electrons"):
    |eta| < ``eta_max`` (background: the highest-ET electron-like object of a dijet event);
 4. the same loose preselection for both classes: centre |eta| < ``eta_max`` and ET of the
    3 x 3 ECal cells around the centre above ``cluster_et_min`` (as in
-   :mod:`leptonid.simulate_electrons`).  Events that fail are skipped;
+   :mod:`leptonid.data.simulate_electrons`).  Events that fail are skipped;
 5. the 31 x 31 ECal cells around the centre and the 8 x 8 HCal cells whose window centre is
    nearest to it become the published images through
-   :func:`leptonid.simulate_electrons.finish_images`
+   :func:`leptonid.data.simulate_electrons.finish_images`
    (orientation, 4 x 4 HCal upsampling, energy images, the 7 HL features of
    :func:`leptonid.hl.compute_hl` and the mass of :func:`leptonid.hl.invariant_mass`).
 
@@ -34,11 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leptonid.data.simulate_electrons import finish_images
 from leptonid.generate import calorimeter as calo
 from leptonid.generate.pileup import build_library, overlay
 from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
 from leptonid.geometry import ECAL, HCAL_UPSAMPLE
-from leptonid.simulate_electrons import finish_images
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def generate_electron_chunk(
 ) -> dict[str, np.ndarray]:
     """One chunk of n_events candidates (both classes), in a seeded random order.
 
-    Returns the published keys (:data:`leptonid.simulate_electrons.ELECTRON_LAYOUT`):
+    Returns the published keys (:data:`leptonid.data.simulate_electrons.ELECTRON_LAYOUT`):
     et, ee (n, 31, 31, 1) and ht, he (n, 32, 32, 1) float32 in GeV, hl (n, 7), mass (n, 1),
     y (n,) int8 with 1 = electron.
     """

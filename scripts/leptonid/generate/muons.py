@@ -13,7 +13,7 @@ Per event (docs/generator.md, "Muons"):
    muon's direction (``geometry.MUON``), each ECal cell in the pixel holding its centre, each
    HCal cell split into its 4 x 4 sub-cells of 1/16 of its ET (the electron images' upsampling);
 4. isolation I(R0) = ET of the pixels with centre within Delta R < R0 / muon pT
-   (:func:`leptonid.simulate_muons.cone_masks`, the toy simulator's cones), on a grid wide
+   (:func:`leptonid.data.simulate_muons.cone_masks`, the toy simulator's cones), on a grid wide
    enough for the largest cone; the image is its central 32 x 32 pixels, phi descending.
 
 The per-event weights (pT reweighting of background to signal, docs/reference.md: the published
@@ -31,12 +31,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, PtWeights, cone_masks
 from leptonid.generate import calorimeter as calo
 from leptonid.generate.electrons import _settings_from_config
 from leptonid.generate.pileup import build_library, overlay
 from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
 from leptonid.geometry import MUON
-from leptonid.simulate_muons import CLASSES, MuonSimSettings, PtWeights, cone_masks
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ def pt_weights_from_sample(
 
     weight = p_signal(pT) / p_bg(pT) in ``weight_bins`` log-spaced bins on [pt_min, pt_max]
     (signal 1), normalised so that the background weights average to 1 over the sample, as
-    :func:`leptonid.simulate_muons.pt_weights` does for the toy; bins without background get 0.
+    :func:`leptonid.data.simulate_muons.pt_weights` does for the toy; bins without background get 0.
     """
     edges = np.geomspace(settings.pt_min, settings.pt_max, settings.weight_bins + 1)
     signal = np.histogram(pt_signal, edges)[0] / max(len(pt_signal), 1)

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from leptonid import compare, io, metrics
-from leptonid.plots_eval import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +24,10 @@ def compare_datasets(
     )
     io.write_text(outputs["table"], joined.to_csv(index=False))
     io.write_text(outputs["markdown"], metrics.markdown_table(joined))
-    save_figure(
-        compare.comparison_figure(joined, list(datasets), f"{kind}: {' vs '.join(datasets)}"),
-        outputs["figure"],
-    )
+    from leptonid.plots.compare import comparison_figure  # matplotlib: only here
+
+    title = f"{kind}: {' vs '.join(datasets)}"
+    io.write_figure(comparison_figure(joined, list(datasets), title), outputs["figure"])
     first = datasets[0]
     for dataset in datasets[1:]:
         deltas = joined[f"delta_{dataset}"]

@@ -1,4 +1,5 @@
-"""The EFP stage's rules: compute_efps, gather_efps, deduplicate_efps, single_efp_auc.
+"""The EFP stage's rules (rules/efp.smk): compute_efps, gather_efps, deduplicate_efps,
+single_efp_auc, draw_efps, draw_efp_gallery.
 
 Every step streams the EFP table (``leptonid.efp_store``): no step holds more than one block of
 ``efp.storage.block_rows x block_columns`` values of the grid at a time, plus the columns it
@@ -15,15 +16,9 @@ import numpy as np
 import pandas as pd
 
 from leptonid import efp_store, io
-from leptonid.efp import (
-    EFPSettings,
-    chunk_bounds,
-    efp_names,
-    find_duplicate_efps,
-    iter_efp_blocks,
-    parse_efp_name,
-    single_efp_aucs,
-)
+from leptonid.efp.duplicates import find_duplicate_efps, single_efp_aucs
+from leptonid.efp.engine import EFPSettings, chunk_bounds, efp_names, iter_efp_blocks
+from leptonid.efp.names import parse_efp_name
 from leptonid.geometry import geometry_for
 
 log = logging.getLogger(__name__)
@@ -192,3 +187,24 @@ def single_efp_auc(
     io.write_text(out_path, result.to_csv(index=False))
     log.info("best single EFP: %s (AUC %.4f)", result["efp"].iloc[0], result["auc"].iloc[0])
     return result
+
+
+def draw_efps(name: str, figure_path: str | Path) -> None:
+    """The multigraph of one EFP, given by its canonical name, as a PNG."""
+    from leptonid.plots.efp import efp_figure  # matplotlib: only the drawing rules need it
+
+    io.write_figure(efp_figure(name), figure_path)
+
+
+def draw_efp_gallery(single_auc_path: str | Path, size: int, out_dir: str | Path) -> list[str]:
+    """The graphs of the ``size`` best single-EFP AUCs (valid split's single_auc.csv), one PNG
+    each (rank{rank:02d}_{name}.png) in out_dir; returns the file names."""
+    from leptonid.plots.efp import gallery  # matplotlib: only the drawing rules need it
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = gallery(io.read_csv(single_auc_path), int(size), str(single_auc_path))
+    for file_name, figure in items:
+        io.write_figure(figure, out_dir / file_name)
+    log.info("drew %d gallery graphs into %s", len(items), out_dir)
+    return [file_name for file_name, _ in items]

@@ -1,4 +1,5 @@
-"""The guided search's selection rule: select_next_efp (docs/guided.md).
+"""The guided search's rules (rules/guided.smk, docs/guided.md): select_next_efp, summarise_scan,
+plot_guided.
 
 Everything it reads is on the validation split: the scores of the pass n-1 model and of the
 black box, and the validation EFP table, streamed in groups of columns of at most one
@@ -8,15 +9,16 @@ black box, and the validation EFP table, streamed in groups of columns of at mos
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from leptonid import efp_store, io, metrics
-from leptonid.guided import PassSelection, candidate_pool
-from leptonid.guided import select_next_efp as select_pass
+from leptonid.guided.search import PassSelection, candidate_pool
+from leptonid.guided.search import select_next_efp as select_pass
+from leptonid.guided.tables import scan_markdown, scan_table, single_aucs
 from leptonid.steps.efp import read_kept
 
 log = logging.getLogger(__name__)
@@ -101,3 +103,87 @@ def select_next_efp(
         {**dict(feature_set), "efps": [*start_efps, *selection.choice["efps"]]},
     )
     return selection
+
+
+def summarise_scan(
+    *,
+    scan: str,
+    choice_paths: Sequence[str | Path],
+    pairs_paths: Sequence[str | Path],
+    metrics_paths: Sequence[str | Path],
+    stop_path: str | Path | None,
+    single_auc_path: str | Path,
+    black_box: tuple[str, str | Path],
+    start: tuple[str, str | Path],
+    csv_path: str | Path,
+    markdown_path: str | Path,
+) -> pd.DataFrame:
+    """The table of one scan (one row per trained pass) as CSV and markdown, with how the scan
+    ended and the share of the gap it closed.
+
+    black_box, start: (feature set name, its metrics file).
+    """
+    table = scan_table(
+        scan,
+        [io.read_json(path) for path in choice_paths],
+        [io.read_json(path) for path in pairs_paths],
+        [io.read_json(path) for path in metrics_paths],
+        single_aucs(io.read_csv(single_auc_path), str(single_auc_path)),
+    )
+    stop = io.read_json(stop_path) if stop_path else None
+    text = scan_markdown(
+        table,
+        stop,
+        (black_box[0], io.read_json(black_box[1])),
+        (start[0], io.read_json(start[1])),
+    )
+    io.write_text(csv_path, table.to_csv(index=False))
+    io.write_text(markdown_path, text)
+    return table
+
+
+def plot_guided(
+    *,
+    dataset: str,
+    tables: Mapping[str, str | Path],
+    rankings: Mapping[str, Sequence[str | Path]],
+    choices: Mapping[str, Sequence[str | Path]],
+    black_boxes: Mapping[str, str | Path],
+    starts: Mapping[str, str | Path],
+    auc_path: str | Path,
+    ado_path: str | Path,
+    graphs_path: str | Path,
+    draw: Callable | None = None,
+) -> None:
+    """The three figures of one dataset's scans: AUC against pass, the candidates' ADO
+    histograms, the chosen EFP graphs.
+
+    tables: scan -> table.csv; rankings, choices: scan -> ranking.csv / choice.json of the
+    passes that added an EFP; black_boxes, starts: feature set -> metrics file (the reference
+    lines); draw: ``draw(axis, efp_name)`` (default: the EFP module's graph drawing).
+    """
+    from leptonid.plots import guided as plots  # matplotlib: only the plotting rule needs it
+
+    references = [
+        plots.ReferenceLine.from_metrics(f"{kind} {name} (test)", io.read_json(path))
+        for kind, group in (("black box", black_boxes), ("start set", starts))
+        for name, path in group.items()
+    ]
+    scan_tables = {scan: io.read_csv(path) for scan, path in tables.items()}
+    figures = {
+        auc_path: plots.plot_auc_vs_pass(
+            scan_tables, references, title=f"Guided search: {dataset}"
+        ),
+    }
+    chosen = {scan: [io.read_json(path)["efp"] for path in choices[scan]] for scan in tables}
+    figures[ado_path] = plots.plot_ado_histograms(
+        {scan: [io.read_csv(path) for path in rankings[scan]] for scan in tables}, chosen
+    )
+    panels = [
+        (f"{scan} pass {index + 1}", name)
+        for scan, names in chosen.items()
+        for index, name in enumerate(names)
+    ]
+    figures[graphs_path] = plots.plot_chosen_graphs(panels, draw or plots.draw_efp)
+    for path, figure in figures.items():
+        io.write_figure(figure, path)

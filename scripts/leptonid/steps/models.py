@@ -1,4 +1,8 @@
-"""The training and scoring rules: train_model, train_bdt, tune_model, score_model.
+"""The training and scoring rules: train_model, train_bdt, tune_model, plot_history
+(rules/train.smk) and score_model (rules/evaluate.smk).
+
+Each reads its splits (``leptonid.dataset``), calls the training code (``leptonid.training``:
+preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``leptonid.io``).
 
 Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,
 and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
@@ -7,13 +11,37 @@ and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
 
 from __future__ import annotations
 
+import argparse
 import logging
-from collections.abc import Mapping
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from leptonid import io, training
-from leptonid.dataset import SplitInput
-from leptonid.settings import BdtSettings, FeatureSet, TrainingSettings, TuningSettings
+import pandas as pd
+
+from leptonid import io
+from leptonid.dataset import SplitInput, input_names, split_files
+from leptonid.settings import (
+    SEED_OFFSETS,
+    BdtSettings,
+    FeatureSet,
+    TrainingSettings,
+    TuningSettings,
+)
+from leptonid.training import bdt
+from leptonid.training.fit import (
+    TrainResult,
+    configure_tensorflow,
+    json_safe,
+    predict_scores,
+    save_model,
+    score_table,
+    train_network,
+)
+from leptonid.training.preprocess import Preprocessor
+from leptonid.training.tuning import tune_network
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +77,13 @@ def train_model(
     if inputs.get("tuned"):
         tuned = yaml.safe_load(Path(inputs["tuned"]).read_text())["network"]
         log.info("tuned network settings from %s: %s", inputs["tuned"], tuned)
-    return training.run_training(
+    return fit_and_save(
         split_input(inputs, "train"),
         split_input(inputs, "valid"),
         feature_set_from_param(settings["feature_set"], tuned),
         TrainingSettings.from_config(settings["training"]),
         int(settings["seed"]),
-        training.ModelFiles(
+        ModelFiles(
             model=Path(outputs["model"]),
             preprocess=Path(outputs["preprocess"]),
             history=Path(outputs["history"]),
@@ -68,44 +96,190 @@ def train_model(
 
 def train_bdt(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
     """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info."""
-    return training.run_bdt(
-        split_input(inputs, "train"),
-        split_input(inputs, "valid"),
-        feature_set_from_param(settings["feature_set"]),
+    feature_set = feature_set_from_param(settings["feature_set"])
+    arrays = [
+        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        for split in ("train", "valid")
+    ]
+    trees, history, info = bdt.train_bdt(
+        *arrays,
+        feature_set,
         BdtSettings.from_config(settings["bdt"]),
         int(settings["seed"]),
-        trees_path=str(outputs["trees"]),
-        history_path=str(outputs["history"]),
-        info_path=str(outputs["info"]),
-        threads=int(threads),
+        int(threads),
     )
+    io.write_npz(outputs["trees"], trees)
+    io.write_text(outputs["history"], history.to_csv(index=False))
+    io.write_json(outputs["info"], json_safe(info))
+    return info
 
 
 def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
-    """Optuna search on train/valid -> tuned network settings (YAML) and the trial table."""
-    return training.run_tuning(
-        split_input(inputs, "train"),
-        split_input(inputs, "valid"),
-        feature_set_from_param(settings["feature_set"]),
-        TrainingSettings.from_config(settings["training"]),
-        TuningSettings.from_config(settings["tuning"]),
-        int(settings["seed"]),
-        tuned_path=str(outputs["tuned"]),
-        trials_path=str(outputs["trials"]),
-        threads=int(threads),
+    """Optuna search on train/valid -> the best network settings as a YAML config fragment
+    (``network: {...}``, read by train_model) and the trial table."""
+    import yaml
+
+    feature_set = feature_set_from_param(settings["feature_set"])
+    training = TrainingSettings.from_config(settings["training"])
+    tuning = TuningSettings.from_config(settings["tuning"])
+    seed = int(settings["seed"])
+    configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
+    train_arrays, valid_arrays = (
+        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        for split in ("train", "valid")
     )
+    best, trials = tune_network(train_arrays, valid_arrays, feature_set, training, tuning, seed)
+    network = {key: value for key, value in best.items() if key != "valid_auc"}
+    header = (
+        f"# optuna TPE search (seed {seed}) for feature set {feature_set.name}: "
+        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s), ranges of docs/reference.md "
+        f'"Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
+        "# train_model merges this over the feature set's network when tuning is enabled.\n"
+    )
+    io.write_text(outputs["tuned"], header + yaml.safe_dump({"network": network}))
+    io.write_text(outputs["trials"], trials.to_csv(index=False))
+    return best
+
+
+def plot_history(history_path: str | Path, figure_path: str | Path, title: str) -> None:
+    """The training curves of one model (loss, AUC and learning rate per epoch; loss per
+    boosting iteration for a BDT)."""
+    from leptonid.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
+
+    io.write_figure(plots_eval.plot_history(io.read_csv(history_path), title), figure_path)
 
 
 def score_model(
     inputs: Mapping, split: str, settings: Mapping, out_path: str | Path, threads: int
-) -> None:
+) -> pd.DataFrame:
     """Scores (y, score, weight) of a trained network or BDT on one split."""
     feature_set = feature_set_from_param(settings["feature_set"])
     data = split_input(inputs, split)
     if settings["model"] == "bdt":
-        scores = training.score_bdt(inputs["trees"], data, feature_set)
+        arrays = data.load(feature_set.inputs, feature_set.efps)
+        x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
+        scores = score_table(arrays, bdt.predict_trees(io.read_npz(inputs["trees"]), x))
     else:
-        scores = training.score_network(
-            inputs["model"], inputs["preprocess"], data, feature_set, threads=int(threads)
-        )
+        configure_tensorflow(int(threads))
+        arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
+        model, preprocessor = load_model(inputs["model"], inputs["preprocess"])
+        scores = score_table(arrays, predict_scores(model, preprocessor, arrays))
     io.write_table(scores, out_path)
+    return scores
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where train_model writes: results/{dataset}/models/{feature_set}/..."""
+
+    model: Path
+    preprocess: Path
+    history: Path
+    info: Path
+
+
+def save_result(result: TrainResult, files: ModelFiles) -> None:
+    """Write model.keras, preprocess.json, history.csv and train_info.json (each atomically)."""
+    files.model.parent.mkdir(parents=True, exist_ok=True)
+    save_model(result.model, files.model)
+    io.write_json(files.preprocess, result.preprocessor.to_dict())
+    io.write_text(files.history, result.history.to_csv(index=False))
+    io.write_json(files.info, json_safe(result.info))
+
+
+def load_model(model_path: str | Path, preprocess_path: str | Path):
+    """(keras model, Preprocessor) saved by save_result."""
+    import keras
+
+    model = keras.models.load_model(model_path)
+    preprocessor = Preprocessor.from_dict(io.read_json(preprocess_path))
+    return model, preprocessor
+
+
+def fit_and_save(
+    train: SplitInput,
+    valid: SplitInput,
+    feature_set: FeatureSet,
+    settings: TrainingSettings,
+    seed: int,
+    files: ModelFiles,
+    checkpoint_dir: str | Path,
+    threads: int | None = None,
+) -> dict:
+    """Load train/valid, fit (resuming), write the files, drop the checkpoints: train_model and
+    the command line (`main`).
+
+    Returns the train_info record (also written to ``files.info``).
+    """
+    device = configure_tensorflow(
+        threads or settings.threads, settings.require_gpu, settings.mixed_precision
+    )
+    log.info("device: %s", device["device"])
+    train_arrays, valid_arrays = (
+        split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
+    )
+    result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
+    result.info.update(device=device["device"], device_info=device)
+    result.info["training"] = {**result.info["training"], "threads": device["threads"]}
+    save_result(result, files)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return result.info
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train one feature set outside Snakemake (the same entry the train_model rule calls).
+
+    python -m leptonid.steps.models --config config/config.yaml --dataset electrons
+        --feature-set hl --feather-dir results/electrons/feather --out-dir DIR
+        --checkpoint-dir DIR
+    """
+    import yaml
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--feature-set", required=True)
+    parser.add_argument("--feather-dir", required=True, type=Path)
+    parser.add_argument("--efp-dir", type=Path)
+    parser.add_argument("--out-dir", required=True, type=Path)
+    parser.add_argument("--checkpoint-dir", required=True, type=Path)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    config = yaml.safe_load(args.config.read_text())
+    dataset = config["datasets"][args.dataset]
+    feature_set = FeatureSet.from_config(
+        args.feature_set, dataset["feature_sets"][args.feature_set], dataset.get("network_defaults")
+    )
+    files = ModelFiles(
+        args.out_dir / "model.keras",
+        args.out_dir / "preprocess.json",
+        args.out_dir / "history.csv",
+        args.out_dir / "train_info.json",
+    )
+    keys = feature_set.inputs
+    efp_tables = {
+        split: str(args.efp_dir / split / "index.json") if args.efp_dir else None
+        for split in ("train", "valid")
+    }
+    fit_and_save(
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "train", keys))), efp_tables["train"]
+        ),
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "valid", keys))), efp_tables["valid"]
+        ),
+        feature_set,
+        TrainingSettings.from_config(config["training"]),
+        int(config["seed"]) + SEED_OFFSETS["training"],
+        files,
+        args.checkpoint_dir,
+        threads=args.threads,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

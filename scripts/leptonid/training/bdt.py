@@ -1,4 +1,5 @@
-"""The BDT baseline's trees as plain arrays: a fitted model saved without pickle.
+"""The BDT baseline: its fit on the flat inputs (``train_bdt``) and its trees as plain arrays,
+a fitted model saved without pickle.
 
 scikit-learn's HistGradientBoostingClassifier can only be saved by pickling it. The workflow
 keeps the decision (train_bdt, on train and valid) apart from the measurement (scoring the
@@ -12,7 +13,17 @@ the probability its logistic function. Tests check equality with ``predict_proba
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
 import numpy as np
+import pandas as pd
+
+from leptonid.dataset import LABEL, WEIGHT, input_names
+from leptonid.settings import BdtSettings, FeatureSet
+
+log = logging.getLogger(__name__)
 
 NODE_FIELDS = (
     "value",
@@ -77,3 +88,79 @@ def predict_trees(arrays: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
             active = ~is_leaf[node]
         raw += value[node]
     return 1.0 / (1.0 + np.exp(-raw))
+
+
+def flat_matrix(arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+    """(N, n_features) float64: the flat inputs ``names`` side by side, in order."""
+    columns = [
+        np.asarray(arrays[name], dtype=np.float64).reshape(len(arrays[name]), -1) for name in names
+    ]
+    return np.concatenate(columns, axis=1)
+
+
+def train_bdt(
+    train: Mapping[str, np.ndarray],
+    valid: Mapping[str, np.ndarray],
+    feature_set: FeatureSet,
+    settings: BdtSettings,
+    seed: int,
+    threads: int = 1,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict]:
+    """Boosted decision tree baseline on the flat inputs, early-stopped on valid.
+
+    Returns (the fitted trees as arrays, ``export_trees``; history with
+    iteration, loss, val_loss (weighted log-loss per boosting iteration); a train_info record).
+    The test split is not seen here: a later job scores it from the saved trees.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    if feature_set.image_inputs:
+        raise ValueError(f"feature set {feature_set.name!r}: a bdt needs flat inputs only")
+    names = input_names(feature_set.inputs, feature_set.efps)
+    x_train, x_valid = (flat_matrix(a, names) for a in (train, valid))
+    classifier = HistGradientBoostingClassifier(
+        learning_rate=settings.learning_rate,
+        max_iter=settings.max_iter,
+        max_leaf_nodes=settings.max_leaf_nodes,
+        early_stopping=True,
+        n_iter_no_change=settings.n_iter_no_change,
+        scoring="loss",
+        random_state=int(seed),
+    )
+    start = time.perf_counter()
+    with threadpool_limits(limits=int(threads)):
+        classifier.fit(
+            x_train,
+            train[LABEL],
+            sample_weight=train[WEIGHT],
+            X_val=x_valid,
+            y_val=valid[LABEL],
+            sample_weight_val=valid[WEIGHT],
+        )
+    fit_seconds = time.perf_counter() - start
+    n_iter = int(classifier.n_iter_)
+    history = pd.DataFrame(
+        {
+            "iteration": np.arange(len(classifier.train_score_)),
+            "loss": -classifier.train_score_,
+            "val_loss": -classifier.validation_score_,
+        }
+    )
+    info = {
+        "name": feature_set.names[feature_set.models.index("bdt")],
+        "feature_set": feature_set.name,
+        "model": "bdt",
+        "architecture": "HistGradientBoostingClassifier",
+        "n_train": int(len(x_train)),
+        "n_valid": int(len(x_valid)),
+        "n_features": int(x_train.shape[1]),
+        "seed": int(seed),
+        "iterations": n_iter,
+        "training_time_s": fit_seconds,
+        "train_samples_per_s": len(x_train) * n_iter / fit_seconds if fit_seconds > 0 else None,
+        "device": f"CPU ({int(threads)} threads)",
+        "bdt": dict(vars(settings)),
+    }
+    log.info("bdt %s: %d iterations in %.1f s", info["name"], n_iter, fit_seconds)
+    return export_trees(classifier), history, info

@@ -27,8 +27,8 @@ from leptonid.settings import NetworkSettings
 
 # kind -> module that registers it on import (for builders living outside this file).
 BUILDER_MODULES: dict[str, str] = {
-    "pfn": "leptonid.particle_models",
-    "efn": "leptonid.particle_models",
+    "pfn": "leptonid.models.particles",
+    "efn": "leptonid.models.particles",
 }
 BUILDERS: dict[str, Callable[[Sequence[InputSpec], NetworkSettings], keras.Model]] = {}
 

@@ -1,13 +1,13 @@
 """TensorFlow backend of the EFP engine (``EFPEngine(..., backend="gpu")``, ``efp.backend: gpu``).
 
-The same compiled plan as the numpy engine (`leptonid.efp.EFPEngine`: the same interned nodes,
-in the same order, with the same frees), run with TensorFlow operations in float64 on the
+The same compiled plan as the numpy engine (`leptonid.efp.engine.EFPEngine`: the same interned
+nodes, in the same order, with the same frees), run with TensorFlow operations in float64 on the
 device TensorFlow picks (the first GPU when there is one, else the CPU, where the tests run it).
 The pixel-pair tables theta ** e live on the device; a batch goes there once as (pixel, ET,
 mask) arrays and comes back as its (B, n_columns) EFPs.
 
 Differences from the numpy path, none of which changes a value beyond round-off: the c = 4
-cores are always K4 pair sums (the plan's "pairq" and "k4sum" nodes, `efp_grid.k4_pair_form`,
+cores are always K4 pair sums (the plan's "pairq" and "k4sum" nodes, `grid.k4_pair_form`,
 with the same symmetric shortcuts) done for all events of a batch at once, whatever the
 width, and leaf messages are always gathered-matrix products (no FFT). TensorFlow is imported
 here only, so the CPU engine never needs it.
@@ -95,7 +95,7 @@ class TFBatchRunner:
         return out
 
     def _pair_forms(self, flags: tuple[bool, bool], arrays: Sequence):
-        """(B, M, M) K4 pair forms (`leptonid.efp_grid.k4_pair_form`) of all events at once,
+        """(B, M, M) K4 pair forms (`leptonid.efp.grid.k4_pair_form`) of all events at once,
         rows of vertex pairs cut to element_budget; arrays: v_c, v_m, e_hc, e_ac, e_cm, e_hm,
         e_am."""
         tf = self.tf

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from leptonid.geometry import MUON, ImageGeometry  # noqa: E402
-from leptonid.plots_data import CLASS_NAMES  # noqa: E402
+from leptonid.plots.data import CLASS_NAMES  # noqa: E402
 
 CHUNK_EVENTS = 4096
 PROFILE_COLUMNS = [

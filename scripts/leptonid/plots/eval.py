@@ -1,17 +1,16 @@
 """Figures of the training and evaluation stages: ROC overlays and training curves.
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot, no global state) and returned;
-the ``run_*`` entry points read the rule inputs and save them. ROC figures are SVG with text
-kept as text, so names and AUCs in the legend stay searchable in the report.
+``leptonid.steps`` reads the rule inputs and saves them (``leptonid.io.write_figure``). ROC
+figures are SVG with text kept as text, so names and AUCs in the legend stay searchable in the
+report.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -119,45 +118,3 @@ def plot_history(history: pd.DataFrame, title: str) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     return figure
-
-
-def save_figure(figure: Figure, path: str | Path) -> None:
-    """Save (PNG at 110 dpi, or SVG with text kept as text) via a temporary name."""
-    path = Path(path)
-    tmp = path.with_name(f".tmp.{path.name}")
-    try:
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "leptonid"}):
-            figure.savefig(tmp, dpi=110, format=path.suffix.lstrip("."))
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def run_roc_plots(
-    prediction_paths: Sequence[str | Path],
-    metrics_paths: Sequence[str | Path],
-    names: Sequence[str],
-    title: str,
-    roc_path: str | Path,
-    rejection_path: str | Path,
-) -> None:
-    """plot_roc: the two ROC overlays of every model of a dataset (test split, weighted)."""
-    from leptonid import io
-    from leptonid.io import read_table
-
-    curves, entries = {}, {}
-    for name, predictions, metrics_path in zip(names, prediction_paths, metrics_paths, strict=True):
-        table = read_table(predictions, ["y", "score", "weight"])
-        entries[name] = io.read_json(metrics_path)
-        if not np.isfinite(table["score"]).all():
-            log.warning("%s: non-finite scores, no curve drawn", name)
-            continue
-        curves[name] = roc_points(table["y"].to_numpy(), table["score"], table["weight"])
-    roc, rejection = plot_roc_overlay(curves, entries, title)
-    save_figure(roc, roc_path)
-    save_figure(rejection, rejection_path)
-
-
-def run_history_plot(history_path: str | Path, figure_path: str | Path, title: str) -> None:
-    """plot_history: the training curves of one model."""
-    save_figure(plot_history(pd.read_csv(history_path), title), figure_path)

@@ -16,7 +16,7 @@ energyflow does), the EFN weights Phi by z = 0.
 
 Models are built from Keras layers and ``keras.ops`` only, so a saved ``model.keras`` loads
 with plain ``keras.models.load_model`` (no custom objects to register).  Builders follow the
-extension point of :mod:`leptonid.models`: ``builder(specs, network)`` with one image input
+extension point of :mod:`leptonid.models.networks`: ``builder(specs, network)`` with one image input
 named after its key, returning an uncompiled model with a (N, 1) sigmoid output.  Network
 settings map as: Phi = ``dense_layers`` ReLU layers of ``units`` (the last one
 ``latent_size`` wide, default ``units``), F = ``dense_layers`` ReLU layers of ``units`` with
@@ -32,7 +32,7 @@ import numpy as np
 from keras import ops
 
 from leptonid.geometry import ImageGeometry, geometry_for
-from leptonid.models import InputSpec, register_builder
+from leptonid.models.networks import InputSpec, register_builder
 from leptonid.settings import NetworkSettings
 
 N_FEATURES = 3  # (z, eta, phi) per particle

@@ -1,7 +1,7 @@
-"""Exact fast paths of the EFP engine (leptonid.efp) for large particle counts.
+"""Exact fast paths of the EFP engine (leptonid.efp.engine) for large particle counts.
 
-Two kinds of operation dominate `leptonid.efp.EFPEngine` once images hold more than a few dozen
-non-zero pixels (measured, docs/efp_engine.md):
+Two kinds of operation dominate `leptonid.efp.engine.EFPEngine` once images hold more than a
+few dozen non-zero pixels (measured, docs/efp_engine.md):
 
 - the c = 4 cores (every prime graph with c = 4 up to d = 8 reduces to a complete graph K4 on
   four vertices, with vertex vectors and edge matrices built by the plan), M ** 4 per event;

@@ -1,17 +1,16 @@
 """Figures of the black-box guided search: AUC against pass, ADO histograms, chosen graphs.
 
 Every function takes tables and numbers (never file paths) and returns a matplotlib Figure;
-scripts/plot_guided.py writes them. Reference lines (the black box, the start set's model)
-come from the metrics files of this run, never from typed-in numbers (docs/reference.md 3).
+``leptonid.steps.guided.plot_guided`` reads the files and writes them. Reference lines (the black
+box, the start set's model) come from the metrics files of this run, never from typed-in numbers
+(docs/reference.md 3).
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib
 
@@ -21,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402 (after choosing the non-interactiv
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from leptonid.guided import describe_efp  # noqa: E402
+from leptonid.guided.tables import describe_efp  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -152,8 +151,9 @@ def plot_ado_histograms(
 
 def draw_efp(axis, name: str) -> None:
     """Draw the multigraph of a canonical EFP name with the EFP module's drawing function."""
-    from leptonid.efp import graph_from_ndk, parse_efp_name
-    from leptonid.plots_efp import draw_efp_graph
+    from leptonid.efp.engine import graph_from_ndk
+    from leptonid.efp.names import parse_efp_name
+    from leptonid.plots.efp import draw_efp_graph
 
     parts = parse_efp_name(name)
     draw_efp_graph(axis, graph_from_ndk(parts.n, parts.d, parts.k))
@@ -182,56 +182,3 @@ def plot_chosen_graphs(
     if not chosen:
         axes[0, 0].text(0.5, 0.5, "no EFP chosen", ha="center", va="center")
     return figure
-
-
-# ---------------------------------------------------------------------------------------------
-# Entry point of the plot_guided rule
-# ---------------------------------------------------------------------------------------------
-
-
-def run_plots(
-    *,
-    dataset: str,
-    tables: Mapping[str, str | Path],
-    rankings: Mapping[str, Sequence[str | Path]],
-    choices: Mapping[str, Sequence[str | Path]],
-    black_boxes: Mapping[str, str | Path],
-    starts: Mapping[str, str | Path],
-    auc_path: str | Path,
-    ado_path: str | Path,
-    graphs_path: str | Path,
-    draw: Callable = draw_efp,
-) -> None:
-    """plot_guided: the three figures of one dataset's scans.
-
-    tables: scan -> table.csv; rankings, choices: scan -> ranking.csv / choice.json of the
-    passes that added an EFP; black_boxes, starts: feature set -> metrics file (the reference
-    lines); draw: ``draw(axis, efp_name)`` (default: the EFP module's graph drawing).
-    """
-    from leptonid import io
-
-    references = [
-        ReferenceLine.from_metrics(f"{kind} {name} (test)", io.read_json(path))
-        for kind, group in (("black box", black_boxes), ("start set", starts))
-        for name, path in group.items()
-    ]
-    scan_tables = {scan: pd.read_csv(path) for scan, path in tables.items()}
-    figures = {
-        auc_path: plot_auc_vs_pass(scan_tables, references, title=f"Guided search: {dataset}"),
-    }
-    chosen = {scan: [io.read_json(path)["efp"] for path in choices[scan]] for scan in tables}
-    figures[ado_path] = plot_ado_histograms(
-        {scan: [pd.read_csv(path) for path in rankings[scan]] for scan in tables}, chosen
-    )
-    panels = [
-        (f"{scan} pass {index + 1}", name)
-        for scan, names in chosen.items()
-        for index, name in enumerate(names)
-    ]
-    figures[graphs_path] = plot_chosen_graphs(panels, draw)
-    for path, figure in figures.items():
-        path = Path(path)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        figure.savefig(tmp, dpi=110)
-        plt.close(figure)
-        os.replace(tmp, path)

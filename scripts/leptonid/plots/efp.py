@@ -3,23 +3,20 @@
 Vertices sit on a circle (one vertex: a dot; two: side by side); an edge of multiplicity w is
 drawn as w arcs between its two vertices, bent symmetrically so that parallel edges stay
 visible (a single edge is straight). Figures are ``matplotlib.figure.Figure`` objects (no
-pyplot, no global state); the ``run_*`` entry points of the rules save them.
+pyplot, no global state); ``leptonid.steps.efp`` saves them (``leptonid.io.write_figure``).
 """
 
 from __future__ import annotations
 
-import logging
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
-from leptonid.efp import EFPGraph, graph_from_ndk, parse_efp_name
-
-log = logging.getLogger(__name__)
+from leptonid.efp.engine import EFPGraph, graph_from_ndk
+from leptonid.efp.names import parse_efp_name
 
 EDGE_BEND = 0.22  # arc3 curvature between neighbouring parallel edges
 VERTEX_SIZE = 140
@@ -88,45 +85,27 @@ def efp_figure(name: str, note: str | None = None) -> Figure:
     return figure
 
 
-def save_figure(figure: Figure, path: str | Path) -> None:
-    """Save as PNG (110 dpi) via a temporary name, so a failed job leaves no partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        figure.savefig(tmp, dpi=110, format="png")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def run_draw_efp(name: str, out_path: str | Path) -> None:
-    """draw_efps: the graph of one EFP."""
-    save_figure(efp_figure(name), out_path)
-
-
 def gallery_file_name(rank: int, name: str) -> str:
     """File name of one gallery item: rank{rank:02d}_{name}.png."""
     return f"rank{rank:02d}_{name}.png"
 
 
-def run_efp_gallery(single_auc_path: str | Path, size: int, out_dir: str | Path) -> list[str]:
-    """draw_efp_gallery: the graphs of the `size` best single-EFP AUCs, one PNG each.
+GALLERY_COLUMNS = ("efp", "auc", "direction")
 
-    single_auc_path: single_auc.csv (columns efp, auc, direction; best first). Writes the
-    files into out_dir (created) and returns their names.
+
+def gallery(table: pd.DataFrame, size: int, source: str) -> list[tuple[str, Figure]]:
+    """(file name, figure) of the ``size`` best single-EFP AUCs, best first.
+
+    table: single_auc.csv of the EFP stage (columns efp, auc, direction; best first), read
+    from ``source`` (named in the error when a column is missing).
     """
-    table = pd.read_csv(single_auc_path)
-    missing = {"efp", "auc", "direction"} - set(table.columns)
+    missing = set(GALLERY_COLUMNS) - set(table.columns)
     if missing:
-        raise ValueError(f"{single_auc_path}: column(s) {sorted(missing)} missing")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    names = []
-    for rank, row in enumerate(table.head(size).itertuples(index=False), start=1):
-        note = f"AUC {row.auc:.4f} ({row.direction} = signal)"
-        file_name = gallery_file_name(rank, str(row.efp))
-        save_figure(efp_figure(str(row.efp), note), out_dir / file_name)
-        names.append(file_name)
-    log.info("drew %d gallery graphs into %s", len(names), out_dir)
-    return names
+        raise ValueError(f"{source}: column(s) {sorted(missing)} missing")
+    return [
+        (
+            gallery_file_name(rank, str(row.efp)),
+            efp_figure(str(row.efp), f"AUC {row.auc:.4f} ({row.direction} = signal)"),
+        )
+        for rank, row in enumerate(table.head(size).itertuples(index=False), start=1)
+    ]

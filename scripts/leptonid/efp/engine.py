@@ -1,4 +1,4 @@
-"""Energy Flow Polynomials on calorimeter cells: graphs, canonical names, a fast engine, duplicates.
+"""Energy Flow Polynomials on calorimeter cells: graphs, grid settings and a fast engine.
 
 Physics (docs/reference.md, "Energy Flow Polynomials"; electron paper section IV): every non-zero
 pixel of an image is a particle with its ET normalised to sum 1 per image and its coordinates at
@@ -10,17 +10,8 @@ pre-normalised ET:
 
 Graphs are energyflow's prime (connected) multigraphs, chosen with energyflow selection lists.
 
-Canonical names (`efp_name` / `parse_efp_name`)::
-
-    {image}_efp_{n}_{d}_{k}_k_{kappa}_b_{beta}          e.g. et_efp_2_1_0_k_2_b_0.5
-
-``n`` vertices, ``d`` edges, ``k`` the index of the graph among the prime graphs with that
-(n, d). (n, d, k) are the columns ``n``, ``d`` and ``k`` of energyflow's ``EFPSet.specs``
-(energyflow numbers the graphs of each (n, d) in its generator order, 0-based, and calls the
-triple ``EFP.ndk``), so graph index ``i`` of ``EFPSet(...)`` has name (n, d, k) when
-``tuple(efpset.specs[i][[0, 2, 4]]) == (n, d, k)``; the authors' names ``efp_{n}_{d}_{k}`` use
-the same triple. kappa and beta are written as integers when whole (``2``, ``-1``) and as
-Python's shortest float repr otherwise (``0.5``): only ``[A-Za-z0-9._-]``, safe in file names.
+Names are canonical (`leptonid.efp.names`); duplicates and single-EFP AUCs are in
+`leptonid.efp.duplicates`.
 
 Engine (`EFPEngine`): energyflow evaluates one einsum per graph per event. Here the events of a
 block are sorted by particle count and cut into batches padded to a common count (padding has
@@ -39,8 +30,6 @@ edges at beta / 2, graph 1_0_0 at every beta, ...) is computed once.
 from __future__ import annotations
 
 import logging
-import math
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,7 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leptonid.efp_grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4_pair_forms
+from leptonid.efp.grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4_pair_forms
+from leptonid.efp.names import efp_name, format_number
 from leptonid.efp_store import StorageSettings
 from leptonid.geometry import ImageGeometry
 
@@ -142,82 +132,6 @@ def graph_from_ndk(n: int, d: int, k: int) -> EFPGraph:
     if len(graphs) != 1:
         raise ValueError(f"energyflow has no prime graph {n}_{d}_{k}")
     return graphs[0]
-
-
-# ---------------------------------------------------------------------------------------------
-# Canonical names
-# ---------------------------------------------------------------------------------------------
-
-_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
-_NAME_RE = re.compile(
-    rf"^(?P<image>[A-Za-z0-9]+)_efp_(?P<n>[0-9]+)_(?P<d>[0-9]+)_(?P<k>[0-9]+)"
-    rf"_k_(?P<kappa>{_NUMBER})_b_(?P<beta>{_NUMBER})$"
-)
-#: Regular expression of a canonical name without groups, for Snakemake wildcard constraints.
-EFP_NAME_PATTERN = rf"[A-Za-z0-9]+_efp_[0-9]+_[0-9]+_[0-9]+_k_{_NUMBER}_b_{_NUMBER}"
-
-
-def format_number(value: float) -> str:
-    """Exact, file-name-safe text of kappa or beta: 2 -> '2', -1 -> '-1', 0.5 -> '0.5'."""
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"EFP exponent must be finite, got {value}")
-    if value.is_integer():
-        return str(int(value))
-    text = repr(value)
-    if not re.fullmatch(_NUMBER, text):
-        raise ValueError(f"EFP exponent {value} has no plain decimal form (got {text!r})")
-    return text
-
-
-@dataclass(frozen=True)
-class EFPName:
-    """The parts of a canonical EFP name (see the module docstring)."""
-
-    image: str
-    n: int
-    d: int
-    k: int
-    kappa: float
-    beta: float
-
-    @property
-    def ndk(self) -> tuple[int, int, int]:
-        return (self.n, self.d, self.k)
-
-    def __str__(self) -> str:
-        return efp_name(self.image, self.n, self.d, self.k, self.kappa, self.beta)
-
-
-def efp_name(image: str, n: int, d: int, k: int, kappa: float, beta: float) -> str:
-    """Canonical name, e.g. efp_name('et', 2, 1, 0, 2, 0.5) == 'et_efp_2_1_0_k_2_b_0.5'."""
-    if not re.fullmatch(r"[A-Za-z0-9]+", image):
-        raise ValueError(f"image key {image!r} must be letters and digits only")
-    if min(n, d, k) < 0:
-        raise ValueError(f"graph indices must be >= 0, got n={n} d={d} k={k}")
-    graph = f"{int(n)}_{int(d)}_{int(k)}"
-    return f"{image}_efp_{graph}_k_{format_number(kappa)}_b_{format_number(beta)}"
-
-
-def parse_efp_name(name: str) -> EFPName:
-    """Inverse of `efp_name`; ValueError naming the string if it is not canonical."""
-    match = _NAME_RE.match(name)
-    if match is None:
-        raise ValueError(
-            f"{name!r} is not a canonical EFP name ({{image}}_efp_{{n}}_{{d}}_{{k}}"
-            "_k_{kappa}_b_{beta}, e.g. et_efp_2_1_0_k_2_b_0.5)"
-        )
-    parts = EFPName(
-        image=match["image"],
-        n=int(match["n"]),
-        d=int(match["d"]),
-        k=int(match["k"]),
-        kappa=float(match["kappa"]),
-        beta=float(match["beta"]),
-    )
-    if str(parts) != name:
-        raise ValueError(f"{name!r} is not in canonical form; expected {str(parts)!r}")
-    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,9 +242,9 @@ def chunk_bounds(n_events: int, n_chunks: int, chunk: int) -> tuple[int, int]:
 #   scalars (B,):       sum      sum over particles of the last vertex's vector
 #                       core     a core with no leaf and no 2-neighbour vertex (`_contract`)
 #                       k4sum    the same K4 core as sum_{h,a} v_h v_a E_ha pairq (wide batches)
-#   pair forms (B,M,M): pairq    `efp_grid.k4_pair_form`, shared by K4 cores that differ only
+#   pair forms (B,M,M): pairq    `grid.k4_pair_form`, shared by K4 cores that differ only
 #                                in v_h, v_a, E_ha (the engine's wide-batch program)
-#   vectors (B, M):     conv     a leaf message as an FFT convolution (`efp_grid.GridConvolver`;
+#   vectors (B, M):     conv     a leaf message as an FFT convolution (`grid.GridConvolver`;
 #                                the FFT program, off in the default cost model)
 #   pairs (B, M, M):    flat index of each particle pair into the pixel-pair tables
 
@@ -482,7 +396,7 @@ class _Plan:
 
     def _k4(self, vectors: tuple, matrices: tuple, edges: tuple) -> tuple[K4Layout, int]:
         """(layout, scalar node) of a K4 core as the sum over pairs (h, a) of v_h v_a E_ha
-        times a pair form ("pairq", `efp_grid.k4_pair_form`); among the most symmetric
+        times a pair form ("pairq", `grid.k4_pair_form`); among the most symmetric
         layouts, one whose pair form already exists is taken (shared between cores)."""
 
         def edge_key(x: int, y: int) -> int:
@@ -597,12 +511,12 @@ class EFPEngine:
     batch_elements: events per batch x (padded particles) ** 2, i.e. the size of one (B, M, M)
     matrix in float64 elements; bounds the memory of a batch (a few dozen matrices are alive
     at a time).
-    cost_model: widths from which the exact fast paths of `leptonid.efp_grid` are taken (K4
+    cost_model: widths from which the exact fast paths of `leptonid.efp.grid` are taken (K4
     cores per event, FFT leaf messages); the default is the one measured on one CPU thread.
     ``CostModel(k4_min_width=10**9)`` is the engine as it was before them. An event's path
     depends only on its own particle count (batches never straddle a threshold), so its values
     do not depend on the other events of the block.
-    backend: "cpu" (numpy) or "gpu" (TensorFlow, float64, `leptonid.efp_tf`; runs on a CPU when
+    backend: "cpu" (numpy) or "gpu" (TensorFlow, float64, `leptonid.efp.tf`; runs on a CPU when
     TensorFlow sees no GPU). Same plan, same values up to round-off.
     """
 
@@ -649,7 +563,7 @@ class EFPEngine:
         self._convolver: GridConvolver | None = None
         self._runner = None
         if backend == "gpu":
-            from leptonid.efp_tf import TFBatchRunner
+            from leptonid.efp.tf import TFBatchRunner
 
             self._runner = TFBatchRunner(self)
 
@@ -1017,123 +931,7 @@ def compute_efp_table(
 
 
 # ---------------------------------------------------------------------------------------------
-# Duplicates and single-EFP AUCs
-# ---------------------------------------------------------------------------------------------
-
-
-AUDIT_COLUMNS = ["dropped", "kept", "max_deviation_sample", "max_deviation", "confirmed"]
-
-
-def min_max_normalise(values: np.ndarray) -> np.ndarray:
-    """(N, C) -> (N, C) float64 scaled to [0, 1] per column; a constant column becomes 0."""
-    values = np.asarray(values, dtype=np.float64)
-    low, high = values.min(axis=0), values.max(axis=0)
-    span = high - low
-    scale = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
-    return (values - low) * scale
-
-
-def find_duplicate_efps(
-    sample: pd.DataFrame,
-    full: Mapping[str, np.ndarray],
-    tolerance: float,
-) -> pd.DataFrame:
-    """EFPs identical on the data (docs/reference.md "Energy Flow Polynomials", duplicates).
-
-    sample: (S, C) EFP values of a random sample of train events, columns in canonical order.
-    full: name -> (N,) values of that EFP on all train events (read on demand, only for the
-    suspected pairs).
-    tolerance: largest max |difference| of min-max normalised values still called identical.
-
-    Two EFPs are candidates when their normalised sample values differ by at most tolerance
-    everywhere; a candidate is confirmed when the same holds on all events (normalised on all
-    events). Going through the columns in canonical order, a column is dropped when it is
-    confirmed identical to an earlier kept column (the first such one in canonical order): the
-    first name of every identity class is kept. A constant column normalises to 0, so constant
-    columns form one class.
-    Returns the audit: one row per suspected identity checked on all events, with columns
-    dropped (the later name), kept (the earlier kept name it was compared with),
-    max_deviation_sample, max_deviation (on all events) and confirmed (max_deviation <=
-    tolerance: the later name is dropped). Rows in canonical order of the later names; a column
-    stops being compared at its first confirmed identity.
-    """
-    names = list(sample.columns)
-    normalised = min_max_normalise(sample.to_numpy(dtype=np.float64))
-    # Any two columns within tolerance have projections within tolerance * sum|weights|, so a
-    # window in projection order holds every candidate of a column (no pair is missed).
-    weights = np.linspace(1.0, 2.0, len(normalised))
-    projection = weights @ normalised
-    window = tolerance * weights.sum() * (1 + 1e-9) + 1e-12
-    order = np.argsort(projection, kind="stable")
-    sorted_projection = projection[order]
-
-    def on_all_events(column: int) -> np.ndarray:
-        """Min-max normalised values of one column on all events (read anew: memory holds
-        two columns, whatever the number of identities)."""
-        values = np.asarray(full[names[column]], dtype=np.float64)
-        return min_max_normalise(values[:, None])[:, 0]
-
-    kept = np.ones(len(names), dtype=bool)
-    rows = []
-    for column in range(len(names)):
-        low, high = (
-            np.searchsorted(sorted_projection, projection[column] - window, side="left"),
-            np.searchsorted(sorted_projection, projection[column] + window, side="right"),
-        )
-        candidates = np.sort(order[low:high])
-        candidates = candidates[(candidates < column) & kept[candidates]]
-        if candidates.size == 0:
-            continue
-        deviation = np.abs(normalised[:, candidates] - normalised[:, [column]]).max(axis=0)
-        suspected = deviation <= tolerance
-        this = on_all_events(column) if suspected.any() else None
-        for candidate, on_sample in zip(candidates[suspected], deviation[suspected], strict=True):
-            on_all = float(np.abs(on_all_events(candidate) - this).max())
-            confirmed = on_all <= tolerance
-            rows.append((names[column], names[candidate], float(on_sample), on_all, confirmed))
-            if confirmed:
-                kept[column] = False
-                break
-    return pd.DataFrame(rows, columns=AUDIT_COLUMNS)
-
-
-def single_efp_aucs(
-    table: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None
-) -> pd.DataFrame:
-    """AUC of every EFP alone, as the paper's "AUC(EFP alone)" column.
-
-    table: (N, C) EFP values; y: (N,) labels, 1 = signal; weight: (N,) per-event weights or None.
-    Returns columns efp, auc = max(AUC, 1 - AUC), raw_auc (AUC of the value itself) and
-    direction ('higher' when larger values mean signal, else 'lower'), sorted by auc
-    descending (ties in canonical order).
-    """
-    from sklearn.metrics import roc_auc_score
-
-    y = np.asarray(y).ravel()
-    if len(y) != len(table):
-        raise ValueError(f"{len(table)} EFP rows but {len(y)} labels")
-    if len(np.unique(y)) != 2:
-        raise ValueError(f"the labels must hold both classes, found {np.unique(y)}")
-    if weight is not None:
-        weight = np.asarray(weight, dtype=np.float64).ravel()
-        if len(weight) != len(y):
-            raise ValueError(f"{len(y)} labels but {len(weight)} weights")
-    raw = np.array(
-        [roc_auc_score(y, table[name].to_numpy(), sample_weight=weight) for name in table.columns]
-    )
-    result = pd.DataFrame(
-        {
-            "efp": list(table.columns),
-            "auc": np.maximum(raw, 1.0 - raw),
-            "raw_auc": raw,
-            "direction": np.where(raw >= 0.5, "higher", "lower"),
-        }
-    )
-    return result.sort_values("auc", ascending=False, kind="stable").reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Names of the grid (the rules' entry points live in leptonid.steps.efp)
+# Names of the grid
 # ---------------------------------------------------------------------------------------------
 
 

@@ -39,16 +39,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from leptonid.deposits import Deposits
+from leptonid.data.deposits import Deposits
 from leptonid.geometry import MUON
-from leptonid.publish import scale_published, write_published
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +265,7 @@ def pt_weights(seed: int, s: MuonSimSettings) -> PtWeights:
 
 
 # ---------------------------------------------------------------------------------------------
-# Particles around the muon (leptonid.deposits.Deposits: flat arrays, event index each).
+# Particles around the muon (leptonid.data.deposits.Deposits: flat arrays, event index each).
 
 
 def _around(
@@ -499,27 +497,3 @@ def published_chunks(
     """
     for chunk in simulate_muons(n_events, seed, settings, chunk_size):
         yield {f"{key}_{chunk.label}": chunk.arrays[key] for key in PUBLISHED_KEYS}
-
-
-def write_muon_dataset(
-    n_events: int,
-    seed: int,
-    settings: MuonSimSettings,
-    unscaled_path: str | os.PathLike,
-    scaled_path: str | os.PathLike,
-    chunk_size: int = 10_000,
-) -> None:
-    """Simulate n_events muons and write unscaled_data.h5 and data.h5 (published layout).
-
-    The published muon data.h5 holds raw values (images in GeV, isolation as a fraction of
-    the muon pT), so data.h5 is the same content as unscaled_data.h5: a copy through
-    :func:`leptonid.publish.scale_published` with no transform (every group's attribute
-    ``transform`` reads 'copy').  Both files are written under temporary names.
-    """
-    write_published(
-        published_chunks(n_events, seed, settings, chunk_size),
-        unscaled_path,
-        published_layout(settings),
-        published_sizes(n_events, settings),
-    )
-    scale_published(unscaled_path, scaled_path, divide={}, standardise=(), chunk_size=chunk_size)

@@ -1,13 +1,12 @@
-"""Data-stage summaries and first pictures: class-average images, feature distributions and
-the cross-check of the published HL features against :func:`leptonid.hl.compute_hl`.
+"""Data-stage first pictures: class-average images and feature distributions.
 
 Functions take arrays (memory-mapped ones are fine: everything over events is streamed in
-chunks) and return arrays, dicts or matplotlib figures; the rule scripts write them.
+chunks) and return arrays or matplotlib figures; ``leptonid.steps.data.plot_data`` writes them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import matplotlib
 
@@ -18,7 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.colors import LogNorm  # noqa: E402
 
 from leptonid.geometry import ImageGeometry, geometry_for  # noqa: E402
-from leptonid.hl import HL_NAMES, compute_hl  # noqa: E402
+from leptonid.hl import HL_NAMES  # noqa: E402
 
 CHUNK_EVENTS = 4096
 # Class names by dataset kind, index = label (docs/reference.md 1 and 2: 1 = signal).
@@ -168,47 +167,3 @@ def plot_feature_distributions(
     if note:
         fig.suptitle(note)
     return fig
-
-
-def recompute_hl(
-    et: np.ndarray, ht: np.ndarray, ee: np.ndarray, chunk_events: int = CHUNK_EVENTS
-) -> Iterator[np.ndarray]:
-    """:func:`leptonid.hl.compute_hl` over chunks of events: yields (k, 7) float64 blocks.
-
-    et, ee: (N, 31, 31, 1) ECal ET and E images in GeV; ht: (N, 32, 32, 1) HCal ET in GeV.
-    """
-    for start in range(0, len(et), chunk_events):
-        stop = start + chunk_events
-        yield compute_hl(et[start:stop], ht[start:stop], ee[start:stop])
-
-
-def relative_deviation(recomputed: np.ndarray, published: np.ndarray) -> np.ndarray:
-    """|r - p| / max(|r|, |p|), element-wise: 0 where both are 0, in [0, 2] otherwise."""
-    recomputed = np.asarray(recomputed, dtype=np.float64)
-    published = np.asarray(published, dtype=np.float64)
-    scale = np.maximum(np.abs(recomputed), np.abs(published))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scale > 0, np.abs(recomputed - published) / scale, 0.0)
-
-
-def compare_hl(published: np.ndarray, recomputed: np.ndarray) -> dict:
-    """Per HL feature: median, 99 % quantile and max relative deviation, fraction within 1e-3.
-
-    published, recomputed: (N, 7) in file order (:data:`leptonid.hl.HL_NAMES`).  Non-finite
-    recomputed values are counted, not compared.
-    """
-    if published.shape != recomputed.shape:
-        raise ValueError(f"hl: published {published.shape} vs recomputed {recomputed.shape}")
-    result = {"n_events": int(len(published)), "features": {}}
-    for index, name in enumerate(HL_NAMES):
-        deviation = relative_deviation(recomputed[:, index], published[:, index])
-        finite = np.isfinite(deviation)
-        good = deviation[finite]
-        result["features"][name] = {
-            "median_relative_deviation": float(np.median(good)) if good.size else None,
-            "q99_relative_deviation": float(np.quantile(good, 0.99)) if good.size else None,
-            "max_relative_deviation": float(good.max()) if good.size else None,
-            "fraction_within_1e-3": float(np.mean(good <= 1e-3)) if good.size else None,
-            "n_non_finite": int((~finite).sum()),
-        }
-    return result

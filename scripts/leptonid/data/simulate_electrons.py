@@ -25,14 +25,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from leptonid.deposits import Deposits
+from leptonid.data.deposits import Deposits
 from leptonid.geometry import (
     ECAL,
     HCAL,
@@ -41,7 +40,6 @@ from leptonid.geometry import (
     HCAL_UPSAMPLE,
 )
 from leptonid.hl import compute_hl, invariant_mass
-from leptonid.publish import scale_published, write_published
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +145,7 @@ class ElectronSimSettings:
 
 
 # ---------------------------------------------------------------------------------------------
-# Particles: flat arrays with the index of the event each belongs to. (leptonid.deposits.Deposits)
+# Particles: flat arrays with the index of the event each belongs to (data.deposits.Deposits).
 
 
 def _power_law(rng: np.random.Generator, n: int, lo: float, hi: float, index: float) -> np.ndarray:
@@ -590,34 +588,3 @@ ELECTRON_LAYOUT = {
 }
 IMAGE_KEYS = ("et", "ht", "ee", "he")
 STANDARDISED_KEYS = ("hl", "mass")
-
-
-def write_electron_dataset(
-    n_events: int,
-    seed: int,
-    settings: ElectronSimSettings,
-    unscaled_path: str | os.PathLike,
-    scaled_path: str | os.PathLike,
-    chunk_size: int = 10_000,
-) -> None:
-    """Simulate n_events candidates and write unscaled_data.h5 and data.h5 (published layout).
-
-    unscaled_path: raw values (GeV).  scaled_path: the same events with the images divided by
-    ``settings.image_scale`` (GeV) and hl, mass standardised with train-split mean and standard
-    deviation (:func:`leptonid.publish.scale_published`; the transform is stored in each
-    group's attributes); y copied.
-    """
-    write_published(
-        simulate_electrons(n_events, seed, settings, chunk_size),
-        unscaled_path,
-        ELECTRON_LAYOUT,
-        n_events,
-    )
-    log.info("wrote %s (%d events, seed %d)", unscaled_path, n_events, seed)
-    scale_published(
-        unscaled_path,
-        scaled_path,
-        divide=dict.fromkeys(IMAGE_KEYS, settings.image_scale),
-        standardise=STANDARDISED_KEYS,
-        chunk_size=chunk_size,
-    )

@@ -1,0 +1,174 @@
+"""The library's layers (docs/architecture.md "Layers"): imports run one way, and building the
+DAG imports only light modules.
+
+rules -> scripts -> steps -> domain -> io, with a base of settings and geometry everyone may
+use. The direction is read from the source (every ``import`` statement, function-local ones
+included: a lazy import is still a dependency), so the checks run without importing the library.
+Each check is also run on a synthetic module that breaks it, so a check that cannot fail is
+caught too.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LIBRARY = REPO / "scripts" / "leptonid"
+
+# Modules every layer may import: plain settings, the detector geometry, the config check, logs.
+BASE = {"leptonid.settings", "leptonid.geometry", "leptonid.configcheck", "leptonid.logs"}
+# The I/O layer: the only modules that know file formats (Feather, HDF5, the EFP tables).
+IO = {"leptonid.io", "leptonid.efp_store", "leptonid.publish", "leptonid.dataset"}
+LAYERS = {"base": 0, "io": 1, "domain": 2, "steps": 3}
+# What building the DAG must not import: each costs seconds, or is missing from the envs of
+# most rules (tensorflow, pythia8mc).
+HEAVY = (
+    "h5py",
+    "pyarrow",
+    "pandas",
+    "tensorflow",
+    "keras",
+    "pythia8mc",
+    "matplotlib",
+    "sklearn",
+    "energyflow",
+    "optuna",
+)
+
+
+def layer(module: str) -> str:
+    """The layer of a library module (a dotted name under leptonid)."""
+    if module in BASE or module == "leptonid":
+        return "base"
+    if module in IO:
+        return "io"
+    if module == "leptonid.steps" or module.startswith("leptonid.steps."):
+        return "steps"
+    return "domain"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(LIBRARY.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, known: set[str]) -> set[str]:
+    """The library modules a source text imports; ``from leptonid.x import y`` counts as
+    leptonid.x.y when that is a module (``known``), else as leptonid.x."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("leptonid"))
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if not node.module.startswith("leptonid"):
+                continue
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                found.add(candidate if candidate in known else node.module)
+    return found
+
+
+def library_modules() -> dict[str, str]:
+    """Dotted name -> source of every module of the library."""
+    return {module_name(path): path.read_text() for path in sorted(LIBRARY.rglob("*.py"))}
+
+
+def direction_violations(modules: dict[str, str], known: set[str]) -> list[str]:
+    """'a imports b' for every import from a lower layer into a higher one."""
+    problems = []
+    for name, source in modules.items():
+        for target in sorted(imported_modules(source, known)):
+            if LAYERS[layer(target)] > LAYERS[layer(name)]:
+                problems.append(f"{name} ({layer(name)}) imports {target} ({layer(target)})")
+    return problems
+
+
+def test_imports_run_one_way():
+    modules = library_modules()
+    assert direction_violations(modules, set(modules)) == []
+
+
+def test_the_direction_check_fails_on_a_module_that_breaks_it():
+    modules = library_modules()
+    known = set(modules)
+    broken = {
+        "leptonid.metrics": "def f():\n    from leptonid.steps import evaluate\n",
+        "leptonid.io": "from leptonid import hl\n",
+        "leptonid.geometry": "import leptonid.efp_store\n",
+    }
+    assert direction_violations(broken, known) == [
+        "leptonid.metrics (domain) imports leptonid.steps.evaluate (steps)",
+        "leptonid.io (io) imports leptonid.hl (domain)",
+        "leptonid.geometry (base) imports leptonid.efp_store (io)",
+    ]
+
+
+def rule_scripts() -> list[Path]:
+    """The scripts named by a ``script:`` directive of the rules."""
+    names = set()
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        names.update(re.findall(r'"\.\./scripts/(\w+\.py)"', path.read_text()))
+    return [REPO / "scripts" / name for name in sorted(names)]
+
+
+def test_rule_scripts_reach_files_only_through_the_steps():
+    """No rule script imports the I/O layer: reading inputs and writing outputs is the job of
+    its step (or, for the generator's scripts, of leptonid.generate.chunks)."""
+    known = set(library_modules())
+    scripts = rule_scripts()
+    assert len(scripts) >= 20
+    offending = {
+        path.name: sorted(layer_io)
+        for path in scripts
+        if (layer_io := {m for m in imported_modules(path.read_text(), known) if m in IO})
+    }
+    assert offending == {}
+    assert imported_modules("from leptonid import io\n", known) & IO == {"leptonid.io"}
+
+
+def rules_imports() -> list[str]:
+    """The ``from leptonid... import ...`` statements of the Snakefile and rules/*.smk, as
+    written (parenthesised ones joined)."""
+    statements = []
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        text = path.read_text()
+        statements += re.findall(r"^from leptonid[\w.]* import (?:\([^)]*\)|[^\n]*)", text, re.M)
+    return statements
+
+
+def heavy_modules_after(statements: list[str]) -> list[str]:
+    """The HEAVY modules loaded by running the statements in a fresh interpreter."""
+    code = "\n".join(
+        [
+            "import json, sys",
+            f"sys.path.insert(0, {str(REPO / 'scripts')!r})",
+            *statements,
+            f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))",
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_building_the_dag_imports_only_light_modules():
+    statements = rules_imports()
+    assert any("leptonid.guided" in s for s in statements)  # the parse found the imports
+    assert heavy_modules_after(statements) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "heavy"),
+    [("from leptonid import io", "h5py"), ("from leptonid.steps import guided", "pandas")],
+)
+def test_the_light_import_check_sees_heavy_modules(statement, heavy):
+    assert heavy in heavy_modules_after([statement])
