@@ -1,5 +1,6 @@
 # Reproduces "Learning to Identify Electrons" (PRD 103, 116028) and "Learning to Isolate
-# Muons" (JHEP 10 (2021) 200) end to end. This file is the table of contents: the rules
+# Muons" (JHEP 10 (2021) 200) end to end, and runs the same stages on boosted top jets (the
+# top-tagging benchmark, arXiv:1902.09914; docs/jets.md). This file is the table of contents: the rules
 # live in rules/, the logic in scripts/leptonid/. See README.md.
 
 import os
@@ -28,6 +29,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/guided.smk"
 include: "rules/muons.smk"
+include: "rules/jets.smk"
 
 
 rule all:

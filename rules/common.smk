@@ -61,6 +61,11 @@ def datasets_of_kind(kind):
     return [dataset for dataset in DATASETS if dataset_kind(dataset) == kind]
 
 
+def name_pattern(names):
+    """A wildcard regex matching exactly these names (none: a regex that never matches)."""
+    return "|".join(names) if names else "(?!)"
+
+
 def kind_param(wildcards):
     """The dataset's kind, for the scripts that dispatch on it."""
     return dataset_kind(wildcards.dataset)
@@ -87,3 +92,4 @@ include: "generate_functions.smk"
 include: "efp_functions.smk"
 include: "models_functions.smk"
 include: "muons_functions.smk"
+include: "jets_functions.smk"

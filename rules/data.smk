@@ -52,6 +52,8 @@ rule unpack_h5:
         "logs/{dataset}/unpack_h5/{split}/{key}.log",
     benchmark:
         "results/benchmarks/{dataset}/unpack_h5/{split}/{key}.tsv"
+    wildcard_constraints:
+        dataset=name_pattern(LEPTON_DATASETS),  # jets: unpack_jets (rules/jets.smk)
     conda:
         "../envs/data.yaml"
     params:

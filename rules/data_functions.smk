@@ -9,6 +9,8 @@ SIMULATED_FILES = ["data.h5", "unscaled_data.h5"]
 PLOT_IMAGE_KEYS = {"electrons": ["et", "ht"], "muons": ["images"]}
 PLOT_FEATURE_KEYS = {"electrons": ["hl", "mass"], "muons": ["iso", "pt"]}
 HL_CHECK_KEYS = ["et", "ht", "ee", "hl"]
+# Datasets read from one published HDF5 file by unpack_h5 (kind jets: rules/jets.smk).
+LEPTON_DATASETS = [*datasets_of_kind("electrons"), *datasets_of_kind("muons")]
 
 
 def unpacked_key_names(dataset):
@@ -144,6 +146,8 @@ def data_targets():
             split=SPLITS,
             key=unpacked_key_names(dataset),
         )
+        if dataset not in LEPTON_DATASETS:
+            continue  # jets: their pictures are in the Top tagging section (rules/jets.smk)
         targets += expand(
             "results/{dataset}/plots/data_{plot}.png", dataset=dataset, plot=["images", "features"]
         )

@@ -47,19 +47,32 @@ def feature_set_settings(dataset, feature_set):
     )
 
 
+# The linear (Fisher) discriminant on every kept EFP, when datasets.<name>.efp.linear is set
+# (rule train_efp_linear): a result of its own, not a feature set.
+EFP_LINEAR_NAME = "efp-linear"
+
+
+def has_efp_linear(dataset):
+    """Whether the dataset trains the linear EFP model."""
+    return (dataset_config(dataset).get("efp") or {}).get("linear") is not None
+
+
 def result_names(dataset):
-    """Every trained model of a dataset, in config order: hl, hl-bdt, ..."""
-    return [
+    """Every trained model of a dataset, in config order: hl, hl-bdt, ..., efp-linear last."""
+    names = [
         name
         for feature_set in dataset_config(dataset)["feature_sets"]
         for name in feature_set_settings(dataset, feature_set).names
     ]
+    return [*names, EFP_LINEAR_NAME] if has_efp_linear(dataset) else names
 
 
 def split_result_name(dataset, name):
     """(feature set, model) of a result name; an unknown name stops the DAG."""
     if is_guided_feature_set(dataset, name):  # guided_{scan}_pass{n}: a DNN (rules/guided.smk)
         return name, "nn"
+    if name == EFP_LINEAR_NAME and has_efp_linear(dataset):
+        return "efp", "linear"
     for feature_set in dataset_config(dataset)["feature_sets"]:
         settings = feature_set_settings(dataset, feature_set)
         for model in settings.models:
@@ -137,6 +150,8 @@ def score_model_inputs(wildcards):
     arrays of the split it scores."""
     dataset, name, split = wildcards.dataset, wildcards.name, wildcards.split
     feature_set, model = split_result_name(dataset, name)
+    if model == "linear":
+        return {**efp_linear_split_inputs(dataset, split), "linear": efp_linear_model(dataset)}
     if model == "bdt":
         inputs = {"trees": f"{model_dir(dataset, name)}/trees.npz"}
     else:
@@ -195,6 +210,8 @@ def train_bdt_params(wildcards):
 def score_model_params(wildcards):
     """What score_model reads: the feature set and the model kind."""
     feature_set, model = split_result_name(wildcards.dataset, wildcards.name)
+    if model == "linear":  # its EFP names are in the model file
+        return {"feature_set": {"name": EFP_LINEAR_NAME, "inputs": []}, "model": model}
     return canonical(
         {"feature_set": feature_set_param(wildcards.dataset, feature_set), "model": model}
     )
@@ -257,12 +274,43 @@ def history_label(wildcards):
 
 
 def training_targets():
-    """Training curves of every model of every dataset (the models come with them)."""
+    """Training curves of every model of every dataset (the models come with them); the
+    linear EFP model has no epochs, its history.csv lists the shrinkages tried."""
     return [
         f"results/{dataset}/models/{name}/history.png"
         for dataset in DATASETS
         for name in result_names(dataset)
+        if name != EFP_LINEAR_NAME
     ]
+
+
+def efp_linear_model(dataset):
+    """The fitted linear EFP model of a dataset."""
+    return f"{model_dir(dataset, EFP_LINEAR_NAME)}/linear.npz"
+
+
+def efp_linear_split_inputs(dataset, split):
+    """y and weight of a split and its EFP table (the model reads every kept EFP)."""
+    return {
+        split: [feather_file(dataset, split, key) for key in ("y", "weight")],
+        **efp_table_files(dataset, split),
+    }
+
+
+def train_efp_linear_inputs(wildcards):
+    """kept.txt and the train/valid labels, weights and EFP tables."""
+    if not has_efp_linear(wildcards.dataset):
+        raise ValueError(f"{EFP_LINEAR_NAME}: datasets.{wildcards.dataset}.efp.linear is not set")
+    return {
+        "kept": f"results/{wildcards.dataset}/efp/kept.txt",
+        **efp_linear_split_inputs(wildcards.dataset, "train"),
+        **efp_linear_split_inputs(wildcards.dataset, "valid"),
+    }
+
+
+def train_efp_linear_params(wildcards):
+    """The efp.linear block (the shrinkages the validation split chooses among)."""
+    return canonical({"linear": dict(efp_config(wildcards.dataset)["linear"] or {})})
 
 
 def evaluation_targets():

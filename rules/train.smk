@@ -1,5 +1,6 @@
 # Training stage: one network per feature set (CNN on images, DNN on flat inputs), the BDT
-# baseline for flat feature sets (its trees saved as arrays, no pickle), the optional optuna
+# baseline for flat feature sets (its trees saved as arrays, no pickle), the linear (Fisher)
+# discriminant on every kept EFP where datasets.<name>.efp.linear is set, the optional optuna
 # search, and the training curves. Every rule here reads train and valid only: valid chooses
 # (early stopping, tuning), the test split is scored later by score_model.
 # Input functions live in rules/models_functions.smk.
@@ -46,6 +47,25 @@ rule train_bdt:
         settings=train_bdt_params,
     script:
         "../scripts/train_bdt.py"
+
+
+rule train_efp_linear:
+    input:
+        unpack(train_efp_linear_inputs),
+    output:
+        linear="results/{dataset}/models/efp-linear/linear.npz",
+        history="results/{dataset}/models/efp-linear/history.csv",
+        info="results/{dataset}/models/efp-linear/train_info.json",
+    log:
+        "logs/{dataset}/train_efp_linear.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train_efp_linear.tsv"
+    conda:
+        "../envs/train.yaml"
+    params:
+        settings=train_efp_linear_params,
+    script:
+        "../scripts/train_efp_linear.py"
 
 
 rule tune_model:

@@ -81,10 +81,12 @@ ENVIRONMENTS = (
         name="data",
         description=(
             "Data rules: simulation, download (standard library HTTP, no requests),",
-            "HDF5 validation and unpacking to Feather, HL recomputation, Pythia 8 generation.",
+            "HDF5 validation and unpacking to Feather, HL recomputation, Pythia 8 generation,",
+            "jet clustering and N-subjettiness (fastjet), the top-tagging benchmark's pandas",
+            "HDF5 files (tables).",
         ),
         packages=("h5py", "pyarrow", "numpy", "pandas", "matplotlib", "jsonschema", "tqdm")
-        + ("pythia8mc",),
+        + ("pythia8mc", "fastjet", "tables"),
     ),
     Environment(
         name="efp",

@@ -116,5 +116,24 @@ def test_feature_set_settings_names_and_errors():
         FeatureSet.from_config("m", {"inputs": ["mass"], "network": {"unit": 10}}, defaults)
     with pytest.raises(SettingsError, match="bdt needs flat inputs"):
         FeatureSet.from_config("et", {"inputs": ["et"], "models": ["nn", "bdt"]}, defaults)
-    with pytest.raises(SettingsError, match="learning_rate"):
-        FeatureSet.from_config("hl", {"inputs": ["hl"]}, {"conv_blocks": 1})
+    # keys the config leaves out take the dataclass defaults (the one source of defaults)
+    partial = FeatureSet.from_config("hl", {"inputs": ["hl"]}, {"conv_blocks": 1})
+    assert partial.network == NetworkSettings(conv_blocks=1)
+
+
+def test_tutorial_cnn_is_the_tutorials_layer_stack():
+    """architecture: tutorial builds the top-tagging tutorial's CNN on one 40 x 40 image:
+    Conv 64, pool, Conv 32, Conv 32, pool, Dense 32, sigmoid (docs/jets.md)."""
+    network = NetworkSettings(architecture="tutorial")
+    model = build_model("nn", [InputSpec("jet", (40, 40, 1))], network)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(64, (4, 4)), (32, (4, 4)), (32, (4, 4))]
+    dense = [layer.units for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert dense == [32, 1]
+    assert model.output_shape == (None, 1)
+    # 40 -> 20 -> 10 after the two poolings: 10 x 10 x 32 into the dense layer
+    assert model.get_layer("flatten").output.shape[-1] == 10 * 10 * 32
+    with pytest.raises(ValueError, match="exactly one image"):
+        build_model("nn", [InputSpec("hl", (4,))], network)
+    with pytest.raises(SettingsError, match="architecture"):
+        NetworkSettings(architecture="resnet")

@@ -188,3 +188,36 @@ def test_one_epoch_smoke(kind):
     score = model.predict({"images": images}, verbose=0)
     assert score.shape == (48, 1) and ((score >= 0) & (score <= 1)).all()
     assert model.name == kind
+
+
+@pytest.mark.parametrize("kind", ["pfn", "efn"])
+def test_particle_list_input_goes_to_the_particle_model_as_it_is(kind):
+    """Jet constituents (N, P, 3): the model on them equals the bare particle model, and extra
+    zero-padded rows change nothing."""
+    from leptonid.models.networks import input_specs
+    from leptonid.training.preprocess import Preprocessor
+
+    particles = random_particles(6, 5)
+    specs = input_specs({"constituents": particles}, ["constituents"])
+    assert specs == [InputSpec("constituents", (5, 3))] and specs[0].is_particles
+    model = build_model(kind, specs, network())
+    randomise(model)
+    core = model.get_layer(f"{kind}_particles")
+    score = predict(model, {"constituents": particles})
+    assert_unsaturated(score)
+    np.testing.assert_allclose(score, predict(core, particles), rtol=1e-6)
+    padded = np.concatenate([particles, np.zeros((6, 4, 3), np.float32)], axis=1)
+    np.testing.assert_allclose(predict(core, padded), score, rtol=1e-5, atol=1e-6)
+    # the training preprocessor leaves particle lists unscaled (padding must stay zero)
+    preprocessor = Preprocessor.fit({"constituents": particles}, ["constituents"])
+    np.testing.assert_array_equal(
+        preprocessor.transform({"constituents": particles})["constituents"], particles
+    )
+    assert preprocessor.to_dict()["inputs"][0]["kind"] == "particles"
+    with pytest.raises(ValueError, match="features per particle"):
+        build_model(kind, [InputSpec("constituents", (5, 4))], network())
+
+
+def test_a_dnn_refuses_a_particle_list():
+    with pytest.raises(ValueError, match="particle lists"):
+        build_model("nn", [InputSpec("constituents", (5, 3))], network())

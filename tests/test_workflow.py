@@ -26,8 +26,12 @@ def snakemake(*args, cwd=REPO):
         (["config/paper.yaml"], ["download_dataset", "compute_efps", "train_model"]),
         (["config/paper.yaml", "config/cluster.yaml"], ["download_dataset", "train_model"]),
         (["config/tiny.yaml"], ["simulate_dataset", "train_model", "summarise_dataset"]),
+        (
+            ["config/jets.yaml"],
+            ["generate_chunk", "merge_generated_jets", "unpack_jets", "train_efp_linear"],
+        ),
     ],
-    ids=["default", "paper", "paper+cluster", "tiny"],
+    ids=["default", "paper", "paper+cluster", "tiny", "jets"],
 )
 def test_dry_run(tmp_path, configfiles, expected_rules):
     # --directory keeps the dry run independent of whatever results/ the checkout holds.

@@ -344,6 +344,14 @@ class EFPTable:
             part = names[start : start + group]
             yield part, self.read(part)
 
+    def iter_chunks(self, names: Sequence[str]) -> Iterator[tuple[slice, np.ndarray]]:
+        """Stream ``names`` by event range: (rows, (stop - start, len(names)) float64) per
+        compute_efps chunk, in event order; memory bounded by one chunk's rows."""
+        names = list(names)
+        self.check(names)
+        for _, start, stop in self._chunks:
+            yield slice(start, stop), self.read(names, rows=np.arange(start, stop))
+
     def n_groups(self, n_names: int, max_elements: int) -> int:
         group = max(1, int(max_elements) // max(self.n_events, 1))
         return math.ceil(n_names / group) if n_names else 0

@@ -91,11 +91,19 @@ HCAL = ImageGeometry(
 # Muon paper (docs/reference.md 2): 32 x 32 pixels of 0.025, a 0.8 x 0.8 window on the muon.
 MUON = ImageGeometry("muon", n_phi=32, n_eta=32, d_eta=0.025, d_phi=0.025)
 
-GEOMETRIES = {"et": ECAL, "ee": ECAL, "ht": HCAL, "he": HCAL, "images": MUON}
+# Top tagging (docs/jets.md): 40 x 40 pixels of 0.029 in eta' by 0.035 rad in phi' around the
+# jet's pT centroid after rotation and flipping (leptonid.jets.preprocess), rows phi' ascending.
+JET = ImageGeometry("jet", n_phi=40, n_eta=40, d_eta=0.029, d_phi=0.035, phi_descending=False)
+
+GEOMETRIES = {"et": ECAL, "ee": ECAL, "ht": HCAL, "he": HCAL, "images": MUON, "jet": JET}
+# Keys whose per-event arrays are (particles, features) lists, not images: the jet
+# constituents (pT / pT_jet, Delta eta, Delta phi), zero-padded (leptonid.jets.preprocess).
+PARTICLE_KEYS = ("constituents",)
 
 
 def geometry_for(key: str) -> ImageGeometry:
-    """The geometry of an image key ('et', 'ee', 'ht', 'he', 'images'); KeyError names the key."""
+    """The geometry of an image key ('et', 'ee', 'ht', 'he', 'images', 'jet'); KeyError
+    names the key."""
     try:
         return GEOMETRIES[key]
     except KeyError:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from leptonid.geometry import GEOMETRIES
 
 PRIMARY_MODELS = ("nn", "pfn", "efn")
+ARCHITECTURES = ("paper", "tutorial")
 SECONDARY_MODELS = ("bdt",)
 NAME_SEPARATOR = "-"
 
@@ -49,8 +50,11 @@ class NetworkSettings:
     filters: convolution filters in every layer of a tower.
     dense_layers, units: dense ReLU layers after the towers and flat inputs.
     learning_rate: Adam step size; dropout: rate after every dense hidden layer.
-    max_particles, latent_size: PFN/EFN only (leptonid.particle_models): the hottest cells
+    max_particles, latent_size: PFN/EFN only (leptonid.models.particles): the hottest cells
     kept as particles, and the width of the per-particle latent space (None = units).
+    architecture: nn only: "paper" (the papers' conv towers, the fields above) or "tutorial"
+    (the top-tagging tutorial's fixed CNN, leptonid.models.networks.tutorial_cnn; it reads
+    only learning_rate).
     The defaults are the default run's small networks (config/config.yaml network_defaults).
     """
 
@@ -62,6 +66,13 @@ class NetworkSettings:
     dropout: float = 0.0
     max_particles: int = 64
     latent_size: int | None = None
+    architecture: str = "paper"
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise SettingsError(
+                f"network.architecture: {self.architecture!r}, expected one of {ARCHITECTURES}"
+            )
 
     @classmethod
     def from_config(cls, *layers: Mapping | None, where: str = "network") -> NetworkSettings:

@@ -141,7 +141,7 @@ def write_generated_chunk(
     settings: Mapping[str, object],
     path: str | os.PathLike,
 ) -> None:
-    """Generate one chunk of a dataset kind ('electrons' or 'muons') and write its file.
+    """Generate one chunk of a dataset kind ('electrons', 'muons' or 'jets') and write its file.
 
     settings: the dataset's ``generate`` config block (n_events and chunks are ignored).
     """
@@ -156,8 +156,17 @@ def write_generated_chunk(
         arrays = flatten_muon_chunk(
             generate_muon_chunk(seed, chunk, n_events, MuonGenSettings.from_config(settings))
         )
+    elif kind == "jets":
+        from leptonid.jets.generate import TopGenSettings, generate_top_chunk
+
+        jets = generate_top_chunk(seed, chunk, n_events, TopGenSettings.from_config(settings))
+        # single precision, as the benchmark's files store momenta (leptonid.jets.benchmark)
+        arrays = {key: np.asarray(values, dtype=np.float32) for key, values in jets.items()}
+        arrays["labels"] = jets["labels"]
     else:
-        raise ValueError(f"generate: no generator for dataset kind {kind!r} (electrons, muons)")
+        raise ValueError(
+            f"generate: no generator for dataset kind {kind!r} (electrons, muons, jets)"
+        )
     write_chunk(path, arrays)
     log.info("wrote %s (chunk %d, %d events, seed %d)", path, chunk, n_events, seed)
 

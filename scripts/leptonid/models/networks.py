@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
+from leptonid.geometry import PARTICLE_KEYS
 from leptonid.settings import NetworkSettings
 
 # kind -> module that registers it on import (for builders living outside this file).
@@ -37,7 +38,8 @@ BUILDERS: dict[str, Callable[[Sequence[InputSpec], NetworkSettings], keras.Model
 class InputSpec:
     """One model input: its name (an unpacked key or ``efps``) and per-event shape.
 
-    shape: (rows, columns, channels) for images, (d,) for flat inputs.
+    shape: (rows, columns, channels) for images, (particles, features) for particle lists
+    (the keys of leptonid.geometry.PARTICLE_KEYS, e.g. jet constituents), (d,) for flat inputs.
     """
 
     name: str
@@ -47,12 +49,17 @@ class InputSpec:
     def is_image(self) -> bool:
         return len(self.shape) == 3
 
+    @property
+    def is_particles(self) -> bool:
+        return len(self.shape) == 2
+
 
 def input_specs(arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> list[InputSpec]:
     """Specs of the model inputs ``names`` from arrays of shape (N, ...).
 
     A 1-D array (N,) becomes a flat input of width 1; (N, d) flat of width d; (N, r, c) an
-    image with one channel; (N, r, c, ch) an image.
+    image with one channel, or a particle list (N, particles, features) for the keys of
+    leptonid.geometry.PARTICLE_KEYS; (N, r, c, ch) an image.
     """
     specs = []
     for name in names:
@@ -60,9 +67,9 @@ def input_specs(arrays: Mapping[str, np.ndarray], names: Sequence[str]) -> list[
         shape = tuple(int(s) for s in array.shape[1:])
         if len(shape) == 0:
             shape = (1,)
-        elif len(shape) == 2:
+        elif len(shape) == 2 and name not in PARTICLE_KEYS:
             shape = (*shape, 1)
-        elif len(shape) not in (1, 3):
+        elif len(shape) not in (1, 2, 3):
             raise ValueError(
                 f"input {name!r}: expected (N,), (N, d), (N, rows, cols) or (N, rows, cols, ch), "
                 f"got {array.shape}"
@@ -106,11 +113,41 @@ def conv_tower(image: keras.KerasTensor, network: NetworkSettings, name: str) ->
     return keras.layers.Flatten(name=f"{name}_flatten")(x)
 
 
+def tutorial_cnn(spec: InputSpec) -> keras.Model:
+    """The top-tagging tutorial's CNN on one 40 x 40 jet image (docs/jets.md "Models"; the
+    ML4HEP school notebook, solution/top_tagging_sol.ipynb): Conv2D(64, 4x4, same, ReLU),
+    MaxPool 2x2, Conv2D(32, 4x4, same, ReLU), Conv2D(32, 4x4, same, ReLU), MaxPool 2x2,
+    Flatten, Dense(32, ReLU), Dense(1, sigmoid)."""
+    image = keras.Input(shape=spec.shape, name=spec.name)
+    x = keras.layers.Conv2D(64, 4, padding="same", activation="relu", name="conv0")(image)
+    x = keras.layers.MaxPooling2D(2, name="pool0")(x)
+    x = keras.layers.Conv2D(32, 4, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.Conv2D(32, 4, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(32, activation="relu", name="dense0")(x)
+    output = keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="score")(x)
+    return keras.Model(inputs={spec.name: image}, outputs=output, name="tutorial_cnn")
+
+
 @register_builder("nn")
 def build_nn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
-    """CNN/DNN of docs/reference.md "Networks": conv tower per image, flat inputs joined, dense."""
+    """CNN/DNN of docs/reference.md "Networks": conv tower per image, flat inputs joined, dense;
+    or, with network.architecture "tutorial", :func:`tutorial_cnn` on one image."""
     if not specs:
         raise ValueError("build_nn: no inputs")
+    if network.architecture == "tutorial":
+        if len(specs) != 1 or not specs[0].is_image:
+            raise ValueError(
+                "build_nn: architecture 'tutorial' takes exactly one image input, got "
+                f"{[(spec.name, spec.shape) for spec in specs]}"
+            )
+        return tutorial_cnn(specs[0])
+    particles = [spec.name for spec in specs if spec.is_particles]
+    if particles:
+        raise ValueError(
+            f"build_nn: {particles} are particle lists; train them with models: [pfn] or [efn]"
+        )
     inputs = {spec.name: keras.Input(shape=spec.shape, name=spec.name) for spec in specs}
     parts = [
         conv_tower(inputs[spec.name], network, spec.name) if spec.is_image else inputs[spec.name]

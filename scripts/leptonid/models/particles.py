@@ -6,7 +6,9 @@
 * PFN: F(sum_i Phi(p_i)), p_i = (z_i, eta_i, phi_i) - any function of the particles;
 * EFN: F(sum_i z_i Phi(eta_i, phi_i)) - linear in the energies, hence IRC safe.
 
-Particles are the non-zero pixels of an image: z_i the pixel value (ET, scaled by the
+Particles are the jet constituents of the top-tagging analysis as they are unpacked
+((pT / pT_jet, Delta eta, Delta phi), zero-padded; leptonid.jets.preprocess), or the non-zero
+pixels of an image: z_i the pixel value (ET, scaled by the
 training preprocessor's one constant per image key, so still linear in ET), (eta_i, phi_i) the
 pixel centre relative to the image centre from :mod:`leptonid.geometry`, divided by the image
 half-width (so they lie in [-1, 1]).  The ``max_particles`` hottest pixels are kept, sorted by
@@ -145,12 +147,26 @@ def efn_on_particles(network: NetworkSettings, name: str = "efn_particles") -> k
 
 
 def _build_on_image(kind: str, specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
-    """Image input -> particles -> PFN or EFN (the particle model is a nested sub-model)."""
+    """Image input -> particles -> PFN or EFN (the particle model is a nested sub-model); a
+    particle-list input (jet constituents, (P, 3)) goes to the particle model as it is."""
+    core = (pfn_on_particles if kind == "pfn" else efn_on_particles)(
+        network, name=f"{kind}_particles"
+    )
+    if len(specs) == 1 and specs[0].is_particles:
+        spec = specs[0]
+        if spec.shape[-1] != N_FEATURES:
+            raise ValueError(
+                f"{kind}: particle input {spec.name!r} has {spec.shape[-1]} features per "
+                f"particle, expected {N_FEATURES} (z, eta, phi)"
+            )
+        particles = keras.Input(shape=spec.shape, name=spec.name)
+        return keras.Model(inputs={spec.name: particles}, outputs=core(particles), name=kind)
     images = [spec for spec in specs if spec.is_image]
     if len(specs) != 1 or len(images) != 1 or images[0].shape[-1] != 1:
         raise ValueError(
             f"{kind}: expects exactly one single-channel image input (a feature set like "
-            f"{{inputs: [images], models: [{kind}]}}), got {[(s.name, s.shape) for s in specs]}"
+            f"{{inputs: [images], models: [{kind}]}}) or one particle list (jet constituents), "
+            f"got {[(s.name, s.shape) for s in specs]}"
         )
     spec = images[0]
     geometry = geometry_for(spec.name)
@@ -161,9 +177,6 @@ def _build_on_image(kind: str, specs: Sequence[InputSpec], network: NetworkSetti
         )
     image = keras.Input(shape=spec.shape, name=spec.name)
     particles = particles_from_image(image, geometry, network.max_particles)
-    core = (pfn_on_particles if kind == "pfn" else efn_on_particles)(
-        network, name=f"{kind}_particles"
-    )
     return keras.Model(inputs={spec.name: image}, outputs=core(particles), name=kind)
 
 

@@ -6,7 +6,7 @@ chunks) and return arrays or matplotlib figures; ``leptonid.steps.data.plot_data
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib
 
@@ -24,6 +24,7 @@ CHUNK_EVENTS = 4096
 CLASS_NAMES = {
     "electrons": ("jet (y = 0)", "electron (y = 1)"),
     "muons": ("non-prompt muon (y = 0)", "prompt muon (y = 1)"),
+    "jets": ("QCD jet (y = 0)", "top jet (y = 1)"),
 }
 IMAGE_TITLES = {
     "et": "ECal ET",
@@ -31,6 +32,7 @@ IMAGE_TITLES = {
     "ht": "HCal ET",
     "he": "HCal E",
     "images": "calorimeter ET",
+    "jet": "pT fraction",
 }
 
 
@@ -106,14 +108,20 @@ def plot_average_images(
     return fig
 
 
-def feature_columns(features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Named (N,) columns of flat keys: hl -> the 7 HL names, iso -> one per cone, others as is."""
+def feature_columns(
+    features: Mapping[str, np.ndarray], names_of: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, np.ndarray]:
+    """Named (N,) columns of flat keys: a key of ``names_of`` -> those names (default: hl ->
+    the 7 electron HL names), iso -> one per cone, others as is."""
+    names_of = {"hl": HL_NAMES} if names_of is None else names_of
     columns = {}
     for key, values in features.items():
         values = np.asarray(values)
         flat = values.reshape(len(values), -1)
-        if key == "hl":
-            names = list(HL_NAMES)
+        if key in names_of:
+            names = list(names_of[key])
+            if len(names) != flat.shape[1]:
+                raise ValueError(f"{key}: {flat.shape[1]} columns, but {len(names)} names {names}")
         elif flat.shape[1] == 1:
             names = [key]
         else:

@@ -24,7 +24,8 @@ class Preprocessor:
     Images are divided by one constant per key: the mean over train events of the total image
     sum (for ET images, the mean total ET in GeV), so a typical image sums to about 1. Flat
     inputs are standardised per column with the train mean and standard deviation (a constant
-    column gets std 1).
+    column gets std 1). Particle lists (jet constituents) pass unchanged: their momentum
+    fractions and angles are already of order one, and zero padding must stay zero.
     """
 
     specs: tuple[InputSpec, ...]
@@ -38,7 +39,12 @@ class Preprocessor:
         specs = tuple(input_specs(arrays, names))
         scale, mean, std = {}, {}, {}
         for spec in specs:
-            if spec.is_image:
+            if spec.is_particles:
+                source = arrays[spec.name]
+                for start in range(0, len(source), FIT_BLOCK_EVENTS):
+                    if not np.isfinite(source[start : start + FIT_BLOCK_EVENTS]).all():
+                        raise ValueError(f"train input {spec.name!r} contains NaN or infinity")
+            elif spec.is_image:
                 # image sums in blocks of events: no float64 copy of the whole split
                 source = arrays[spec.name]
                 sums = np.empty(len(source), dtype=np.float64)
@@ -73,7 +79,7 @@ class Preprocessor:
             values = array.reshape(array.shape[0], *spec.shape).astype(np.float32)
             if spec.is_image:
                 values /= np.float32(self.image_scale[spec.name])
-            else:
+            elif not spec.is_particles:
                 values -= np.asarray(self.mean[spec.name], dtype=np.float32)
                 values /= np.asarray(self.std[spec.name], dtype=np.float32)
             out[spec.name] = values
@@ -82,8 +88,7 @@ class Preprocessor:
     def to_dict(self) -> dict:
         return {
             "inputs": [
-                {"name": s.name, "shape": list(s.shape), "kind": "image" if s.is_image else "flat"}
-                for s in self.specs
+                {"name": s.name, "shape": list(s.shape), "kind": _kind(s)} for s in self.specs
             ],
             "image_scale": dict(self.image_scale),
             "mean": {k: list(v) for k, v in self.mean.items()},
@@ -100,3 +105,8 @@ class Preprocessor:
             {k: tuple(v) for k, v in values["mean"].items()},
             {k: tuple(v) for k, v in values["std"].items()},
         )
+
+
+def _kind(spec: InputSpec) -> str:
+    """How preprocess.json names an input's treatment."""
+    return "image" if spec.is_image else "particles" if spec.is_particles else "flat"

@@ -1,0 +1,87 @@
+# Constants and input functions of the top-tagging analysis (rules/jets.smk; docs/jets.md).
+# Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
+
+JET_DATASETS = datasets_of_kind("jets")
+# The benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5, test.h5).
+JET_SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
+# The keys unpack_jets writes, all at once (leptonid.steps.jets).
+JET_KEYS = ["jet", "constituents", "hl", "y", "weight"]
+# Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
+JET_SPLIT_FRACTIONS = {"train": 0.6, "valid": 0.2, "test": 0.2}
+JET_BLOCK_ROWS = 20000  # jets per unpacking block: about 250 MB of arrays at a time
+# The benchmark's background rejections are quoted at these signal efficiencies.
+TOP_TAGGING_EFFICIENCIES = (0.3, 0.5)
+
+
+def jets_published_file(wildcards):
+    """The benchmark-layout file of one split, chosen by datasets.<name>.source."""
+    dataset, name = wildcards.dataset, JET_SPLIT_FILES[wildcards.split]
+    source = dataset_config(dataset)["source"]
+    if source == "generate":
+        return f"resources/{dataset}/generated/{name}"
+    if source == "download":
+        return f"resources/{dataset}/downloaded/{name}"
+    if source != "path":
+        raise ValueError(
+            f"datasets.{dataset}.source is {source!r}; kind jets reads generate, download or "
+            "path (it has no built-in simulator)"
+        )
+    directory = dataset_config(dataset).get("path")
+    if not directory:
+        raise ValueError(
+            f"datasets.{dataset}.source is 'path' but datasets.{dataset}.path is not set"
+        )
+    path = Path(directory) / name
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: datasets.{dataset}.path ({directory!r}) must be a "
+            f"directory holding the benchmark's {', '.join(JET_SPLIT_FILES.values())}"
+        )
+    return str(path)
+
+
+def unpack_jets_params(wildcards):
+    """Jets per block (memory bound of the unpacking)."""
+    unknown = sorted(set(dataset_config(wildcards.dataset)["keys"]) - set(JET_KEYS))
+    if unknown:
+        raise ValueError(
+            f"datasets.{wildcards.dataset}.keys: {unknown} are not jets keys (known: {JET_KEYS})"
+        )
+    return {"block_rows": JET_BLOCK_ROWS}
+
+
+def jet_train_arrays(wildcards):
+    """The train-split arrays the jet pictures read."""
+    return {
+        key: feather_file(wildcards.dataset, "train", key) for key in ("jet", "hl", "y", "weight")
+    }
+
+
+def top_tagging_params(wildcards):
+    """The benchmark's values per result name (datasets.<name>.benchmark_reference)."""
+    missing = [
+        eps
+        for eps in TOP_TAGGING_EFFICIENCIES
+        if eps not in config["evaluation"]["signal_efficiencies"]
+    ]
+    if missing:
+        raise ValueError(
+            f"results/{wildcards.dataset}/summary/top_tagging.csv: evaluation."
+            f"signal_efficiencies must include {missing} (the benchmark's rejections)"
+        )
+    reference = dataset_config(wildcards.dataset).get("benchmark_reference") or {}
+    return canonical({"published": reference})
+
+
+def jets_targets():
+    """Per jets dataset: the class-average images, the standard features and the table."""
+    return [
+        path
+        for dataset in JET_DATASETS
+        for path in (
+            f"results/{dataset}/plots/jet_images.png",
+            f"results/{dataset}/plots/jet_features.png",
+            f"results/{dataset}/summary/top_tagging.csv",
+            f"results/{dataset}/summary/top_tagging.md",
+        )
+    ]

@@ -1,0 +1,198 @@
+"""The top-tagging rules (rules/jets.smk, docs/jets.md): unpack_jets, merge_generated_jets,
+plot_jets and top_tagging_table.
+
+A dataset of kind ``jets`` is published as the benchmark's three pandas HDF5 files
+(leptonid.jets.benchmark: train.h5, val.h5, test.h5). unpack_jets turns one of them into the
+workflow's Feather arrays in one streamed pass, block by block, so that memory is bounded by
+``block_rows`` whatever the file's length:
+
+==============  ======================  ===============================================
+key             per-jet shape, dtype    content
+==============  ======================  ===============================================
+jet       (40, 40, 1) float32     pT image, centred, rotated, flipped, sum 1
+                                        (leptonid.jets.preprocess.jets)
+constituents    (200, 3) float32        (pT / pT_jet, Delta eta, Delta phi), zero-padded
+                                        (leptonid.jets.preprocess.particle_inputs)
+hl              (4,) float64            mass (GeV), tau_21, tau_32, constituents
+                                        (leptonid.jets.substructure)
+y               () int8                 1 = top, 0 = QCD (is_signal_new)
+weight          () float64              ones (the benchmark has no weights)
+==============  ======================  ===============================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from leptonid import io
+
+log = logging.getLogger(__name__)
+
+# The workflow's split names and the benchmark's file of each (its ttv column value).
+SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
+SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}
+KEYS = ("jet", "constituents", "hl", "y", "weight")
+HL_NAMES = ("mass", "tau21", "tau32", "n_constituents")
+_PROGRESS_SECONDS = 30.0
+
+
+def jet_arrays(constituents: np.ndarray, labels: np.ndarray, keys: Sequence[str]) -> dict:
+    """The unpacked arrays of a block of jets (module docstring), for the keys asked."""
+    from leptonid.jets.preprocess import jet_images, particle_inputs
+    from leptonid.jets.substructure import substructure_features
+
+    arrays = {}
+    for key in keys:
+        if key == "jet":
+            arrays[key] = jet_images(constituents)[..., None]
+        elif key == "constituents":
+            arrays[key] = particle_inputs(constituents).astype(np.float32)
+        elif key == "hl":
+            features, names = substructure_features(constituents)
+            if tuple(names) != HL_NAMES:
+                raise AssertionError(f"substructure features {names}, expected {HL_NAMES}")
+            arrays[key] = np.asarray(features, dtype=np.float64)
+        elif key == "y":
+            arrays[key] = np.asarray(labels, dtype=np.int8)
+        elif key == "weight":
+            arrays[key] = np.ones(len(labels), dtype=np.float64)
+        else:
+            raise ValueError(f"unknown jets key {key!r}; known: {list(KEYS)}")
+    return arrays
+
+
+def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
+    """One benchmark file (inputs h5) -> one Feather file per key (outputs, named by key).
+
+    params: block_rows (jets per block). Returns the number of jets. A bad file raises
+    leptonid.jets.benchmark.BenchmarkFormatError naming the file, key and row, and leaves no
+    output behind (every Feather file is written under a temporary name first).
+    """
+    from leptonid.jets.benchmark import count_jets, read_blocks
+
+    path = str(inputs["h5"])
+    keys = [key for key in KEYS if key in outputs]
+    unknown = sorted(set(outputs) - set(KEYS))
+    if unknown:
+        raise ValueError(f"unpack_jets: unknown output key(s) {unknown}; known: {list(KEYS)}")
+    for out in outputs.values():
+        io.remove_stale_temporaries(out)
+    n = count_jets(path)
+    if n == 0:
+        raise ValueError(f"{path}: key 'table' holds no jets")
+    block_rows = int(params["block_rows"])
+    started = last = time.perf_counter()
+    done = 0
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for block in read_blocks(path, block_rows):
+            arrays = jet_arrays(block.constituents, block.labels, keys)
+            for key in keys:
+                if key not in writers:
+                    writers[key] = stack.enter_context(
+                        io.FeatherArrayWriter(
+                            outputs[key], n, arrays[key].shape[1:], arrays[key].dtype
+                        )
+                    )
+                writers[key].write(arrays[key])
+            done += len(block)
+            now = time.perf_counter()
+            if now - last > _PROGRESS_SECONDS or done == n:
+                last = now
+                log.info("%s: %d/%d jets unpacked, %.0f s", path, done, n, now - started)
+    return n
+
+
+def merge_generated_jets(
+    chunk_paths: Sequence[str], outputs: Mapping, fractions: Mapping[str, float]
+) -> dict[str, int]:
+    """The generated chunks (in chunk order) -> the benchmark's three files (outputs train,
+    valid, test): the first ``fractions['train']`` of the jets to train, the next
+    ``fractions['valid']`` to valid, the rest to test (each chunk's jets are already in a
+    seeded random order of both classes)."""
+    from leptonid.generate.chunks import read_chunk
+    from leptonid.jets.benchmark import write_benchmark
+
+    chunks = [read_chunk(path) for path in chunk_paths]
+    constituents = np.concatenate([chunk["constituents"] for chunk in chunks])
+    labels = np.concatenate([chunk["labels"] for chunk in chunks])
+    truth = np.concatenate([chunk["truth"] for chunk in chunks])
+    n = len(labels)
+    n_train = int(round(fractions["train"] * n))
+    n_valid = int(round(fractions["valid"] * n))
+    bounds = {
+        "train": (0, n_train),
+        "valid": (n_train, n_train + n_valid),
+        "test": (n_train + n_valid, n),
+    }
+    sizes = {}
+    for split, (start, stop) in bounds.items():
+        if stop <= start:
+            raise ValueError(f"merge_generated_jets: {n} jets leave the {split} split empty")
+        part = slice(start, stop)
+        write_benchmark(
+            outputs[split], constituents[part], labels[part], truth[part], ttv=SPLIT_TTV[split]
+        )
+        sizes[split] = stop - start
+        tops = int(labels[part].sum())
+        log.info("%s: %d jets (%d top)", outputs[split], sizes[split], tops)
+    return sizes
+
+
+def plot_jets(inputs: Mapping, outputs: Mapping, dataset: str) -> None:
+    """The class-average jet images and the standard features of the train split."""
+    from leptonid.plots import data as plots_data
+
+    class_names = plots_data.CLASS_NAMES["jets"]
+    note = f"{dataset}, train split"
+    y = io.read_array(inputs["y"])
+    weight = io.read_array(inputs["weight"])
+    means = {"jet": plots_data.class_means(io.read_array(inputs["jet"]), y, weight)}
+    io.write_figure(plots_data.plot_average_images(means, class_names, note), outputs["images"])
+    columns = plots_data.feature_columns({"hl": io.read_array(inputs["hl"])}, {"hl": HL_NAMES})
+    figure = plots_data.plot_feature_distributions(columns, y, weight, class_names, note)
+    io.write_figure(figure, outputs["features"])
+
+
+def top_tagging_table(
+    metrics_paths: Sequence[str], outputs: Mapping, params: Mapping
+) -> pd.DataFrame:
+    """Our AUC and rejections at 30 % and 50 % signal efficiency per model, beside the
+    benchmark paper's values for the same model family (params published: name -> entry),
+    labelled as computed on other data (docs/jets.md)."""
+    from leptonid import metrics
+
+    rows = []
+    published = params.get("published") or {}
+    for path in metrics_paths:
+        entry = io.read_json(path)
+        reference = published.get(entry["name"]) or {}
+        rows.append(
+            {
+                "name": entry["name"],
+                "model": entry.get("model"),
+                "auc": entry.get("auc"),
+                "auc_low": entry.get("auc_low"),
+                "auc_high": entry.get("auc_high"),
+                "rejection_0.3": entry.get(metrics.rejection_key(0.3)),
+                "rejection_0.5": entry.get(metrics.rejection_key(0.5)),
+                "benchmark_tagger": reference.get("tagger"),
+                "benchmark_auc": reference.get("auc"),
+                "benchmark_rejection_0.3": reference.get("rejection_0.3"),
+                "benchmark_rejection_0.5": reference.get("rejection_0.5"),
+            }
+        )
+    table = pd.DataFrame(rows)
+    io.write_text(outputs["table"], table.to_csv(index=False))
+    note = (
+        "\nBenchmark columns: arXiv:1902.09914 Table 1 (its Delphes sample, not our generated "
+        "jets; shown for orientation, never used as a target; docs/jets.md).\n"
+    )
+    io.write_text(outputs["markdown"], metrics.markdown_table(table) + note)
+    return table

@@ -1,0 +1,15 @@
+"""Rule top_tagging_table: AUC and background rejection at 30 % and 50 % signal efficiency per
+model, beside the benchmark paper's values. See :func:`leptonid.steps.jets.top_tagging_table`."""
+
+from leptonid.logs import log_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
+log_to(snakemake.log[0])
+
+from leptonid.steps.jets import top_tagging_table  # noqa: E402 (after the log is set up)
+
+top_tagging_table(
+    metrics_paths=[str(path) for path in snakemake.input.metrics],
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.settings),
+)

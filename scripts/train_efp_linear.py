@@ -1,0 +1,15 @@
+"""Rule train_efp_linear: Fisher's linear discriminant on every kept EFP, its shrinkage chosen
+on the validation split. See :func:`leptonid.steps.models.train_efp_linear`."""
+
+from leptonid.logs import log_to
+
+snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
+log_to(snakemake.log[0])
+
+from leptonid.steps.models import train_efp_linear  # noqa: E402 (after the log is set up)
+
+train_efp_linear(
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    settings=dict(snakemake.params.settings),
+)

@@ -1,0 +1,79 @@
+"""unpack_jets (leptonid.steps.jets): a benchmark-layout file to the workflow's arrays, block by
+block, equal to the preprocessing applied to the whole file at once; no partial output on a
+bad file; merge_generated_jets shares chunks among the three files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from leptonid import io
+from leptonid.generate.chunks import write_chunk
+from leptonid.jets import benchmark
+from leptonid.jets.preprocess import jet_images, particle_inputs
+from leptonid.jets.substructure import substructure_features
+from leptonid.steps.jets import KEYS, merge_generated_jets, unpack_jets
+from test_jets_benchmark import random_jets
+
+
+def outputs_in(directory):
+    return {key: str(directory / f"{key}.feather") for key in KEYS}
+
+
+def test_blocks_give_the_arrays_of_the_whole_file(tmp_path):
+    rng = np.random.default_rng(11)
+    constituents = random_jets(rng, 23)
+    labels = rng.integers(0, 2, size=23)
+    path = tmp_path / "val.h5"
+    benchmark.write_benchmark(path, constituents, labels, ttv=1)
+    outputs = outputs_in(tmp_path / "valid")
+    assert unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5}) == 23
+
+    stored = benchmark.read_benchmark(path).constituents  # the file's float32 values
+    expected_hl, _ = substructure_features(stored)
+    np.testing.assert_array_equal(io.read_array(outputs["y"]), labels)
+    np.testing.assert_array_equal(io.read_array(outputs["weight"]), np.ones(23))
+    np.testing.assert_allclose(io.read_array(outputs["jet"])[..., 0], jet_images(stored))
+    np.testing.assert_allclose(
+        io.read_array(outputs["constituents"]), particle_inputs(stored), rtol=1e-6, atol=1e-7
+    )
+    np.testing.assert_allclose(io.read_array(outputs["hl"]), expected_hl)
+    assert io.read_array(outputs["jet"]).shape == (23, 40, 40, 1)
+
+
+def test_a_bad_file_leaves_no_output(tmp_path):
+    rng = np.random.default_rng(12)
+    constituents = random_jets(rng, 12)
+    path = tmp_path / "test.h5"
+    benchmark.write_benchmark(path, constituents, rng.integers(0, 2, size=12))
+    frame = pd.read_hdf(path, "table")
+    frame.loc[9, "E_0"] = np.nan  # in the second block
+    frame.to_hdf(path, key="table", mode="w", format="table")
+    outputs = outputs_in(tmp_path / "test")
+    with pytest.raises(benchmark.BenchmarkFormatError, match="test.h5"):
+        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
+    assert not (tmp_path / "test").exists() or not any((tmp_path / "test").iterdir())
+
+
+def test_merge_shares_the_chunks_in_order(tmp_path):
+    rng = np.random.default_rng(13)
+    chunks = []
+    for chunk in range(2):
+        path = tmp_path / f"{chunk}.h5"
+        jets = random_jets(rng, 10)
+        padded = np.zeros((10, 200, 4), dtype=np.float32)
+        padded[:, : jets.shape[1]] = jets
+        labels = np.arange(10, dtype=np.int8) % 2
+        write_chunk(path, {"constituents": padded, "labels": labels, "truth": np.zeros((10, 4))})
+        chunks.append((path, padded))
+    outputs = {split: str(tmp_path / f"{split}.h5") for split in ("train", "valid", "test")}
+    sizes = merge_generated_jets(
+        [str(path) for path, _ in chunks], outputs, {"train": 0.6, "valid": 0.2, "test": 0.2}
+    )
+    assert sizes == {"train": 12, "valid": 4, "test": 4}
+    everything = np.concatenate([padded for _, padded in chunks])
+    train = benchmark.read_benchmark(outputs["train"]).constituents
+    test = benchmark.read_benchmark(outputs["test"]).constituents
+    np.testing.assert_array_equal(train, everything[:12])
+    np.testing.assert_array_equal(test, everything[16:])
+    assert set(pd.read_hdf(outputs["valid"], "table")["ttv"]) == {1}
