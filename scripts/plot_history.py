@@ -1,5 +1,5 @@
 """Rule plot_history: training curves of one model (loss, AUC and learning rate per epoch;
-loss per boosting iteration for a BDT). See :func:`leptonid.steps.models.plot_history`.
+loss per boosting iteration for a BDT). See :func:`leptonid.steps.evaluate.plot_history`.
 """
 
 from leptonid.logs import log_to
@@ -7,9 +7,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import models  # noqa: E402 (after the log is set up)
+from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
 
-models.plot_history(
+evaluate.plot_history(
     history_path=str(snakemake.input.history),
     figure_path=str(snakemake.output.figure),
     title=f"{snakemake.wildcards.dataset} {snakemake.wildcards.name}",

@@ -110,12 +110,49 @@ def test_the_direction_check_fails_on_a_module_that_breaks_it():
     ]
 
 
+def rule_script_pairs() -> dict[str, Path]:
+    """Rule (or checkpoint) name -> the script its ``script:`` directive names."""
+    pairs = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        found = re.findall(
+            r'^(?:rule|checkpoint) (\w+):(?:(?!^(?:rule|checkpoint) ).)*?script:\s*"\.\./scripts/'
+            r'(\w+\.py)"',
+            path.read_text(),
+            flags=re.M | re.S,
+        )
+        pairs.update({rule: REPO / "scripts" / script for rule, script in found})
+    return pairs
+
+
 def rule_scripts() -> list[Path]:
     """The scripts named by a ``script:`` directive of the rules."""
-    names = set()
-    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
-        names.update(re.findall(r'"\.\./scripts/(\w+\.py)"', path.read_text()))
-    return [REPO / "scripts" / name for name in sorted(names)]
+    return sorted(set(rule_script_pairs().values()))
+
+
+# Rules whose script dispatches on the dataset kind instead of calling one step: the simulators'
+# writers (leptonid.steps.data.write_*_dataset) and the generator's chunks (leptonid.generate).
+DISPATCHING = {"simulate_dataset", "generate_chunk", "merge_generated_chunks"}
+
+
+def calls_step(script: str, rule: str) -> bool:
+    """Whether a script's text imports a steps module and calls its function ``rule``."""
+    imports = re.findall(r"^from leptonid\.steps import (\w+)(?: as (\w+))?", script, re.M)
+    return any(f"{alias or module}.{rule}(" in script for module, alias in imports)
+
+
+def test_every_rule_script_calls_the_step_named_after_its_rule():
+    """A newcomer finds any rule's code in one hop: scripts/<rule>.py calls
+    leptonid.steps.<stage>.<rule> (docs/architecture.md "Rule map")."""
+    pairs = rule_script_pairs()
+    assert len(pairs) >= 25 and DISPATCHING <= set(pairs)
+    missing = [
+        rule
+        for rule, script in pairs.items()
+        if rule not in DISPATCHING and not calls_step(script.read_text(), rule)
+    ]
+    assert missing == []
+    assert calls_step("from leptonid.steps import efp as steps\nsteps.draw_efps(x)\n", "draw_efps")
+    assert not calls_step("from leptonid.steps import efp\nefp.draw_efp_gallery()\n", "draw_efps")
 
 
 def test_rule_scripts_reach_files_only_through_the_steps():

@@ -271,14 +271,29 @@ def third_party_imports(script: Path) -> set[str]:
         for name in imported_modules(path):
             top = name.split(".")[0]
             if top == "leptonid":
-                parts = name.split(".")[1:2]
-                module = SCRIPTS / "leptonid" / f"{parts[0]}.py" if parts else None
-                if module is not None and module.is_file():
-                    pending.append(module)
-                pending.append(SCRIPTS / "leptonid" / "__init__.py")
+                pending.extend(library_files(name))
             elif top not in sys.stdlib_module_names and top not in LOCAL_IMPORTS:
                 needed.add(top)
     return needed
+
+
+def library_files(name: str) -> list[Path]:
+    """The files importing a dotted leptonid name runs: every package __init__ on the way and
+    the module itself (``leptonid.steps.models`` -> leptonid/__init__.py,
+    leptonid/steps/__init__.py, leptonid/steps/models.py); a name that is no module (an
+    attribute, ``leptonid.io.read_array``) adds nothing."""
+    files = []
+    directory = SCRIPTS
+    for part in name.split("."):
+        directory = directory / part
+        if (directory / "__init__.py").is_file():
+            files.append(directory / "__init__.py")
+        elif directory.with_suffix(".py").is_file():
+            files.append(directory.with_suffix(".py"))
+            break
+        else:
+            break
+    return files
 
 
 def env_packages(env_path: Path) -> set[str]:
@@ -319,3 +334,5 @@ def test_import_scan_follows_the_library(tmp_path):
     needed = third_party_imports(script)
     assert "numpy" in needed and "json" not in needed
     assert "h5py" in needed  # imported by leptonid/io.py, reached through the adapter
+    script.write_text("from leptonid.steps import models\n")
+    assert "keras" in third_party_imports(script)  # through steps/ and models/networks.py

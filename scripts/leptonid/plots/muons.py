@@ -7,7 +7,7 @@ muon (flat for the floor, rising towards the muon for the b-jet fragments), and 
 inside a cone of radius Delta R (what the isolation sums add up, before dividing by pT).
 
 Functions take arrays (memory-mapped ones are fine: events are streamed in chunks) and return
-tables or matplotlib figures; the rule script writes them.
+tables or matplotlib figures; ``leptonid.steps.muons`` writes them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
-"""The evaluation rules (rules/evaluate.smk): evaluate_model, summarise_dataset, plot_roc.
+"""The evaluation rules (rules/evaluate.smk): evaluate_model, summarise_dataset, plot_roc; and
+plot_history (rules/train.smk), the other figure of ``leptonid.plots.eval``.
 
-score_model, also in rules/evaluate.smk, lives with the models it loads (``leptonid.steps.models``).
+score_model, also in rules/evaluate.smk, lives with the models it loads (``leptonid.steps.models``);
+plot_history lives here because its environment (envs/plot.yaml) has no TensorFlow, which
+``leptonid.steps.models`` imports.
 Every number comes from ``leptonid.metrics`` on the test split's scores files (y, score, weight).
 """
 
@@ -97,3 +100,11 @@ def plot_roc(
     roc, rejection = plots_eval.plot_roc_overlay(curves, entries, title)
     io.write_figure(roc, roc_path)
     io.write_figure(rejection, rejection_path)
+
+
+def plot_history(history_path: str | Path, figure_path: str | Path, title: str) -> None:
+    """The training curves of one model (loss, AUC and learning rate per epoch; loss per
+    boosting iteration for a BDT)."""
+    from leptonid.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
+
+    io.write_figure(plots_eval.plot_history(io.read_csv(history_path), title), figure_path)

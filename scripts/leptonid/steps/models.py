@@ -1,5 +1,5 @@
-"""The training and scoring rules: train_model, train_bdt, tune_model, plot_history
-(rules/train.smk) and score_model (rules/evaluate.smk).
+"""The training and scoring rules: train_model, train_bdt, tune_model (rules/train.smk) and
+score_model (rules/evaluate.smk); plot_history is in ``leptonid.steps.evaluate``.
 
 Each reads its splits (``leptonid.dataset``), calls the training code (``leptonid.training``:
 preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``leptonid.io``).
@@ -195,14 +195,6 @@ def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: in
     io.write_text(outputs["tuned"], header + yaml.safe_dump({"network": network}))
     io.write_text(outputs["trials"], trials.to_csv(index=False))
     return best
-
-
-def plot_history(history_path: str | Path, figure_path: str | Path, title: str) -> None:
-    """The training curves of one model (loss, AUC and learning rate per epoch; loss per
-    boosting iteration for a BDT)."""
-    from leptonid.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
-
-    io.write_figure(plots_eval.plot_history(io.read_csv(history_path), title), figure_path)
 
 
 def score_model(
