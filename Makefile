@@ -44,6 +44,8 @@ lint: venv
 	$(BIN)/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint --cores 1
 
+PYTEST_ARGS ?= -n 2 --dist loadgroup
+
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -8,6 +8,8 @@ import yaml
 # The library (scripts/leptonid) is importable here and, via the script directory, in every job.
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
+from leptonid import plan
+from leptonid.settings import SEED_OFFSETS, SPLITS
 from leptonid.configcheck import validate_config
 
 SCHEMA_PATH = Path(workflow.basedir) / "config" / "schema.yaml"
@@ -18,7 +20,7 @@ validate_config(
 )
 
 
-SPLITS = ["train", "valid", "test"]
+SPLITS = list(SPLITS)
 DATASETS = list(config["datasets"])
 
 
@@ -52,13 +54,13 @@ def dataset_config(dataset):
 
 
 def dataset_kind(dataset):
-    """The analysis a dataset belongs to (datasets.<name>.kind: electrons or muons)."""
-    return dataset_config(dataset)["kind"]
+    """The analysis a dataset belongs to (datasets.<name>.kind)."""
+    return plan.dataset_kind(config, dataset)
 
 
 def datasets_of_kind(kind):
     """The datasets of one kind, in config order."""
-    return [dataset for dataset in DATASETS if dataset_kind(dataset) == kind]
+    return plan.datasets_of_kind(config, kind)
 
 
 def name_pattern(names):

@@ -18,7 +18,7 @@ rule simulate_dataset:
     params:
         kind=kind_param,
         n_events=simulate_n_events,
-        seed=stage_seed(SEED_OFFSET_SIMULATE),
+        seed=stage_seed(SEED_OFFSETS["simulate"]),
         settings=simulate_settings,
     script:
         "../scripts/simulate_dataset.py"

@@ -2,8 +2,6 @@
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
 
-SEED_OFFSET_SIMULATE = 100  # stage_seed offsets of this stage's random draws
-SEED_OFFSET_SHUFFLE = 200
 SIMULATED_FILES = ["data.h5", "unscaled_data.h5"]
 # What plot_data shows per dataset kind (only the keys the dataset's config unpacks).
 PLOT_IMAGE_KEYS = {"electrons": ["et", "ht"], "muons": ["images"]}
@@ -14,8 +12,8 @@ LEPTON_DATASETS = [*datasets_of_kind("electrons"), *datasets_of_kind("muons")]
 
 
 def unpacked_key_names(dataset):
-    """The keys unpack_h5 writes for a dataset: its configured keys plus weight."""
-    return list(dict.fromkeys([*dataset_config(dataset)["keys"], "weight"]))
+    """The keys unpacked for a dataset: its configured keys plus weight."""
+    return plan.unpacked_keys(dataset_config(dataset))
 
 
 def feather_file(dataset, split, key):
@@ -98,7 +96,7 @@ def unpack_settings(wildcards):
     return {
         "kind": dataset_kind(wildcards.dataset),
         "keys": list(dataset_config(wildcards.dataset)["keys"]),
-        "seed": stage_seed(SEED_OFFSET_SHUFFLE),
+        "seed": stage_seed(SEED_OFFSETS["shuffle"]),
     }
 
 

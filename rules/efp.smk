@@ -1,5 +1,5 @@
 # Energy Flow Polynomials of the calorimeter cells (docs/reference.md "Energy Flow Polynomials";
-# library: scripts/leptonid/efp.py, storage scripts/leptonid/efp_store.py, rule entry points
+# library: scripts/leptonid/efp/, storage scripts/leptonid/efp_store.py, rule entry points
 # scripts/leptonid/steps/efp.py). For every dataset with an `efp` config block:
 #   compute_efps      results/{dataset}/efp/{split}/chunk{chunk}/   one event range, column blocks
 #   gather_efps       results/{dataset}/efp/{split}/index.json   the split's table: checks the
@@ -69,7 +69,7 @@ rule deduplicate_efps:
         "../envs/efp.yaml"
     params:
         settings=deduplicate_efps_params,
-        seed=stage_seed(SEED_OFFSET_EFP_DEDUP),
+        seed=stage_seed(SEED_OFFSETS["efp_dedup"]),
     script:
         "../scripts/deduplicate_efps.py"
 

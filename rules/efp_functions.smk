@@ -4,7 +4,6 @@
 
 from leptonid.efp.names import EFP_NAME_PATTERN
 
-SEED_OFFSET_EFP_DEDUP = 800  # stage_seed offset of the train events sampled by deduplication
 # The keys of the efp block that define the grid's columns (every EFP rule reads them).
 EFP_GRID_KEYS = ("images", "graphs", "kappas", "betas")
 # compute_efps runs TensorFlow's CUDA build when any dataset asks for the GPU backend

@@ -17,7 +17,7 @@ rule generate_chunk:
     params:
         kind=kind_param,
         n_events=generate_chunk_events,
-        seed=stage_seed(SEED_OFFSET_GENERATE),
+        seed=stage_seed(SEED_OFFSETS["generate"]),
         settings=generate_settings,
     script:
         "../scripts/generate_chunk.py"
@@ -39,4 +39,4 @@ rule merge_generated_chunks:
         kind=kind_param,
         settings=generate_settings,
     script:
-        "../scripts/generate_merge.py"
+        "../scripts/merge_generated_chunks.py"

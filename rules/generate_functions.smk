@@ -6,7 +6,6 @@ from leptonid.generate.electrons import ElectronGenSettings
 from leptonid.generate.muons import MuonGenSettings
 from leptonid.jets.generate import TopGenSettings
 
-SEED_OFFSET_GENERATE = 300  # stage_seed offset; each chunk derives its own Pythia seeds
 GENERATE_SETTINGS = {
     "electrons": ElectronGenSettings,
     "muons": MuonGenSettings,

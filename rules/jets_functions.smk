@@ -1,9 +1,11 @@
 # Constants and input functions of the top-tagging analysis (rules/jets.smk; docs/jets.md).
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
+# SPLIT_FILES: the benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5,
+# test.h5).
+from leptonid.jets.benchmark import SPLIT_FILES
+
 JET_DATASETS = datasets_of_kind("jets")
-# The benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5, test.h5).
-JET_SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
 # The keys unpack_jets writes, all at once (leptonid.steps.jets).
 JET_KEYS = ["jet", "constituents", "hl", "y", "weight"]
 # Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
@@ -15,7 +17,7 @@ TOP_TAGGING_EFFICIENCIES = (0.3, 0.5)
 
 def jets_published_file(wildcards):
     """The benchmark-layout file of one split, chosen by datasets.<name>.source."""
-    dataset, name = wildcards.dataset, JET_SPLIT_FILES[wildcards.split]
+    dataset, name = wildcards.dataset, SPLIT_FILES[wildcards.split]
     source = dataset_config(dataset)["source"]
     if source == "generate":
         return f"resources/{dataset}/generated/{name}"
@@ -35,7 +37,7 @@ def jets_published_file(wildcards):
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: datasets.{dataset}.path ({directory!r}) must be a "
-            f"directory holding the benchmark's {', '.join(JET_SPLIT_FILES.values())}"
+            f"directory holding the benchmark's {', '.join(SPLIT_FILES.values())}"
         )
     return str(path)
 

@@ -4,9 +4,9 @@
 # Every rule's params carry exactly what its script reads (so that editing one config block
 # reruns only the rules that read it), and its inputs are exactly the files it reads.
 
-from leptonid.settings import SEED_OFFSETS, FeatureSet, model_name
+from leptonid.settings import SEED_OFFSETS, FeatureSet, TrainingSettings
 
-TRAINING_THREADS = int(config["training"].get("threads", 2))
+TRAINING_THREADS = int(config["training"].get("threads", TrainingSettings.threads))
 # Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
 # (config/cluster.yaml sets training.require_gpu), the CPU one otherwise (docs/cluster.md).
 NETWORK_ENV = (
@@ -25,60 +25,36 @@ NETWORK_TRAINING_KEYS = (
 )
 
 
-def feature_set_config(dataset, feature_set):
-    """The config block of one feature set; a name not in the config stops the DAG."""
-    if is_guided_feature_set(dataset, feature_set):  # guided_{scan}_pass{n}, rules/guided.smk
-        return guided_feature_set_config(dataset, feature_set)
-    sets = dataset_config(dataset)["feature_sets"]
-    if feature_set not in sets:
-        raise ValueError(
-            f"feature set {feature_set!r} is not in datasets.{dataset}.feature_sets "
-            f"(known: {sorted(sets)})"
-        )
-    return sets[feature_set]
+EFP_LINEAR_NAME = plan.EFP_LINEAR_NAME  # the linear EFP model (rule train_efp_linear)
 
 
 def feature_set_settings(dataset, feature_set):
-    """The FeatureSet (settings dataclass) of one feature set, network defaults applied."""
-    return FeatureSet.from_config(
-        feature_set,
-        feature_set_config(dataset, feature_set),
-        dataset_config(dataset).get("network_defaults"),
-    )
-
-
-# The linear (Fisher) discriminant on every kept EFP, when datasets.<name>.efp.linear is set
-# (rule train_efp_linear): a result of its own, not a feature set.
-EFP_LINEAR_NAME = "efp-linear"
+    """The FeatureSet (settings dataclass) of one feature set, network defaults applied; a
+    guided pass (guided_{scan}_pass{n}, rules/guided.smk) from its scan."""
+    if is_guided_feature_set(dataset, feature_set):
+        return FeatureSet.from_config(
+            feature_set,
+            guided_feature_set_config(dataset, feature_set),
+            dataset_config(dataset).get("network_defaults"),
+        )
+    return plan.feature_set(dataset_config(dataset), feature_set)
 
 
 def has_efp_linear(dataset):
-    """Whether the dataset trains the linear EFP model."""
-    return (dataset_config(dataset).get("efp") or {}).get("linear") is not None
+    """Whether the dataset trains the linear EFP model (datasets.<name>.efp.linear)."""
+    return plan.has_efp_linear(dataset_config(dataset))
 
 
 def result_names(dataset):
     """Every trained model of a dataset, in config order: hl, hl-bdt, ..., efp-linear last."""
-    names = [
-        name
-        for feature_set in dataset_config(dataset)["feature_sets"]
-        for name in feature_set_settings(dataset, feature_set).names
-    ]
-    return [*names, EFP_LINEAR_NAME] if has_efp_linear(dataset) else names
+    return plan.result_names(dataset_config(dataset))
 
 
 def split_result_name(dataset, name):
     """(feature set, model) of a result name; an unknown name stops the DAG."""
     if is_guided_feature_set(dataset, name):  # guided_{scan}_pass{n}: a DNN (rules/guided.smk)
         return name, "nn"
-    if name == EFP_LINEAR_NAME and has_efp_linear(dataset):
-        return "efp", "linear"
-    for feature_set in dataset_config(dataset)["feature_sets"]:
-        settings = feature_set_settings(dataset, feature_set)
-        for model in settings.models:
-            if model_name(feature_set, model, settings.primary_model) == name:
-                return feature_set, model
-    raise ValueError(f"{name!r} is not a model of {dataset} (known: {result_names(dataset)})")
+    return plan.split_result_name(dataset_config(dataset), name)
 
 
 def tuning_config():
@@ -329,7 +305,7 @@ def evaluation_targets():
 # --- guided search (rules/guided.smk) ---
 # Scans, pass names, the checkpoint walk and the input functions of the guided search
 # (docs/guided.md). A guided pass is the feature set guided_{scan}_pass{n}: train_model,
-# score_model and evaluate_model serve it through feature_set_config and split_result_name.
+# score_model and evaluate_model serve it through feature_set_settings and split_result_name.
 
 import functools
 import json
@@ -570,12 +546,6 @@ def guided_targets():
 # --- datasets of one kind side by side (rule compare_datasets, rules/evaluate.smk) ---
 
 
-def compared_kinds():
-    """The kinds with at least two datasets in the config."""
-    kinds = dict.fromkeys(dataset_kind(dataset) for dataset in DATASETS)
-    return [kind for kind in kinds if len(datasets_of_kind(kind)) > 1]
-
-
 def comparison_tables(wildcards):
     """The AUC tables of the datasets of one kind, in config order."""
     datasets = datasets_of_kind(wildcards.kind)
@@ -591,6 +561,6 @@ def comparison_targets():
     """The comparison table and figure of every kind with two or more datasets."""
     return [
         f"results/compare/{kind}/{file}"
-        for kind in compared_kinds()
+        for kind in plan.compared_kinds(config)
         for file in ("auc_table.csv", "auc_table.md", "auc.png")
     ]

@@ -6,9 +6,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps.compare import compare_datasets  # noqa: E402 (after the log is set up)
+from leptonid.steps import compare  # noqa: E402 (after the log is set up)
 
-compare_datasets(
+compare.compare_datasets(
     tables=[str(path) for path in snakemake.input.tables],
     outputs={key: str(snakemake.output[key]) for key in ("table", "markdown", "figure")},
     datasets=list(snakemake.params.datasets),

@@ -6,9 +6,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps.jets import merge_generated_jets  # noqa: E402 (after the log is set up)
+from leptonid.steps import jets  # noqa: E402 (after the log is set up)
 
-merge_generated_jets(
+jets.merge_generated_jets(
     chunk_paths=[str(path) for path in snakemake.input.chunks],
     outputs=dict(snakemake.output.items()),
     fractions=dict(snakemake.params.fractions),

@@ -6,9 +6,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps.jets import plot_jets  # noqa: E402 (after the log is set up)
+from leptonid.steps import jets  # noqa: E402 (after the log is set up)
 
-plot_jets(
+jets.plot_jets(
     inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
     dataset=str(snakemake.wildcards.dataset),

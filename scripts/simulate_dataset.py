@@ -1,39 +1,11 @@
-"""Rule simulate_dataset: the built-in simulator writes data.h5 and unscaled_data.h5.
-
-Dispatches on the dataset kind; the physics lives in leptonid.simulate_<kind>.
-"""
+"""Rule simulate_dataset: the built-in simulator of the dataset's kind writes data.h5 and
+unscaled_data.h5. See :func:`leptonid.steps.data.simulate_dataset`."""
 
 from leptonid.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-kind = str(snakemake.params.kind)
-n_events = int(snakemake.params.n_events)
-seed = int(snakemake.params.seed)
-settings = dict(snakemake.params.settings)
+from leptonid.steps import data  # noqa: E402 (after the log is set up)
 
-if kind == "electrons":
-    from leptonid.data.simulate_electrons import ElectronSimSettings
-    from leptonid.steps.data import write_electron_dataset
-
-    write_electron_dataset(
-        n_events=n_events,
-        seed=seed,
-        settings=ElectronSimSettings.from_config(settings),
-        unscaled_path=str(snakemake.output.unscaled),
-        scaled_path=str(snakemake.output.data),
-    )
-elif kind == "muons":
-    from leptonid.data.simulate_muons import MuonSimSettings
-    from leptonid.steps.data import write_muon_dataset
-
-    write_muon_dataset(
-        n_events=n_events,
-        seed=seed,
-        settings=MuonSimSettings.from_config(settings),
-        unscaled_path=str(snakemake.output.unscaled),
-        scaled_path=str(snakemake.output.data),
-    )
-else:
-    raise ValueError(f"simulate_dataset: no built-in simulator for kind {kind!r}")
+data.simulate_dataset(outputs=dict(snakemake.output.items()), params=dict(snakemake.params.items()))

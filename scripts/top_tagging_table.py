@@ -6,9 +6,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps.jets import top_tagging_table  # noqa: E402 (after the log is set up)
+from leptonid.steps import jets  # noqa: E402 (after the log is set up)
 
-top_tagging_table(
+jets.top_tagging_table(
     metrics_paths=[str(path) for path in snakemake.input.metrics],
     outputs=dict(snakemake.output.items()),
     params=dict(snakemake.params.settings),

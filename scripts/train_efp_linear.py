@@ -6,9 +6,9 @@ from leptonid.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps.models import train_efp_linear  # noqa: E402 (after the log is set up)
+from leptonid.steps import models  # noqa: E402 (after the log is set up)
 
-train_efp_linear(
+models.train_efp_linear(
     inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
     settings=dict(snakemake.params.settings),

@@ -68,3 +68,22 @@ def write_published_electrons(directory: Path) -> None:
         unscaled_path=str(directory / "unscaled_data.h5"),
         scaled_path=str(directory / "data.h5"),
     )
+
+
+# Tests that share an expensive fixture run on one pytest-xdist worker (`make pytest` runs
+# `-n 2 --dist loadgroup`), so that each fixture is built once; the other tests spread over
+# the workers meanwhile.
+SHARED_FIXTURE_GROUPS = {"tiny_run": "tiny_run", "slurm_run": "slurm", "local_run": "slurm"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        groups = {
+            SHARED_FIXTURE_GROUPS[name]
+            for name in item.fixturenames
+            if name in SHARED_FIXTURE_GROUPS
+        }
+        if len(groups) > 1:
+            raise pytest.UsageError(f"{item.nodeid} uses fixtures of several groups {groups}")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups.pop()))

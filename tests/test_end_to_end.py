@@ -95,3 +95,42 @@ def test_muon_analysis_end_to_end(tiny_run):
 
     profile = pd.read_csv(results / "data" / "radial_profile.csv")
     assert set(profile["label"]) == {0, 1}
+
+
+@pytest.mark.slow
+def test_top_tagging_end_to_end(tiny_run):
+    """Generated jets in the benchmark's layout, unpacked to images, constituents and the
+    standard features; every model, the linear EFP model, the table beside the benchmark."""
+    from leptonid.jets import benchmark
+
+    config = config_of(tiny_run)["datasets"]["jets"]
+    results = tiny_run / "results" / "jets"
+    generated = tiny_run / "resources" / "jets" / "generated"
+    files = benchmark.SPLIT_FILES.values()
+    sizes = {name: benchmark.count_jets(generated / name) for name in files}
+    assert sum(sizes.values()) == config["generate"]["n_events"]
+    assert sizes["train.h5"] == round(0.6 * config["generate"]["n_events"])
+
+    # The unpacked test split is the test file, jet for jet (labels read back independently).
+    labels = pd.read_hdf(generated / "test.h5", "table")["is_signal_new"].to_numpy()
+    np.testing.assert_array_equal(io.read_array(results / "feather" / "test" / "y.feather"), labels)
+    image = io.read_array(results / "feather" / "test" / "jet.feather")
+    assert image.shape == (len(labels), 40, 40, 1)
+    np.testing.assert_allclose(image.sum(axis=(1, 2, 3)), 1.0, rtol=1e-5)
+
+    table = pd.read_csv(results / "summary" / "top_tagging.csv").set_index("name")
+    assert sorted(table.index) == sorted(["images", "hl", "pfn", "efp-linear"])
+    assert table.loc["images", "benchmark_tagger"] == "CNN"
+    assert table.loc["images", "benchmark_rejection_0.3"] == 913.6
+    assert table["benchmark_tagger"].isna().sum() == 3  # only images has a reference here
+    metrics = json.loads((results / "metrics" / "efp-linear.json").read_text())
+    assert table.loc["efp-linear", "auc"] == pytest.approx(metrics["auc"])
+
+    # The linear model: every kept EFP, the shrinkage the validation split chose.
+    kept = (results / "efp" / "kept.txt").read_text().split()
+    linear = io.read_npz(results / "models" / "efp-linear" / "linear.npz")
+    assert [str(name) for name in linear["names"]] == kept
+    history = pd.read_csv(results / "models" / "efp-linear" / "history.csv")
+    chosen = history.loc[history["chosen"]]
+    assert len(chosen) == 1 and float(linear["shrinkage"]) == chosen["shrinkage"].iloc[0]
+    assert chosen["valid_auc"].iloc[0] == history["valid_auc"].max()

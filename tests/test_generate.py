@@ -140,7 +140,7 @@ def test_heavy_flavour_hadrons_and_seeds():
 
 
 def test_unknown_generate_keys_are_named():
-    with pytest.raises(ValueError, match="generate.pileup_muu"):
+    with pytest.raises(ValueError, match=r"generate: unknown key\(s\) \[.pileup_muu.\]"):
         MuonGenSettings.from_config({"n_events": 10, "chunks": 1, "pileup_muu": 5})
     with pytest.raises(ValueError, match="eta_max"):
         ElectronGenSettings.from_config({"eta_max": 3.0})

@@ -13,7 +13,6 @@ import yaml
 from leptonid import io, metrics
 from leptonid.guided import ado
 from leptonid.guided.names import (
-    SEED_OFFSET,
     ScanSettings,
     parse_pass_feature_set_name,
     pass_feature_set,
@@ -28,7 +27,7 @@ from leptonid.guided.search import (
     stop_reason,
 )
 from leptonid.guided.tables import TABLE_COLUMNS, gap_closed, scan_table, single_aucs
-from leptonid.settings import FeatureSet, NetworkSettings, SettingsError
+from leptonid.settings import SEED_OFFSETS, FeatureSet, NetworkSettings, SettingsError
 
 NETWORK = {
     "conv_blocks": 1,
@@ -274,7 +273,7 @@ def test_scans_from_config_merges_defaults():
     )
     scans = scans_from_config(block, master_seed=10)
     assert scans["hl"].candidates == "all"
-    assert scans["hl"].seed == 10 + SEED_OFFSET
+    assert scans["hl"].seed == 10 + SEED_OFFSETS["guided_pairs"]
     assert scans["hl"].network.units == 50 and scans["hl"].network.filters == 4
     assert scans["hl_irc"].max_passes == 2 and scans["hl_irc"].seed == 5
     assert scans_from_config({"feature_sets": {}}, 0) == {}

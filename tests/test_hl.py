@@ -194,9 +194,10 @@ def test_recompute_in_chunks_and_compare_with_the_published_features():
     assert all(f["max_relative_deviation"] == 0.0 for f in same["features"].values())
     off = whole.copy()
     off[0, 0] = np.inf
+    off[2, 0] = np.nan  # counted as non-finite, never as agreement
     off[1, 1] *= 1.5
     report = compare_hl(whole, off)["features"]
-    assert report["R_had"]["n_non_finite"] == 1
+    assert report["R_had"]["n_non_finite"] == 2
     assert report["w_eta2"]["max_relative_deviation"] == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="published"):
         compare_hl(whole, whole[:, :6])

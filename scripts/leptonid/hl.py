@@ -167,12 +167,14 @@ def recompute_hl(
 
 
 def relative_deviation(recomputed: np.ndarray, published: np.ndarray) -> np.ndarray:
-    """|r - p| / max(|r|, |p|), element-wise: 0 where both are 0, in [0, 2] otherwise."""
+    """|r - p| / max(|r|, |p|), element-wise: 0 where both are 0, in [0, 2] otherwise, NaN
+    where either value is not finite (so that compare_hl counts it instead of calling it 0)."""
     recomputed = np.asarray(recomputed, dtype=np.float64)
     published = np.asarray(published, dtype=np.float64)
     scale = np.maximum(np.abs(recomputed), np.abs(published))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scale > 0, np.abs(recomputed - published) / scale, 0.0)
+        deviation = np.where(scale > 0, np.abs(recomputed - published) / scale, 0.0)
+    return np.where(np.isfinite(recomputed) & np.isfinite(published), deviation, np.nan)
 
 
 def compare_hl(published: np.ndarray, recomputed: np.ndarray) -> dict:

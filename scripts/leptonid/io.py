@@ -66,10 +66,10 @@ from pyarrow import feather as pa_feather
 from tqdm import tqdm
 
 from leptonid.geometry import ECAL, HCAL, MUON
+from leptonid.settings import SPLITS
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 CHUNK_EVENTS = 4096  # events read, checked and written at a time: memory is O(chunk), not O(N)
 DOWNLOAD_CHUNK_BYTES = 1 << 20
 

@@ -23,9 +23,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from leptonid.settings import SPLITS
+
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "valid", "test")
 SPLIT_FRACTIONS = (0.64, 0.16, 0.20)
 _ROWS_PER_H5_CHUNK = 256
 

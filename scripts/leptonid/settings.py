@@ -19,19 +19,48 @@ ARCHITECTURES = ("paper", "tutorial")
 SECONDARY_MODELS = ("bdt",)
 NAME_SEPARATOR = "-"
 
-# Per-purpose offsets added to the master ``seed`` (config) for each random draw of this stage.
-SEED_OFFSETS = {"training": 300, "bootstrap": 400, "tuning": 500, "bdt": 600}
+# The workflow's splits, in this order everywhere (files, rules, tables).
+SPLITS = ("train", "valid", "test")
+
+# Per-purpose offsets added to the master ``seed`` (config): every random draw of the workflow
+# takes its seed from this one table. generate and training share 300 since their first
+# versions; they seed different generators (Pythia's per-chunk streams, TensorFlow), so the
+# draws are unrelated, and changing either value would change every published number.
+SEED_OFFSETS = {
+    "simulate": 100,  # the built-in simulators
+    "shuffle": 200,  # merging the muon files' classes at unpacking
+    "generate": 300,  # Pythia 8 chunks (leptonid.generate.pythia.pythia_seed)
+    "training": 300,  # weight initialisation, batch order
+    "bootstrap": 400,  # AUC intervals
+    "tuning": 500,  # optuna
+    "bdt": 600,
+    "guided_pairs": 700,  # the guided search's pair draws
+    "efp_dedup": 800,  # the train events deduplication samples
+}
 
 
 class SettingsError(ValueError):
     """A configuration block does not fit the dataclass it should build."""
 
 
-def _check_keys(cls, values: Mapping, where: str) -> None:
-    allowed = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - allowed)
+def reject_unknown_keys(values: Mapping, allowed, where: str) -> None:
+    """SettingsError ``<where>: unknown key(s) [...] (allowed: [...])`` when ``values`` has a
+    key outside ``allowed``: the one check of every config block the library reads."""
+    unknown = sorted(set(values) - set(allowed))
     if unknown:
         raise SettingsError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
+
+
+def dataclass_from_config(cls, values: Mapping, where: str, ignore=()):
+    """``cls(**values)`` for a frozen settings dataclass: unknown keys rejected (the ``ignore``
+    ones skipped, e.g. n_events passed apart), lists made tuples, omitted fields defaulted."""
+    values = {key: value for key, value in values.items() if key not in ignore}
+    reject_unknown_keys(values, [field.name for field in dataclasses.fields(cls)], where)
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def _check_keys(cls, values: Mapping, where: str) -> None:
+    reject_unknown_keys(values, [field.name for field in dataclasses.fields(cls)], where)
 
 
 def _build(cls, values: Mapping, where: str):
@@ -144,10 +173,7 @@ class FeatureSet:
     ) -> FeatureSet:
         """Build from ``feature_sets.<name>``; the network falls back to network_defaults."""
         where = f"feature set {name!r}"
-        allowed = {"inputs", "efps", "models", "network"}
-        unknown = sorted(set(values) - allowed)
-        if unknown:
-            raise SettingsError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
+        reject_unknown_keys(values, ("inputs", "efps", "models", "network"), where)
         network = NetworkSettings.from_config(
             network_defaults, values.get("network"), tuned_network, where=f"{where} network"
         )
@@ -230,7 +256,7 @@ class TrainingSettings:
     epochs is an upper limit; early stopping on val_loss after ``patience`` epochs without
     improvement restores the best weights; the learning rate is multiplied by ``lr_factor``
     after ``lr_patience`` epochs without improvement (docs/reference.md "Networks").
-    threads: CPU threads of one training job (the rules' ``threads:``).
+    threads: CPU threads of one training job (the rules' ``threads:``; 2, the default run's).
     """
 
     batch_size: int
@@ -240,7 +266,7 @@ class TrainingSettings:
     lr_patience: int
     mixed_precision: bool = False
     require_gpu: bool = False
-    threads: int = 1
+    threads: int = 2
     bdt: BdtSettings = field(default_factory=BdtSettings)
 
     @classmethod

@@ -25,3 +25,13 @@ class Deposits:
         """All deposits of ``parts`` in order, as one Deposits."""
         names = [field.name for field in fields(Deposits)]
         return Deposits(*(np.concatenate([getattr(p, name) for p in parts]) for name in names))
+
+
+def power_law(rng: np.random.Generator, n: int, lo: float, hi: float, index: float) -> np.ndarray:
+    """n draws of dN/dx ~ x^-index on [lo, hi] (inverse CDF): the ET and pT spectra of the
+    built-in simulators."""
+    u = rng.random(n)
+    if abs(index - 1.0) < 1e-12:
+        return lo * (hi / lo) ** u
+    a, b = lo ** (1.0 - index), hi ** (1.0 - index)
+    return (a + u * (b - a)) ** (1.0 / (1.0 - index))

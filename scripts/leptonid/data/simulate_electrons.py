@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leptonid.data.deposits import Deposits
+from leptonid.data.deposits import Deposits, power_law
 from leptonid.geometry import (
     ECAL,
     HCAL,
@@ -40,6 +40,7 @@ from leptonid.geometry import (
     HCAL_UPSAMPLE,
 )
 from leptonid.hl import compute_hl, invariant_mass
+from leptonid.settings import reject_unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +131,11 @@ class ElectronSimSettings:
         Unknown keys raise ValueError naming the key.
         """
         known = {field.name for field in dataclasses.fields(cls)}
+        reject_unknown_keys({k: v for k, v in config.items() if k != "n_events"}, known, "simulate")
         values = {}
         for key, value in config.items():
             if key == "n_events":
                 continue
-            if key not in known:
-                raise ValueError(
-                    f"simulate.{key}: unknown electron simulator setting; known: {sorted(known)}"
-                )
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"simulate.{key}: expected a number, got {value!r}")
             values[key] = int(value) if key == "centre_search_cells" else float(value)
@@ -148,13 +146,7 @@ class ElectronSimSettings:
 # Particles: flat arrays with the index of the event each belongs to (data.deposits.Deposits).
 
 
-def _power_law(rng: np.random.Generator, n: int, lo: float, hi: float, index: float) -> np.ndarray:
-    """n draws of dN/dx ~ x^-index on [lo, hi] (inverse CDF)."""
-    u = rng.random(n)
-    if abs(index - 1.0) < 1e-12:
-        return lo * (hi / lo) ** u
-    a, b = lo ** (1.0 - index), hi ** (1.0 - index)
-    return (a + u * (b - a)) ** (1.0 / (1.0 - index))
+# power_law (leptonid.data.deposits): dN/dx ~ x^-index on [lo, hi].
 
 
 def _directions(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +191,7 @@ def _electrons(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tupl
     at Delta phi = q bending_gev t / pT_e from the electron, t ~ U(0, 1) the depth of the
     emission (docs/reference.md: "energy in the central cell plus about one phi neighbour").
     """
-    et = _power_law(rng, n, s.et_min, s.et_max, s.electron_et_index)
+    et = power_law(rng, n, s.et_min, s.et_max, s.electron_et_index)
     charge = rng.choice([-1.0, 1.0], n)
     n_brem = rng.poisson(s.brem_mean_photons, n)
     max_brem = int(n_brem.max(initial=0))
@@ -236,7 +228,7 @@ def _jets(rng: np.random.Generator, n: int, s: ElectronSimSettings) -> tuple[Dep
     each at Delta R = kT / pT from the jet axis with kT ~ exponential(jet_kt_mean).
     """
     k, frag = s.jet_et_index, s.fragmentation_index
-    lead_et = _power_law(rng, n, s.et_min, s.et_max, k)
+    lead_et = power_law(rng, n, s.et_min, s.et_max, k)
     z = rng.beta(k, frag + 1.0, n)
     rest_et = lead_et * (1.0 - z) / z
     is_eta = rng.random(n) < s.eta_meson_fraction

@@ -45,13 +45,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from leptonid.data.deposits import Deposits
+from leptonid.data.deposits import Deposits, power_law
 from leptonid.geometry import MUON
+from leptonid.settings import SPLITS, reject_unknown_keys
 
 log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 1000  # events per independently seeded block
-SPLITS = ("train", "valid", "test")
 SPLIT_FRACTIONS = (0.64, 0.16, 0.20)  # docs/reference.md 2: each class split 64/16/20
 CLASSES = ("signal", "bg")  # suffixes of the published groups (images_signal, images_bg, ...)
 # Keys of the published muon layout (docs/reference.md 2) and the documented extra pt key.
@@ -146,15 +146,12 @@ class MuonSimSettings:
         Unknown keys raise ValueError naming the key.
         """
         known = {field.name for field in dataclasses.fields(cls)}
+        reject_unknown_keys({k: v for k, v in config.items() if k != "n_events"}, known, "simulate")
         integers = {"weight_bins", "weight_reference_events"}
         values: dict[str, object] = {}
         for key, value in config.items():
             if key == "n_events":
                 continue
-            if key not in known:
-                raise ValueError(
-                    f"simulate.{key}: unknown muon simulator setting; known: {sorted(known)}"
-                )
             if key == "iso_radii":
                 if not isinstance(value, list | tuple) or not all(_is_number(v) for v in value):
                     raise ValueError(
@@ -182,13 +179,7 @@ def _is_number(value: object) -> bool:
 # Muon pT spectra.
 
 
-def _power_law(rng: np.random.Generator, n: int, lo: float, hi: float, index: float) -> np.ndarray:
-    """n draws of dN/dx ~ x^-index on [lo, hi] (inverse CDF)."""
-    u = rng.random(n)
-    if abs(index - 1.0) < 1e-12:
-        return lo * (hi / lo) ** u
-    a, b = lo ** (1.0 - index), hi ** (1.0 - index)
-    return (a + u * (b - a)) ** (1.0 / (1.0 - index))
+# power_law (leptonid.data.deposits): dN/dx ~ x^-index on [lo, hi].
 
 
 def _zprime_muon_pt(rng: np.random.Generator, n: int, s: MuonSimSettings) -> np.ndarray:
@@ -222,7 +213,7 @@ def sample_pt(rng: np.random.Generator, n: int, signal: bool, s: MuonSimSettings
     ~ pT^-k as well (drawn directly on the acceptance).
     """
     if not signal:
-        return _power_law(rng, n, s.pt_min, s.pt_max, s.b_pt_index)
+        return power_law(rng, n, s.pt_min, s.pt_max, s.b_pt_index)
     accepted = np.empty(0)
     while accepted.size < n:
         pt = _zprime_muon_pt(rng, 2 * (n - accepted.size) + 64, s)

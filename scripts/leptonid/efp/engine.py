@@ -42,6 +42,7 @@ from leptonid.efp.grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4
 from leptonid.efp.names import efp_name, format_number
 from leptonid.efp_store import StorageSettings
 from leptonid.geometry import ImageGeometry
+from leptonid.settings import reject_unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -167,14 +168,10 @@ class EFPSettings:
             "dedup",
             "gallery_size",
             "storage",
-        } | {"backend", "batch_elements"}
-        unknown = set(block) - known
-        if unknown:
-            raise ValueError(f"unknown keys in the efp config block: {sorted(unknown)}")
+        } | {"backend", "batch_elements", "linear"}  # linear: read by train_efp_linear
+        reject_unknown_keys(block, known, "efp")
         dedup = dict(block.get("dedup", {}))
-        unknown = set(dedup) - {"sample_size", "tolerance"}
-        if unknown:
-            raise ValueError(f"unknown keys in efp.dedup: {sorted(unknown)}")
+        reject_unknown_keys(dedup, ("sample_size", "tolerance"), "efp.dedup")
         settings = cls(
             images=tuple(str(image) for image in block["images"]),
             graphs=tuple(tuple(str(s) for s in selection) for selection in block["graphs"]),
@@ -205,9 +202,7 @@ class EFPSettings:
 
 def storage_settings(block: Mapping) -> StorageSettings:
     """``efp.storage`` -> StorageSettings; unknown keys or sizes below 1 raise ValueError."""
-    unknown = set(block) - {"block_rows", "block_columns"}
-    if unknown:
-        raise ValueError(f"unknown keys in efp.storage: {sorted(unknown)}")
+    reject_unknown_keys(block, ("block_rows", "block_columns"), "efp.storage")
     settings = StorageSettings(
         block_rows=int(block.get("block_rows", StorageSettings.block_rows)),
         block_columns=int(block.get("block_columns", StorageSettings.block_columns)),

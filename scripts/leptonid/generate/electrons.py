@@ -25,7 +25,6 @@ stream, seeded from (config seed, chunk, stream): the same configuration gives t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -39,6 +38,7 @@ from leptonid.generate import calorimeter as calo
 from leptonid.generate.pileup import build_library, overlay
 from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
 from leptonid.geometry import ECAL, HCAL_UPSAMPLE
+from leptonid.settings import dataclass_from_config
 
 log = logging.getLogger(__name__)
 
@@ -88,20 +88,7 @@ class ElectronGenSettings:
     def from_config(cls, config: Mapping[str, object]) -> ElectronGenSettings:
         """Settings from the config block; n_events and chunks are ignored (passed apart).
         Unknown keys raise ValueError naming the key."""
-        return _settings_from_config(cls, config)
-
-
-def _settings_from_config(cls, config: Mapping[str, object]):
-    """A frozen settings dataclass from a config block: lists become tuples, unknown keys raise."""
-    known = {field.name: field for field in dataclasses.fields(cls)}
-    values = {}
-    for key, value in config.items():
-        if key in ("n_events", "chunks"):
-            continue
-        if key not in known:
-            raise ValueError(f"generate.{key}: unknown setting; known: {sorted(known)}")
-        values[key] = tuple(value) if isinstance(value, list) else value
-    return cls(**values)
+        return dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
 
 
 def _wrap(d_phi_cells: np.ndarray, n_phi: int) -> np.ndarray:

@@ -33,10 +33,10 @@ import numpy as np
 
 from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, PtWeights, cone_masks
 from leptonid.generate import calorimeter as calo
-from leptonid.generate.electrons import _settings_from_config
 from leptonid.generate.pileup import build_library, overlay
 from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
 from leptonid.geometry import MUON
+from leptonid.settings import dataclass_from_config
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class MuonGenSettings:
     def from_config(cls, config: Mapping[str, object]) -> MuonGenSettings:
         """Settings from the config block; n_events and chunks are ignored (passed apart).
         Unknown keys raise ValueError naming the key."""
-        settings = _settings_from_config(cls, config)
+        settings = dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
         return settings.__class__(
             **{**settings.__dict__, "iso_radii": tuple(float(r) for r in settings.iso_radii)}
         )

@@ -11,11 +11,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from leptonid.settings import FeatureSet, NetworkSettings, SettingsError
+from leptonid.settings import (
+    SEED_OFFSETS,
+    FeatureSet,
+    NetworkSettings,
+    SettingsError,
+    reject_unknown_keys,
+)
 
 CANDIDATE_POOLS = ("all", "irc_safe")
 FEATURE_SET_PREFIX = "guided_"
-SEED_OFFSET = 700  # pair draws: master seed + this offset (settings.SEED_OFFSETS uses 300-600)
 _PASS_NAME = re.compile(rf"^{FEATURE_SET_PREFIX}(?P<scan>[A-Za-z0-9_]+)_pass(?P<n>[0-9]+)$")
 # Only kappa = 1 gives IRC-safe EFPs (docs/reference.md "Energy Flow Polynomials").
 IRC_SAFE_KAPPA = 1.0
@@ -84,7 +89,7 @@ def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, Sc
     block = dataset_config.get("guided")
     if not block:
         return {}
-    _reject_unknown(block, _GUIDED_KEYS, "guided")
+    reject_unknown_keys(block, _GUIDED_KEYS, "guided")
     feature_sets = dataset_config["feature_sets"]
     for name in feature_sets:
         if parse_pass_feature_set_name(name) is not None:
@@ -95,7 +100,7 @@ def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, Sc
     scans = {}
     for name, values in (block.get("scans") or {}).items():
         where = f"guided.scans.{name}"
-        _reject_unknown(values, _SCAN_KEYS, where)
+        reject_unknown_keys(values, _SCAN_KEYS, where)
         merged = {key: block[key] for key in _SHARED_KEYS if key in block}
         merged.update(values)
         for key in ("start", "black_box"):
@@ -122,16 +127,10 @@ def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, Sc
             black_box=merged["black_box"],
             n_pairs=int(merged["n_pairs"]),
             max_passes=int(merged["max_passes"]),
-            seed=int(merged.get("seed", int(master_seed) + SEED_OFFSET)),
+            seed=int(merged.get("seed", int(master_seed) + SEED_OFFSETS["guided_pairs"])),
             network=network,
         )
     return scans
-
-
-def _reject_unknown(values: Mapping, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(values) - allowed)
-    if unknown:
-        raise SettingsError(f"{where}: unknown key(s) {unknown} (allowed: {sorted(allowed)})")
 
 
 def pass_feature_set(

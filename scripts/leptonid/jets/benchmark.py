@@ -39,7 +39,8 @@ MOMENTUM_PREFIXES = ("E", "PX", "PY", "PZ")
 TRUTH_COLUMNS = ("truthE", "truthPX", "truthPY", "truthPZ")
 TTV_COLUMN = "ttv"
 LABEL_COLUMN = "is_signal_new"
-SPLITS = ("train", "val", "test")
+# The benchmark's file of each of the workflow's splits (its ttv column: 0, 1, 2).
+SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
 DEFAULT_BLOCK_ROWS = 50_000
 
 

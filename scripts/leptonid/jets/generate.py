@@ -42,7 +42,6 @@ average, fewer than the benchmark's energy-flow jets (no tracks, tower threshold
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import time
@@ -55,6 +54,7 @@ from leptonid.generate import calorimeter as calo
 from leptonid.generate.pythia import Particles, final_state, pythia_seed, start_pythia
 from leptonid.jets.benchmark import N_CONSTITUENTS
 from leptonid.jets.preprocess import rapidity_phi, wrap_phi
+from leptonid.settings import dataclass_from_config
 
 log = logging.getLogger(__name__)
 
@@ -108,15 +108,7 @@ class TopGenSettings:
     def from_config(cls, config: Mapping[str, object]) -> TopGenSettings:
         """Settings from the config block; n_events and chunks are ignored (passed apart),
         lists become tuples.  Unknown keys raise ValueError naming the key."""
-        known = {field.name for field in dataclasses.fields(cls)}
-        values = {}
-        for key, value in config.items():
-            if key in ("n_events", "chunks"):
-                continue
-            if key not in known:
-                raise ValueError(f"generate.{key}: unknown setting; known: {sorted(known)}")
-            values[key] = tuple(value) if isinstance(value, list) else value
-        return cls(**values)
+        return dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
 
     def commands(self, signal: bool) -> tuple[str, ...]:
         """The Pythia commands of one class, with the multiparton-interaction switch."""

@@ -1,4 +1,5 @@
-"""The data stage's rules (rules/data.smk): simulate_dataset (the built-in simulators' files),
+"""The data stage's rules (rules/data.smk, rules/generate.smk): simulate_dataset (the built-in
+simulators' files), generate_chunk and merge_generated_chunks (Pythia 8, docs/generator.md),
 download_dataset, unpack_h5, recompute_hl, plot_data.
 
 The published HDF5 layout is written by ``leptonid.publish`` and read, validated and unpacked by
@@ -31,6 +32,53 @@ from leptonid.data.simulate_muons import (
 from leptonid.publish import scale_published, write_published
 
 log = logging.getLogger(__name__)
+
+
+def simulate_dataset(outputs: Mapping, params: Mapping) -> None:
+    """The built-in simulator of the dataset's kind -> outputs data, unscaled (published
+    layout). params: kind, n_events, seed, settings (the dataset's simulate block)."""
+    kind, settings = str(params["kind"]), dict(params["settings"])
+    if kind == "electrons":
+        write, settings = write_electron_dataset, ElectronSimSettings.from_config(settings)
+    elif kind == "muons":
+        write, settings = write_muon_dataset, MuonSimSettings.from_config(settings)
+    else:
+        raise ValueError(f"simulate_dataset: no built-in simulator for kind {kind!r}")
+    write(
+        n_events=int(params["n_events"]),
+        seed=int(params["seed"]),
+        settings=settings,
+        unscaled_path=str(outputs["unscaled"]),
+        scaled_path=str(outputs["data"]),
+    )
+
+
+def generate_chunk(outputs: Mapping, params: Mapping, chunk: int) -> None:
+    """One chunk of Pythia 8 events of the dataset's kind -> outputs chunk
+    (``leptonid.generate.chunks.write_generated_chunk``)."""
+    from leptonid.generate.chunks import write_generated_chunk
+
+    write_generated_chunk(
+        kind=str(params["kind"]),
+        seed=int(params["seed"]),
+        chunk=int(chunk),
+        n_events=int(params["n_events"]),
+        settings=dict(params["settings"]),
+        path=str(outputs["chunk"]),
+    )
+
+
+def merge_generated_chunks(inputs: Mapping, outputs: Mapping, params: Mapping) -> None:
+    """The chunks of a generated lepton dataset -> outputs data, unscaled (published layout)."""
+    from leptonid.generate import chunks
+
+    chunks.merge_generated_chunks(
+        kind=str(params["kind"]),
+        chunk_paths=[str(path) for path in inputs["chunks"]],
+        unscaled_path=str(outputs["unscaled"]),
+        scaled_path=str(outputs["data"]),
+        settings=dict(params["settings"]),
+    )
 
 
 def write_electron_dataset(

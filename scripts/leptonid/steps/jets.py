@@ -34,9 +34,7 @@ from leptonid import io
 
 log = logging.getLogger(__name__)
 
-# The workflow's split names and the benchmark's file of each (its ttv column value).
-SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
-SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}
+SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}  # the benchmark's ttv column per split
 KEYS = ("jet", "constituents", "hl", "y", "weight")
 HL_NAMES = ("mass", "tau21", "tau32", "n_constituents")
 _PROGRESS_SECONDS = 30.0
@@ -191,8 +189,9 @@ def top_tagging_table(
     table = pd.DataFrame(rows)
     io.write_text(outputs["table"], table.to_csv(index=False))
     note = (
-        "\nBenchmark columns: arXiv:1902.09914 Table 1 (its Delphes sample, not our generated "
-        "jets; shown for orientation, never used as a target; docs/jets.md).\n"
+        "\nBenchmark columns: the top-tagging comparison arXiv:1902.09914 (values of its "
+        "analysis notebook, docs/jets.md section 6), on its Delphes sample, not on these jets; "
+        "shown for orientation, never used as a target.\n"
     )
     io.write_text(outputs["markdown"], metrics.markdown_table(table) + note)
     return table

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leptonid import metrics
+from leptonid.settings import reject_unknown_keys
 
 DEFAULT_SHRINKAGES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
 
@@ -50,9 +51,7 @@ class LinearSettings:
     @classmethod
     def from_config(cls, values) -> LinearSettings:
         values = dict(values or {})
-        unknown = sorted(set(values) - {"shrinkages"})
-        if unknown:
-            raise ValueError(f"linear: unknown key(s) {unknown} (allowed: ['shrinkages'])")
+        reject_unknown_keys(values, ("shrinkages",), "efp.linear")
         return cls(tuple(float(s) for s in values.get("shrinkages", DEFAULT_SHRINKAGES)))
 
 

@@ -1,0 +1,91 @@
+"""The plan of a run, read from the validated config: what the workflow runs, as pure
+functions unit-tested here rather than inside the rules.
+
+rules/*_functions.smk keep only what needs Snakemake (wildcards, checkpoints, file paths of
+the DAG) and call these with the config dict. Light imports only (the DAG imports this
+module): settings, nothing that opens a file.
+
+- datasets by kind: a dataset's name is the user's, ``datasets.<name>.kind`` says which
+  analysis it is (electrons, muons, jets);
+- the unpacked keys of a dataset (its configured keys and weight);
+- its result names (``hl``, ``hl-bdt``, ..., ``efp-linear``) and the inverse
+  (result name -> feature set, model), built on :func:`leptonid.settings.model_name` /
+  :func:`leptonid.settings.split_name`;
+- the resolved FeatureSet of a configured feature set (network defaults applied).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from leptonid.settings import FeatureSet, SettingsError, model_name, split_name
+
+KINDS = ("electrons", "muons", "jets")
+WEIGHT_KEY = "weight"
+# The linear (Fisher) discriminant on every kept EFP, when datasets.<name>.efp.linear is set:
+# a result of its own (rule train_efp_linear), not a feature set.
+EFP_LINEAR_NAME = "efp-linear"
+
+
+def dataset_block(config: Mapping, dataset: str) -> Mapping:
+    """``datasets.<dataset>``; an unknown name raises SettingsError listing the known ones."""
+    datasets = config["datasets"]
+    if dataset not in datasets:
+        raise SettingsError(f"datasets.{dataset}: no such dataset (known: {sorted(datasets)})")
+    return datasets[dataset]
+
+
+def dataset_kind(config: Mapping, dataset: str) -> str:
+    """The analysis a dataset belongs to."""
+    return dataset_block(config, dataset)["kind"]
+
+
+def datasets_of_kind(config: Mapping, kind: str) -> list[str]:
+    """The datasets of one kind, in config order."""
+    if kind not in KINDS:
+        raise SettingsError(f"unknown dataset kind {kind!r} (known: {list(KINDS)})")
+    return [name for name, block in config["datasets"].items() if block["kind"] == kind]
+
+
+def compared_kinds(config: Mapping) -> list[str]:
+    """The kinds with two or more datasets: their AUC tables are compared side by side."""
+    kinds = dict.fromkeys(block["kind"] for block in config["datasets"].values())
+    return [kind for kind in kinds if len(datasets_of_kind(config, kind)) > 1]
+
+
+def unpacked_keys(block: Mapping) -> list[str]:
+    """The keys unpacked for a dataset: its configured keys, then weight (always written)."""
+    return list(dict.fromkeys([*block["keys"], WEIGHT_KEY]))
+
+
+def feature_set(block: Mapping, name: str) -> FeatureSet:
+    """The FeatureSet of ``feature_sets.<name>`` with the dataset's network defaults."""
+    sets = block["feature_sets"]
+    if name not in sets:
+        raise SettingsError(f"feature set {name!r} is not configured (known: {sorted(sets)})")
+    return FeatureSet.from_config(name, sets[name], block.get("network_defaults"))
+
+
+def has_efp_linear(block: Mapping) -> bool:
+    """Whether the dataset trains the linear EFP model (efp.linear set, {} included)."""
+    return (block.get("efp") or {}).get("linear") is not None
+
+
+def result_names(block: Mapping) -> list[str]:
+    """Every trained model of a dataset, in config order: hl, hl-bdt, ..., efp-linear last."""
+    names = [result for name in block["feature_sets"] for result in feature_set(block, name).names]
+    return [*names, EFP_LINEAR_NAME] if has_efp_linear(block) else names
+
+
+def split_result_name(block: Mapping, name: str) -> tuple[str, str]:
+    """(feature set, model) of a configured result name; an unknown name raises SettingsError
+    listing the known ones. ``efp-linear`` is ("efp", "linear")."""
+    if name == EFP_LINEAR_NAME and has_efp_linear(block):
+        return "efp", "linear"
+    base, model = split_name(name)
+    if base in block["feature_sets"]:
+        settings = feature_set(block, base)
+        model = model or settings.primary_model
+        if model in settings.models and model_name(base, model, settings.primary_model) == name:
+            return base, model
+    raise SettingsError(f"{name!r} is not a trained model (known: {result_names(block)})")
