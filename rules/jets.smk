@@ -15,6 +15,7 @@ rule unpack_jets:
         jet="results/{dataset}/feather/{split}/jet.feather",
         constituents="results/{dataset}/feather/{split}/constituents.feather",
         hl="results/{dataset}/feather/{split}/hl.feather",
+        mass="results/{dataset}/feather/{split}/mass.feather",
         y="results/{dataset}/feather/{split}/y.feather",
         weight="results/{dataset}/feather/{split}/weight.feather",
     log:

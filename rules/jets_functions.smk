@@ -7,7 +7,7 @@ from leptonid.jets.benchmark import SPLIT_FILES
 
 JET_DATASETS = datasets_of_kind("jets")
 # The keys unpack_jets writes, all at once (leptonid.steps.jets).
-JET_KEYS = ["jet", "constituents", "hl", "y", "weight"]
+JET_KEYS = ["jet", "constituents", "hl", "mass", "y", "weight"]
 # Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
 JET_SPLIT_FRACTIONS = {"train": 0.6, "valid": 0.2, "test": 0.2}
 JET_BLOCK_ROWS = 20000  # jets per unpacking block: about 250 MB of arrays at a time

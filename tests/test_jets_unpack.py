@@ -38,6 +38,7 @@ def test_blocks_give_the_arrays_of_the_whole_file(tmp_path):
         io.read_array(outputs["constituents"]), particle_inputs(stored), rtol=1e-6, atol=1e-7
     )
     np.testing.assert_allclose(io.read_array(outputs["hl"]), expected_hl)
+    np.testing.assert_array_equal(io.read_array(outputs["mass"])[:, 0], expected_hl[:, 0])
     assert io.read_array(outputs["jet"]).shape == (23, 40, 40, 1)
 
 

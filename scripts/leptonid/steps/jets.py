@@ -15,6 +15,7 @@ constituents    (200, 3) float32        (pT / pT_jet, Delta eta, Delta phi), zer
                                         (leptonid.jets.preprocess.particle_inputs)
 hl              (4,) float64            mass (GeV), tau_21, tau_32, constituents
                                         (leptonid.jets.substructure)
+mass            (1,) float64            the jet mass alone (GeV), hl's first column
 y               () int8                 1 = top, 0 = QCD (is_signal_new)
 weight          () float64              ones (the benchmark has no weights)
 ==============  ======================  ===============================================
@@ -35,7 +36,7 @@ from leptonid import io
 log = logging.getLogger(__name__)
 
 SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}  # the benchmark's ttv column per split
-KEYS = ("jet", "constituents", "hl", "y", "weight")
+KEYS = ("jet", "constituents", "hl", "mass", "y", "weight")
 HL_NAMES = ("mass", "tau21", "tau32", "n_constituents")
 _PROGRESS_SECONDS = 30.0
 
@@ -43,7 +44,7 @@ _PROGRESS_SECONDS = 30.0
 def jet_arrays(constituents: np.ndarray, labels: np.ndarray, keys: Sequence[str]) -> dict:
     """The unpacked arrays of a block of jets (module docstring), for the keys asked."""
     from leptonid.jets.preprocess import jet_images, particle_inputs
-    from leptonid.jets.substructure import substructure_features
+    from leptonid.jets.substructure import jet_mass, substructure_features
 
     arrays = {}
     for key in keys:
@@ -56,6 +57,8 @@ def jet_arrays(constituents: np.ndarray, labels: np.ndarray, keys: Sequence[str]
             if tuple(names) != HL_NAMES:
                 raise AssertionError(f"substructure features {names}, expected {HL_NAMES}")
             arrays[key] = np.asarray(features, dtype=np.float64)
+        elif key == "mass":
+            arrays[key] = np.asarray(jet_mass(constituents), dtype=np.float64)[:, None]
         elif key == "y":
             arrays[key] = np.asarray(labels, dtype=np.int8)
         elif key == "weight":
