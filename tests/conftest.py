@@ -70,20 +70,20 @@ def write_published_electrons(directory: Path) -> None:
     )
 
 
-# Tests that share an expensive fixture run on one pytest-xdist worker (`make pytest` runs
-# `-n 2 --dist loadgroup`), so that each fixture is built once; the other tests spread over
-# the workers meanwhile.
-SHARED_FIXTURE_GROUPS = {"tiny_run": "tiny_run", "slurm_run": "slurm", "local_run": "slurm"}
+# `make pytest` runs two pytest-xdist workers with --dist loadfile: a test file runs on one
+# worker, so each module-scoped or session-scoped run is built once. The session run tiny_run
+# is therefore used by one module only (and the SLURM runs live in tests/test_slurm.py).
+TINY_RUN_MODULE = "test_end_to_end.py"
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        groups = {
-            SHARED_FIXTURE_GROUPS[name]
-            for name in item.fixturenames
-            if name in SHARED_FIXTURE_GROUPS
-        }
-        if len(groups) > 1:
-            raise pytest.UsageError(f"{item.nodeid} uses fixtures of several groups {groups}")
-        if groups:
-            item.add_marker(pytest.mark.xdist_group(groups.pop()))
+    strays = [
+        item.nodeid
+        for item in items
+        if "tiny_run" in item.fixturenames and item.path.name != TINY_RUN_MODULE
+    ]
+    if strays:
+        raise pytest.UsageError(
+            f"tests using tiny_run belong in tests/{TINY_RUN_MODULE} (one xdist worker builds "
+            f"the run once): {strays}"
+        )

@@ -1,11 +1,16 @@
-"""End to end on the finished tiny run (tests/conftest.py ``tiny_run``, tests/tiny_full.yaml):
-two electron datasets side by side, and the muon analysis through every stage.
+"""Every test of the finished tiny run (tests/conftest.py ``tiny_run``, tests/tiny_full.yaml),
+in one module so that `make pytest` (``--dist loadfile``) builds the run once, on one worker:
+two electron datasets side by side, the muon and top-tagging analyses through every stage, the
+DAG's contracts (valid chooses, only what changed reruns, the guided passes read back) and the
+HTML report.
 
 The checks read the run's files back and compare them with what an independent reading of
 the inputs says (the published file through h5py, the config), not with the writer's own
 constants.
 """
 
+import copy
+import csv
 import json
 
 import h5py
@@ -13,8 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from leptonid import io
+from conftest import TINY_FULL, run_snakemake
+from leptonid import io, plan
 from leptonid.efp.names import parse_efp_name
+from leptonid.settings import feature_sets_from_config
+from test_dag import job_graph, planned_jobs
+from test_dag import test_leaks as leaks_of
+from test_report import check_dataset_in_report, embedded, report_variable
 
 CONFIG = "tests/tiny_full.yaml"
 
@@ -119,10 +129,10 @@ def test_top_tagging_end_to_end(tiny_run):
     np.testing.assert_allclose(image.sum(axis=(1, 2, 3)), 1.0, rtol=1e-5)
 
     table = pd.read_csv(results / "summary" / "top_tagging.csv").set_index("name")
-    assert sorted(table.index) == sorted(["images", "hl", "pfn", "efp-linear"])
+    assert sorted(table.index) == sorted(["images", "hl", "efp-linear"])
     assert table.loc["images", "benchmark_tagger"] == "CNN"
     assert table.loc["images", "benchmark_rejection_0.3"] == 913.6
-    assert table["benchmark_tagger"].isna().sum() == 3  # only images has a reference here
+    assert table["benchmark_tagger"].isna().sum() == 2  # only images has a reference here
     metrics = json.loads((results / "metrics" / "efp-linear.json").read_text())
     assert table.loc["efp-linear", "auc"] == pytest.approx(metrics["auc"])
 
@@ -134,3 +144,122 @@ def test_top_tagging_end_to_end(tiny_run):
     chosen = history.loc[history["chosen"]]
     assert len(chosen) == 1 and float(linear["shrinkage"]) == chosen["shrinkage"].iloc[0]
     assert chosen["valid_auc"].iloc[0] == history["valid_auc"].max()
+
+
+# --- the DAG contracts on the finished run (helpers in tests/test_dag.py) ---
+@pytest.mark.slow
+def test_no_choice_sees_the_test_split(tiny_run):
+    summary = run_snakemake(tiny_run, "--detailed-summary").stdout
+    graph = job_graph(summary)
+    rules = {rule for rule, _ in graph.values()}
+    assert {"train_model", "train_bdt", "deduplicate_efps", "select_next_efp"} <= rules
+    assert any(rule == "select_next_efp" and "pass2" in out for out, (rule, _) in graph.items())
+    assert leaks_of(graph) == []
+
+
+@pytest.mark.slow
+def test_an_edit_reruns_only_what_reads_it(tiny_run):
+    config = yaml.safe_load((tiny_run / TINY_FULL).read_text())
+    assert planned_jobs(tiny_run, config) == {}  # the finished run is up to date
+    # the same settings in another key order change nothing (params are canonical)
+    reordered = {key: config[key] for key in reversed(list(config))}
+    reordered["evaluation"] = dict(reversed(list(config["evaluation"].items())))
+    assert planned_jobs(tiny_run, reordered) == {}
+
+    # Every count below is derived from the config: models with a BDT, datasets, scans.
+    datasets = config["datasets"]
+    feature_sets = {name: feature_sets_from_config(block) for name, block in datasets.items()}
+    bdts = {
+        name: sum("bdt" in feature_set.models for feature_set in sets.values())
+        for name, sets in feature_sets.items()
+    }
+    with_bdt = sum(count > 0 for count in bdts.values())
+
+    bdt = copy.deepcopy(config)
+    bdt["training"]["bdt"]["max_iter"] = 40
+    assert planned_jobs(tiny_run, bdt) == {
+        "train_bdt": sum(bdts.values()),
+        "score_model": sum(bdts.values()),  # each BDT on test
+        "evaluate_model": sum(bdts.values()),
+        "plot_history": sum(bdts.values()),
+        "summarise_dataset": with_bdt,
+        "plot_roc": with_bdt,
+        "compare_datasets": 1,  # both electron datasets have a BDT
+    }
+
+    bootstrap = copy.deepcopy(config)
+    bootstrap["evaluation"]["bootstrap_resamples"] = 30
+    jobs = planned_jobs(tiny_run, bootstrap)
+    assert set(jobs) == {
+        "evaluate_model",
+        "summarise_dataset",
+        "plot_roc",
+        "summarise_scan",
+        "plot_guided",
+        "compare_datasets",
+        "top_tagging_table",
+    }, jobs
+    passes = 0  # pass 0 and every pass whose choice did not stop the scan, over all scans
+    for dataset, block in datasets.items():
+        for scan in (block.get("guided") or {}).get("scans", {}):
+            guided = tiny_run / "results" / dataset / "guided" / scan
+            choices = sorted(guided.glob("pass*/choice.json"))
+            passes += 1 + sum(not json.loads(path.read_text())["stop"] for path in choices)
+    models = sum(len(plan.result_names(block)) for block in datasets.values())  # efp-linear too
+    assert jobs["evaluate_model"] == models + passes
+    assert jobs["summarise_dataset"] == len(datasets)
+
+    gallery = copy.deepcopy(config)
+    gallery["datasets"]["electrons"]["efp"]["gallery_size"] = 1
+    assert planned_jobs(tiny_run, gallery) == {"draw_efp_gallery": 1}
+
+
+@pytest.mark.slow
+def test_guided_passes_read_back(tiny_run):
+    """Two passes through the select_next_efp checkpoints, each choice on the validation split,
+    and the scan table lists exactly the trained passes."""
+    results = tiny_run / "results" / "electrons" / "guided" / "hl"
+    choices = [json.loads((results / f"pass{n}" / "choice.json").read_text()) for n in (1, 2)]
+    trained = [choice for choice in choices if not choice["stop"]]
+    table = list(csv.DictReader((results / "table.csv").read_text().splitlines()))
+    assert [int(row["pass"]) for row in table] == list(range(len(trained) + 1))
+    for n, choice in enumerate(trained, start=1):
+        summary = json.loads((results / f"pass{n}" / "pairs.json").read_text())
+        assert summary["auc_split"] == "valid" and summary["n_candidates"] > 0
+        assert table[n]["efp"] == choice["efp"]
+        feature_set = json.loads((results / f"pass{n}" / "feature_set.json").read_text())
+        assert feature_set["efps"] == choice["efps"] and len(choice["efps"]) == n
+    text = (results / "table.md").read_text()
+    closed = "gap closed by the final pass (pass {}, where the validation-split procedure ended)"
+    assert closed.format(len(trained)) in text
+
+
+# --- the HTML report of the finished run (helpers in tests/test_report.py) ---
+@pytest.mark.slow
+def test_tiny_workflow_report_has_every_model(tiny_run):
+    workdir = tiny_run
+    config = yaml.safe_load((workdir / CONFIG).read_text())
+
+    run_snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
+
+    html = (workdir / "results" / "report.html").read_text()
+    results = report_variable(html, "results")
+    categories = report_variable(html, "categories")
+    assert {"Data", "Training", "ROC", "EFPs", "Guided search", "Comparison", "Top tagging"} <= set(
+        categories
+    ), sorted(categories)
+    assert "Feature sets trained" in report_variable(html, "workflow_desc")
+    assert len(config["datasets"]) == 4
+    for dataset, block in config["datasets"].items():
+        check_dataset_in_report(results, dataset, feature_sets_from_config(block))
+
+    # Two datasets of kind electrons: their tables side by side, with its caption.
+    comparison = embedded(results["results/compare/electrons/auc_table.csv"]).decode()
+    header = comparison.splitlines()[0].split(",")
+    assert {"auc_electrons", "auc_electrons_path", "delta_electrons_path"} <= set(header)
+    assert "What to look for" in results["results/compare/electrons/auc.png"]["caption"]
+    assert not any(path.startswith("results/compare/muons") for path in results)
+    # The Top tagging section: the average jet images and the table beside the benchmark.
+    top_tagging = [path for paths in categories["Top tagging"].values() for path in paths]
+    for path in ("results/jets/plots/jet_images.png", "results/jets/summary/top_tagging.csv"):
+        assert path in top_tagging and "What to look for" in results[path]["caption"]

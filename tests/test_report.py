@@ -12,11 +12,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-import yaml
-from conftest import run_snakemake
-from leptonid.settings import feature_sets_from_config
-
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = "tests/tiny_full.yaml"
 
@@ -31,32 +26,6 @@ def report_variable(html: str, name: str):
 def embedded(entry: dict) -> bytes:
     """The file content of a report entry (a base64 data URI)."""
     return base64.b64decode(entry["data_uri"].split("base64,", 1)[1])
-
-
-@pytest.mark.slow
-def test_tiny_workflow_report_has_every_model(tiny_run):
-    workdir = tiny_run
-    config = yaml.safe_load((workdir / CONFIG).read_text())
-
-    run_snakemake(workdir, "--cores", "1", "--report", "results/report.html", timeout=300)
-
-    html = (workdir / "results" / "report.html").read_text()
-    results = report_variable(html, "results")
-    categories = report_variable(html, "categories")
-    assert {"Data", "Training", "ROC", "EFPs", "Guided search", "Comparison"} <= set(categories), (
-        sorted(categories)
-    )
-    assert "Feature sets trained" in report_variable(html, "workflow_desc")
-    assert len(config["datasets"]) == 3
-    for dataset, block in config["datasets"].items():
-        check_dataset_in_report(results, dataset, feature_sets_from_config(block))
-
-    # Two datasets of kind electrons: their tables side by side, with its caption.
-    comparison = embedded(results["results/compare/electrons/auc_table.csv"]).decode()
-    header = comparison.splitlines()[0].split(",")
-    assert {"auc_electrons", "auc_electrons_path", "delta_electrons_path"} <= set(header)
-    assert "What to look for" in results["results/compare/electrons/auc.png"]["caption"]
-    assert not any(path.startswith("results/compare/muons") for path in results)
 
 
 def check_dataset_in_report(results: dict, dataset: str, feature_sets: dict) -> None:
