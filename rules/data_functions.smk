@@ -3,6 +3,9 @@
 
 
 SIMULATED_FILES = ["data.h5", "unscaled_data.h5"]
+# The folder under resources/<dataset>/ where each source that writes a dataset's files puts
+# them (source path reads them in place).
+SOURCE_DIRS = {"simulate": "simulated", "generate": "generated", "download": "downloaded"}
 # What plot_data shows per dataset kind (only the keys the dataset's config unpacks).
 PLOT_IMAGE_KEYS = {"electrons": ["et", "ht"], "muons": ["images"]}
 PLOT_FEATURE_KEYS = {"electrons": ["hl", "mass"], "muons": ["iso", "pt"]}
@@ -21,27 +24,14 @@ def feather_file(dataset, split, key):
     return f"results/{dataset}/feather/{split}/{key}.feather"
 
 
-def published_file(wildcards):
-    """The published HDF5 file a dataset is read from, chosen by datasets.<name>.source."""
-    dataset = wildcards.dataset
+def source_file(dataset, name, holding):
+    """Where the published file ``name`` of a dataset is, by datasets.<name>.source: under
+    resources/<dataset>/ for the sources that write it, read in place for path (holding: what
+    the path directory must hold, for the message when the file is not there)."""
     settings = dataset_config(dataset)
-    source, name = settings["source"], settings["file"]
-    if source == "simulate":
-        if name not in SIMULATED_FILES:
-            raise ValueError(
-                f"datasets.{dataset}.file is {name!r}, but source 'simulate' writes only "
-                f"{SIMULATED_FILES}"
-            )
-        return f"resources/{dataset}/simulated/{name}"
-    if source == "generate":
-        if name not in SIMULATED_FILES:
-            raise ValueError(
-                f"datasets.{dataset}.file is {name!r}, but source 'generate' writes only "
-                f"{SIMULATED_FILES}"
-            )
-        return f"resources/{dataset}/generated/{name}"
-    if source == "download":
-        return f"resources/{dataset}/downloaded/{name}"
+    source = settings["source"]
+    if source in SOURCE_DIRS:
+        return f"resources/{dataset}/{SOURCE_DIRS[source]}/{name}"
     if not settings.get("path"):
         raise ValueError(
             f"datasets.{dataset}.source is 'path' but datasets.{dataset}.path is not set"
@@ -50,9 +40,22 @@ def published_file(wildcards):
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} does not exist: datasets.{dataset}.path ({settings['path']!r}) must be a "
-            f"directory holding datasets.{dataset}.file ({name!r})"
+            f"directory holding {holding}"
         )
     return str(path)
+
+
+def published_file(wildcards):
+    """The published HDF5 file a lepton dataset is read from (datasets.<name>.file)."""
+    dataset = wildcards.dataset
+    settings = dataset_config(dataset)
+    source, name = settings["source"], settings["file"]
+    if source in ("simulate", "generate") and name not in SIMULATED_FILES:
+        raise ValueError(
+            f"datasets.{dataset}.file is {name!r}, but source {source!r} writes only "
+            f"{SIMULATED_FILES}"
+        )
+    return source_file(dataset, name, f"datasets.{dataset}.file ({name!r})")
 
 
 def simulate_settings(wildcards):

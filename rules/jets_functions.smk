@@ -19,27 +19,12 @@ def jets_published_file(wildcards):
     """The benchmark-layout file of one split, chosen by datasets.<name>.source."""
     dataset, name = wildcards.dataset, SPLIT_FILES[wildcards.split]
     source = dataset_config(dataset)["source"]
-    if source == "generate":
-        return f"resources/{dataset}/generated/{name}"
-    if source == "download":
-        return f"resources/{dataset}/downloaded/{name}"
-    if source != "path":
+    if source == "simulate":
         raise ValueError(
             f"datasets.{dataset}.source is {source!r}; kind jets reads generate, download or "
             "path (it has no built-in simulator)"
         )
-    directory = dataset_config(dataset).get("path")
-    if not directory:
-        raise ValueError(
-            f"datasets.{dataset}.source is 'path' but datasets.{dataset}.path is not set"
-        )
-    path = Path(directory) / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} does not exist: datasets.{dataset}.path ({directory!r}) must be a "
-            f"directory holding the benchmark's {', '.join(SPLIT_FILES.values())}"
-        )
-    return str(path)
+    return source_file(dataset, name, f"the benchmark's {', '.join(SPLIT_FILES.values())}")
 
 
 def unpack_jets_params(wildcards):

@@ -192,6 +192,22 @@ def test_matches_brute_force():
             assert values[event, column] == pytest.approx(expected, rel=1e-10), graph.label
 
 
+def energyflow_columns(engine, ours, events, kappa: float, beta: float):
+    """(our columns, energyflow's, graph labels) of every d <= 7 prime graph at (kappa, beta):
+    energyflow's EFPSet on the particles, ours picked from the engine's columns in its order."""
+    import energyflow
+
+    efpset = energyflow.EFPSet("d<=7", "p==1", measure="hadr", kappa=kappa, beta=beta, normed=False)
+    reference = efpset.batch_compute(events, n_jobs=1)
+    labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
+    position = {
+        graph.label: column
+        for column, (graph, k, b) in enumerate(engine.columns)
+        if (k, b) == (kappa, beta)
+    }
+    return ours[:, [position[label] for label in labels]], reference, labels
+
+
 @pytest.mark.parametrize(
     "geometry, block, n_events, core, noise",
     [(ECAL, 1, 12, (1, 3), (1, 5)), (HCAL, 4, 8, (1, 2), (0, 2))],
@@ -203,7 +219,7 @@ def test_matches_energyflow_every_graph(graphs_d7, geometry, block, n_events, co
     Few particles per image keep the energyflow side short (HCal-like deposits are 4 x 4
     blocks of 16 equal pixels, so 16 or 32 particles there).
     """
-    energyflow = pytest.importorskip("energyflow")
+    pytest.importorskip("energyflow")
     rng = np.random.default_rng(5 + block)
     images = simulated_like_images(n_events, geometry, rng, core=core, noise=noise, block=block)
     engine = EFPEngine(graphs_d7, KAPPAS, BETAS, geometry)
@@ -211,17 +227,7 @@ def test_matches_energyflow_every_graph(graphs_d7, geometry, block, n_events, co
     events = [energyflow_particles(image, geometry) for image in images]
     for kappa in KAPPAS:
         for beta in BETAS:
-            efpset = energyflow.EFPSet(
-                "d<=7", "p==1", measure="hadr", kappa=kappa, beta=beta, normed=False
-            )
-            reference = efpset.batch_compute(events, n_jobs=1)
-            labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
-            position = {
-                graph.label: column
-                for column, (graph, k, b) in enumerate(engine.columns)
-                if (k, b) == (kappa, beta)
-            }
-            mine = ours[:, [position[label] for label in labels]]
+            mine, reference, labels = energyflow_columns(engine, ours, events, kappa, beta)
             assert mismatched_graphs(mine, reference, labels) == [], (kappa, beta)
             # the comparison is per graph: one wrong graph is caught and named
             corrupted = mine.copy()

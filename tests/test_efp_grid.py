@@ -31,7 +31,7 @@ from leptonid.efp.grid import (
     k4_layout,
 )
 from leptonid.geometry import ECAL, HCAL, ImageGeometry
-from test_efp import energyflow_particles, mismatched_graphs
+from test_efp import energyflow_columns, energyflow_particles, mismatched_graphs
 
 ALL_FAST = CostModel(k4_min_width=0, fft_min_width=0)
 NO_FAST = CostModel(k4_min_width=10**9, fft_min_width=10**9)
@@ -145,7 +145,7 @@ def test_fft_convolution_round_off_is_bounded():
 def test_fast_paths_match_energyflow(geometry, n_hit, block):
     """Every d <= 7 prime graph, K4 cores per event and FFT messages forced on, vs energyflow
     (1e-9 relative per column) on one image per occupancy."""
-    energyflow = pytest.importorskip("energyflow")
+    pytest.importorskip("energyflow")
     graphs = select_graphs([["d<=7", "p==1"]])
     images = occupancy_images(1, geometry, n_hit, np.random.default_rng(n_hit), block)
     pairs = [(2.0, 0.5), (1.0, 2.0)] if n_hit < 50 else [(1.0, 1.0)]
@@ -155,17 +155,7 @@ def test_fast_paths_match_energyflow(geometry, n_hit, block):
     events = [energyflow_particles(image, geometry) for image in images]
     assert len(events[0]) == n_hit * block**2
     for kappa, beta in pairs:
-        efpset = energyflow.EFPSet(
-            "d<=7", "p==1", measure="hadr", kappa=kappa, beta=beta, normed=False
-        )
-        reference = efpset.batch_compute(events, n_jobs=1)
-        labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
-        position = {
-            graph.label: column
-            for column, (graph, k, b) in enumerate(engine.columns)
-            if (k, b) == (kappa, beta)
-        }
-        mine = ours[:, [position[label] for label in labels]]
+        mine, reference, labels = energyflow_columns(engine, ours, events, kappa, beta)
         assert mismatched_graphs(mine, reference, labels) == [], (kappa, beta)
 
 

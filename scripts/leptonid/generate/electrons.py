@@ -25,9 +25,7 @@ stream, seeded from (config seed, chunk, stream): the same configuration gives t
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,15 +34,19 @@ import numpy as np
 from leptonid.data.simulate_electrons import finish_images
 from leptonid.generate import calorimeter as calo
 from leptonid.generate.pileup import build_library, overlay
-from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
+from leptonid.generate.pythia import (
+    Particles,
+    final_state,
+    origin,
+    pythia_seed,
+    select_events,
+    start_pythia,
+)
 from leptonid.geometry import ECAL, HCAL_UPSAMPLE
 from leptonid.settings import dataclass_from_config
 
-log = logging.getLogger(__name__)
-
 STREAM_SIGNAL, STREAM_BACKGROUND, STREAM_MINBIAS, STREAM_DETECTOR = 1, 2, 3, 4
 HCAL_CELLS = 32 // HCAL_UPSAMPLE  # 8 x 8 HCal cells make the 32 x 32 HCal image
-_PROGRESS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -179,37 +181,26 @@ def _generate_class(
     commands = settings.signal_commands if signal else settings.background_commands
     pythia = start_pythia(commands, pythia_seed(seed, chunk, stream), settings.ecm_gev)
     label = "signal" if signal else "background"
-    accepted: list[dict[str, np.ndarray]] = []
-    tried = 0
-    started = last = time.perf_counter()
-    while len(accepted) < n_wanted:
-        if tried >= settings.max_events_per_candidate * n_wanted:
-            raise RuntimeError(
-                f"chunk {chunk}: only {len(accepted)} of {n_wanted} {label} candidates after "
-                f"{tried} events; loosen the preselection or check the Pythia commands"
-            )
-        tried += 1
-        if not pythia.next():
-            continue
+
+    def select(pythia):
         particles, indices = final_state(pythia.event)
         impact = None
         if signal:
             impact = _prompt_electron(particles, pythia.event, indices, settings.electron_eta_max)
             if impact is None:
-                continue
+                return None
         if settings.pileup_mu > 0:
             particles = Particles.concat([particles, overlay(rng, library, settings.pileup_mu)])
-        candidate = candidate_images(particles, rng, settings, impact)
-        if candidate is not None:
-            accepted.append(candidate)
-        now = time.perf_counter()
-        if now - last > _PROGRESS_SECONDS or len(accepted) == n_wanted:
-            last = now
-            log.info(
-                "chunk %d %s: %d/%d candidates from %d events, %.1f s (%.1f events/s)",
-                chunk, label, len(accepted), n_wanted, tried, now - started,
-                tried / max(now - started, 1e-9),
-            )  # fmt: skip
+        return candidate_images(particles, rng, settings, impact)
+
+    accepted = select_events(
+        pythia,
+        n_wanted,
+        select,
+        settings.max_events_per_candidate,
+        f"chunk {chunk} {label} candidates",
+        "loosen the preselection or check the Pythia commands",
+    )
     return {key: np.stack([a[key] for a in accepted]) for key in accepted[0]}
 
 

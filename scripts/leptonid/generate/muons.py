@@ -23,9 +23,7 @@ are merged (:func:`pt_weights_from_sample`).
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -34,14 +32,18 @@ import numpy as np
 from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, PtWeights, cone_masks
 from leptonid.generate import calorimeter as calo
 from leptonid.generate.pileup import build_library, overlay
-from leptonid.generate.pythia import Particles, final_state, origin, pythia_seed, start_pythia
+from leptonid.generate.pythia import (
+    Particles,
+    final_state,
+    origin,
+    pythia_seed,
+    select_events,
+    start_pythia,
+)
 from leptonid.geometry import MUON
 from leptonid.settings import dataclass_from_config
 
-log = logging.getLogger(__name__)
-
 STREAM_SIGNAL, STREAM_BACKGROUND, STREAM_MINBIAS, STREAM_DETECTOR = 1, 2, 3, 4
-_PROGRESS_SECONDS = 10.0
 _B_HADRONS = (511, 521, 531, 541, 5122, 5132, 5232, 5332)
 
 
@@ -163,40 +165,30 @@ def _generate_class(n_wanted, signal, seed, chunk, settings: MuonGenSettings, rn
     cells = settings.grid_cells
     masks = cone_masks(cells, settings.iso_radii)
     margin = (cells - MUON.n_eta) // 2
-    images, isos, pts = [], [], []
-    tried = 0
-    started = last = time.perf_counter()
-    while len(pts) < n_wanted:
-        if tried >= settings.max_events_per_candidate * n_wanted:
-            raise RuntimeError(
-                f"chunk {chunk}: only {len(pts)} of {n_wanted} {label} muons after {tried} "
-                "events; check the Pythia commands and the acceptance"
-            )
-        tried += 1
-        if not pythia.next():
-            continue
+
+    def select(pythia):
         particles, indices = final_state(pythia.event)
         row = _candidate_muon(particles, pythia.event, indices, wanted, settings)
         if row is None:
-            continue
+            return None
         muon = particles.take(np.array([row]))
         everything = Particles.concat([particles, overlay(rng, library, settings.pileup_mu)])
         grid = muon_grid(
             everything, rng, float(muon.eta[0]), float(muon.phi[0]), cells, settings.smear
         )
         pt = float(muon.pt[0])
-        isos.append(masks @ grid.ravel() / pt)
         image = grid[margin : margin + MUON.n_phi, margin : margin + MUON.n_eta]
-        images.append(image[::-1, :] if MUON.phi_descending else image)
-        pts.append(pt)
-        now = time.perf_counter()
-        if now - last > _PROGRESS_SECONDS or len(pts) == n_wanted:
-            last = now
-            log.info(
-                "chunk %d %s: %d/%d muons from %d events, %.1f s (%.1f events/s)",
-                chunk, label, len(pts), n_wanted, tried, now - started,
-                tried / max(now - started, 1e-9),
-            )  # fmt: skip
+        return image[::-1, :] if MUON.phi_descending else image, masks @ grid.ravel() / pt, pt
+
+    picked = select_events(
+        pythia,
+        n_wanted,
+        select,
+        settings.max_events_per_candidate,
+        f"chunk {chunk} {label} muons",
+        "check the Pythia commands and the acceptance",
+    )
+    images, isos, pts = zip(*picked, strict=True)
     return {
         "images": np.asarray(images, dtype=np.float32),
         "iso": np.asarray(isos, dtype=np.float32),

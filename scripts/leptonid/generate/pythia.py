@@ -8,10 +8,15 @@ generator shares are in :data:`COMMON_COMMANDS`; the process commands come from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+PROGRESS_SECONDS = 10.0  # a progress line in the rule's log at most this often
 
 # Pythia's seed range: Random:seed takes 0 ... 900,000,000 (Pythia 8 manual, "Random Numbers").
 _MAX_PYTHIA_SEED = 900_000_000
@@ -56,6 +61,48 @@ def start_pythia(commands: Sequence[str], seed: int, ecm_gev: float):
     if not pythia.init():
         raise RuntimeError(f"Pythia initialisation failed for commands {list(commands)}")
     return pythia
+
+
+def select_events(
+    pythia,
+    n_wanted: int,
+    select: Callable[[object], object | None],
+    max_events_per_pick: int,
+    what: str,
+    hint: str,
+) -> list:
+    """Generate events until ``select(pythia)`` has returned n_wanted results other than None
+    (the candidates of one class of a chunk), in order; progress goes to the log.
+
+    select sees the generator after a successful ``pythia.next()`` (its ``event`` and
+    ``process`` records) and returns the candidate or None to skip the event. After
+    ``max_events_per_pick x n_wanted`` events a RuntimeError says how many were found (what
+    names them, e.g. "chunk 3 signal candidates"; hint says what to check).
+    """
+    picked: list = []
+    tried = 0
+    started = last = time.perf_counter()
+    while len(picked) < n_wanted:
+        if tried >= max_events_per_pick * n_wanted:
+            raise RuntimeError(
+                f"{what}: only {len(picked)} of {n_wanted} after {tried} events; {hint}"
+            )
+        tried += 1
+        if not pythia.next():
+            continue
+        result = select(pythia)
+        if result is None:
+            continue
+        picked.append(result)
+        now = time.perf_counter()
+        if now - last > PROGRESS_SECONDS or len(picked) == n_wanted:
+            last = now
+            log.info(
+                "%s: %d/%d from %d events, %.1f s (%.1f events/s)",
+                what, len(picked), n_wanted, tried, now - started,
+                tried / max(now - started, 1e-9),
+            )  # fmt: skip
+    return picked
 
 
 @dataclass

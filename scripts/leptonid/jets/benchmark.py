@@ -39,8 +39,9 @@ MOMENTUM_PREFIXES = ("E", "PX", "PY", "PZ")
 TRUTH_COLUMNS = ("truthE", "truthPX", "truthPY", "truthPZ")
 TTV_COLUMN = "ttv"
 LABEL_COLUMN = "is_signal_new"
-# The benchmark's file of each of the workflow's splits (its ttv column: 0, 1, 2).
+# The benchmark's file of each of the workflow's splits, and its ttv column there.
 SPLIT_FILES = {"train": "train.h5", "valid": "val.h5", "test": "test.h5"}
+SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}
 DEFAULT_BLOCK_ROWS = 50_000
 
 

@@ -43,25 +43,26 @@ MPI), fewer than the benchmark's energy-flow jets (no tracks, tower thresholds).
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from leptonid.generate import calorimeter as calo
-from leptonid.generate.pythia import Particles, final_state, pythia_seed, start_pythia
+from leptonid.generate.pythia import (
+    Particles,
+    final_state,
+    pythia_seed,
+    select_events,
+    start_pythia,
+)
 from leptonid.jets.benchmark import N_CONSTITUENTS
 from leptonid.jets.preprocess import rapidity_phi, wrap_phi
 from leptonid.settings import dataclass_from_config
 
-log = logging.getLogger(__name__)
-
 STREAM_SIGNAL, STREAM_BACKGROUND, STREAM_DETECTOR = 11, 12, 13
 TOP_ID, W_ID = 6, 24
-_PROGRESS_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -225,39 +226,33 @@ def _generate_class(
         settings.commands(signal), pythia_seed(seed, chunk, stream), settings.ecm_gev
     )
     label = "top" if signal else "qcd"
-    constituents = np.zeros((n_wanted, N_CONSTITUENTS, 4))
-    truth = np.zeros((n_wanted, 4))
-    accepted = tried = 0
-    started = last = time.perf_counter()
-    while accepted < n_wanted:
-        if tried >= settings.max_events_per_jet * n_wanted:
-            raise RuntimeError(
-                f"chunk {chunk}: only {accepted} of {n_wanted} {label} jets after {tried} "
-                "events; check the Pythia commands against the jet selection"
-            )
-        tried += 1
-        if not pythia.next():
-            continue
+
+    def select(pythia):
         particles, _ = final_state(pythia.event)
         found = leading_jet(tower_constituents(particles, rng, settings.smear), settings.jet_r)
         if found is None or not passes_selection(found[0], settings):
-            continue
+            return None
         jet, members = found
+        top = np.zeros(4)
         if signal:
             top = matched_top(jet, pythia.process, settings.match_r)
             if top is None:
-                continue
-            truth[accepted] = top
-        kept = members[:N_CONSTITUENTS]
-        constituents[accepted, : len(kept)] = kept
-        accepted += 1
-        now = time.perf_counter()
-        if now - last > _PROGRESS_SECONDS or accepted == n_wanted:
-            last = now
-            log.info(
-                "chunk %d %s: %d/%d jets from %d events, %.1f s",
-                chunk, label, accepted, n_wanted, tried, now - started,
-            )  # fmt: skip
+                return None
+        return members[:N_CONSTITUENTS], top
+
+    picked = select_events(
+        pythia,
+        n_wanted,
+        select,
+        settings.max_events_per_jet,
+        f"chunk {chunk} {label} jets",
+        "check the Pythia commands against the jet selection",
+    )
+    constituents = np.zeros((n_wanted, N_CONSTITUENTS, 4))
+    truth = np.zeros((n_wanted, 4))
+    for index, (members, top) in enumerate(picked):
+        constituents[index, : len(members)] = members
+        truth[index] = top
     return constituents, truth
 
 

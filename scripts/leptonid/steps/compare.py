@@ -20,7 +20,7 @@ def compare_datasets(
     if len(tables) != len(datasets):
         raise ValueError(f"{len(tables)} tables for the datasets {list(datasets)}")
     joined = compare.comparison_table(
-        {dataset: pd.read_csv(path) for dataset, path in zip(datasets, tables, strict=True)}
+        {dataset: io.read_csv(path) for dataset, path in zip(datasets, tables, strict=True)}
     )
     io.write_text(outputs["table"], joined.to_csv(index=False))
     io.write_text(outputs["markdown"], metrics.markdown_table(joined))

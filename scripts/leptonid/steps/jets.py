@@ -35,7 +35,6 @@ from leptonid import io
 
 log = logging.getLogger(__name__)
 
-SPLIT_TTV = {"train": 0, "valid": 1, "test": 2}  # the benchmark's ttv column per split
 KEYS = ("jet", "constituents", "hl", "mass", "y", "weight")
 HL_NAMES = ("mass", "tau21", "tau32", "n_constituents")
 _PROGRESS_SECONDS = 30.0
@@ -47,18 +46,21 @@ def jet_arrays(constituents: np.ndarray, labels: np.ndarray, keys: Sequence[str]
     from leptonid.jets.substructure import jet_mass, substructure_features
 
     arrays = {}
+    if "hl" in keys:  # N-subjettiness (fastjet): the expensive part, once per block
+        features, names = substructure_features(constituents)
+        if tuple(names) != HL_NAMES:
+            raise AssertionError(f"substructure features {names}, expected {HL_NAMES}")
+        arrays["hl"] = np.asarray(features, dtype=np.float64)
     for key in keys:
+        if key in arrays:
+            continue
         if key == "jet":
             arrays[key] = jet_images(constituents)[..., None]
         elif key == "constituents":
             arrays[key] = particle_inputs(constituents).astype(np.float32)
-        elif key == "hl":
-            features, names = substructure_features(constituents)
-            if tuple(names) != HL_NAMES:
-                raise AssertionError(f"substructure features {names}, expected {HL_NAMES}")
-            arrays[key] = np.asarray(features, dtype=np.float64)
-        elif key == "mass":
-            arrays[key] = np.asarray(jet_mass(constituents), dtype=np.float64)[:, None]
+        elif key == "mass":  # hl's first column, or the mass alone when hl is not asked for
+            mass = arrays["hl"][:, 0] if "hl" in arrays else jet_mass(constituents)
+            arrays[key] = np.asarray(mass, dtype=np.float64)[:, None]
         elif key == "y":
             arrays[key] = np.asarray(labels, dtype=np.int8)
         elif key == "weight":
@@ -118,7 +120,7 @@ def merge_generated_jets(
     ``fractions['valid']`` to valid, the rest to test (each chunk's jets are already in a
     seeded random order of both classes)."""
     from leptonid.generate.chunks import read_chunk
-    from leptonid.jets.benchmark import write_benchmark
+    from leptonid.jets.benchmark import SPLIT_TTV, write_benchmark
 
     chunks = [read_chunk(path) for path in chunk_paths]
     constituents = np.concatenate([chunk["constituents"] for chunk in chunks])

@@ -132,24 +132,24 @@ def train_efp_linear(inputs: Mapping, outputs: Mapping, settings: Mapping) -> di
     if not names:
         raise ValueError(f"{inputs['kept']}: no kept EFPs to train the linear model on")
 
+    labels = {split: split_input(inputs, split).load([]) for split in ("train", "valid")}
+
     def blocks(split: str):
-        labels = split_input(inputs, split).load([])
+        y, weight = labels[split]["y"], labels[split]["weight"]
         table = EFPTable(inputs[f"{split}_efps"])
-        if table.n_events != len(labels["y"]):
+        if table.n_events != len(y):
             raise ValueError(
                 f"{inputs[f'{split}_efps']}: {table.n_events} events, but the {split} split "
-                f"has {len(labels['y'])}"
+                f"has {len(y)}"
             )
-        return lambda: (
-            (x, labels["y"][rows], labels["weight"][rows]) for rows, x in table.iter_chunks(names)
-        )
+        return lambda: ((x, y[rows], weight[rows]) for rows, x in table.iter_chunks(names))
 
     started = time.perf_counter()
     model, history = fit_linear(
         names, blocks("train"), blocks("valid"), LinearSettings.from_config(settings["linear"])
     )
     seconds = time.perf_counter() - started
-    n_train = len(split_input(inputs, "train").load([])["y"])
+    n_train = len(labels["train"]["y"])
     log.info(
         "linear discriminant on %d EFPs: shrinkage %g chosen on valid (AUC %.4f)",
         len(names), model.shrinkage, max(entry["valid_auc"] for entry in history),
