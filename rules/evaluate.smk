@@ -133,3 +133,24 @@ rule compare_datasets:
 
 
 register_targets(comparison_targets)
+
+
+# The run's results document: every table of the run with the code version and configuration
+# it came from (README "Outputs"; nothing in it is typed by hand).
+rule write_results:
+    input:
+        tables=results_tables,
+        figures=results_figures,
+    output:
+        document="results/results.md",
+    log:
+        "logs/write_results.log",
+    conda:
+        "../envs/plot.yaml"
+    params:
+        settings=results_params,
+    script:
+        "../scripts/write_results.py"
+
+
+register_targets(lambda: ["results/results.md"])

@@ -564,3 +564,33 @@ def comparison_targets():
         for kind in plan.compared_kinds(config)
         for file in ("auc_table.csv", "auc_table.md", "auc.png")
     ]
+
+
+# --- the results document (rule write_results, rules/evaluate.smk) ---
+import hashlib
+
+
+def results_tables(wildcards):
+    """Every markdown table of the run: AUC, top-tagging, guided-scan and comparison tables."""
+    paths = evaluation_targets() + guided_targets() + comparison_targets() + jets_targets()
+    return [path for path in paths if path.endswith(".md")]
+
+
+def results_figures(wildcards):
+    """The figures the results document links to."""
+    paths = evaluation_targets() + guided_targets() + jets_targets()
+    return [path for path in paths if path.endswith((".svg", ".png"))]
+
+
+def results_params(wildcards):
+    """The stamp of the document: the datasets with their kinds, the configuration files and
+    the digest of the resolved configuration (so any edit rewrites the stamp)."""
+    resolved = json.dumps(canonical(config), sort_keys=True, default=str)
+    files = [str(path) for path in workflow.config_settings.configfiles]
+    return canonical(
+        {
+            "datasets": [[name, dataset_kind(name)] for name in DATASETS],
+            "config_files": [os.path.relpath(path) for path in files] or ["config/config.yaml"],
+            "config_sha256": hashlib.sha256(resolved.encode()).hexdigest(),
+        }
+    )

@@ -185,6 +185,7 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
         "summarise_dataset": with_bdt,
         "plot_roc": with_bdt,
         "compare_datasets": 1,  # both electron datasets have a BDT
+        "write_results": 1,  # the results document (its stamp holds the config digest)
     }
 
     bootstrap = copy.deepcopy(config)
@@ -198,6 +199,7 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
         "plot_guided",
         "compare_datasets",
         "top_tagging_table",
+        "write_results",
     }, jobs
     passes = 0  # pass 0 and every pass whose choice did not stop the scan, over all scans
     for dataset, block in datasets.items():
@@ -211,7 +213,24 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
 
     gallery = copy.deepcopy(config)
     gallery["datasets"]["electrons"]["efp"]["gallery_size"] = 1
-    assert planned_jobs(tiny_run, gallery) == {"draw_efp_gallery": 1}
+    assert planned_jobs(tiny_run, gallery) == {"draw_efp_gallery": 1, "write_results": 1}
+
+
+@pytest.mark.slow
+def test_results_document_holds_every_table_of_the_run(tiny_run):
+    """results/results.md: each dataset's AUC table (and the jets' top-tagging table, every
+    scan's table, the comparison) copied from the run's own files, with the run's stamp."""
+    config = config_of(tiny_run)
+    results = tiny_run / "results"
+    text = (results / "results.md").read_text()
+    tables = [results / name / "summary" / "auc_table.md" for name in config["datasets"]]
+    tables += sorted(results.glob("*/summary/top_tagging.md"))
+    tables += sorted(results.glob("*/guided/*/table.md"))
+    tables += sorted(results.glob("compare/*/auc_table.md"))
+    assert len(tables) > len(config["datasets"])
+    for path in tables:
+        assert path.read_text().strip() in text, path
+    assert "- code: `" in text and "sha256 of the resolved configuration" in text
 
 
 @pytest.mark.slow

@@ -697,6 +697,11 @@ def read_json(path: str | os.PathLike):
     return json.loads(Path(path).read_text())
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """A text file (a markdown table, a log)."""
+    return Path(path).read_text()
+
+
 def read_csv(path: str | os.PathLike):
     """A CSV table (written by ``write_text(path, table.to_csv(index=False))``) as a pandas
     DataFrame."""

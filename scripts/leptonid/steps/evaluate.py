@@ -108,3 +108,142 @@ def plot_history(history_path: str | Path, figure_path: str | Path, title: str) 
     from leptonid.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
 
     io.write_figure(plots_eval.plot_history(io.read_csv(history_path), title), figure_path)
+
+
+# --- the results document (rule write_results) ---------------------------------------------
+
+#: Sections of a dataset's part of the results document: (file under results/<dataset>/, title).
+DATASET_TABLES = (
+    ("summary/auc_table.md", "AUC table (test split)"),
+    ("summary/top_tagging.md", "Top-tagging table (test split)"),
+)
+DATASET_FIGURES = (
+    ("summary/roc.svg", "ROC curves"),
+    ("summary/rejection.svg", "background rejection"),
+    ("guided/auc_vs_pass.png", "guided search: AUC against pass"),
+    ("guided/chosen_graphs.png", "guided search: the chosen EFP graphs"),
+    ("plots/jet_images.png", "average jet images"),
+)
+RELIABILITY_NOTE = (
+    "Same configuration, same numbers: a rerun on the same machine (same CPU, same thread "
+    "counts) gives these numbers again to the last digit; on another CPU, round-off in the "
+    "training kernels differs and the trained networks, hence their AUCs and the guided "
+    'search\'s picks, can differ within their intervals (README, section "Reliability").'
+)
+
+
+def code_version(directory: str | Path) -> str:
+    """The git commit of the workflow's code (``+ uncommitted changes`` when the work tree
+    differs from it), or ``unknown (not a git checkout)``."""
+    import subprocess
+
+    def git(*arguments: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(directory), *arguments],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
+def results_markdown(
+    tables: Mapping[str, str],
+    figures: Sequence[str],
+    settings: Mapping,
+    version: str,
+) -> str:
+    """The results document of one run as markdown, from the tables the run wrote.
+
+    tables: path under results/ -> the markdown it holds (AUC tables, top-tagging tables,
+    guided-scan tables, comparison tables); figures: paths under results/ that exist;
+    settings: the rule's params (datasets: name -> kind in config order, config_files,
+    config_sha256). Nothing in it is typed by hand: every number is one of the run's files.
+    """
+    datasets = dict(settings["datasets"])
+    lines = [
+        "# Results of this run",
+        "",
+        "Written by rule `write_results` from the run's own result files; every number below is "
+        "copied from the file named above it.",
+        "",
+        f"- code: `{version}`",
+        f"- configuration: {', '.join(f'`{name}`' for name in settings['config_files'])} "
+        f"(sha256 of the resolved configuration `{settings['config_sha256'][:16]}`)",
+        f"- datasets: {', '.join(f'`{name}` ({kind})' for name, kind in datasets.items())}",
+        "",
+        RELIABILITY_NOTE,
+        "",
+    ]
+    for dataset, kind in datasets.items():
+        lines += [f"## {dataset} (kind {kind})", ""]
+        for relative, title in DATASET_TABLES:
+            path = f"{dataset}/{relative}"
+            if path in tables:
+                lines += [f"### {title}", "", f"`results/{path}`:", "", tables[path].strip(), ""]
+        scans = sorted(
+            path
+            for path in tables
+            if path.startswith(f"{dataset}/guided/") and path.endswith("/table.md")
+        )
+        for path in scans:
+            scan = path.split("/")[2]
+            lines += [
+                f"### Guided search, scan `{scan}`",
+                "",
+                f"`results/{path}` (every choice on the validation split; AUCs on test):",
+                "",
+                tables[path].strip(),
+                "",
+            ]
+        shown = [
+            (f"{dataset}/{relative}", title)
+            for relative, title in DATASET_FIGURES
+            if f"{dataset}/{relative}" in figures
+        ]
+        if shown:
+            lines += ["### Figures", ""]
+            lines += [f"- [{title}]({path}) (`results/{path}`)" for path, title in shown]
+            lines.append("")
+    comparisons = sorted(path for path in tables if path.startswith("compare/"))
+    for path in comparisons:
+        kind = path.split("/")[1]
+        lines += [
+            f"## Datasets of kind {kind} side by side",
+            "",
+            f"`results/{path}`:",
+            "",
+            tables[path].strip(),
+            "",
+        ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_results(
+    *,
+    table_paths: Sequence[str | Path],
+    figure_paths: Sequence[str | Path],
+    settings: Mapping,
+    code_directory: str | Path,
+    document_path: str | Path,
+) -> str:
+    """Rule write_results: the run's results document (results/results.md), stamped with the
+    code version and the configuration, from the tables and figures of the run."""
+    root = Path(document_path).parent
+
+    def under_root(path: str | Path) -> str:
+        return Path(path).relative_to(root).as_posix()
+
+    tables = {under_root(path): io.read_text(path) for path in table_paths}
+    figures = [under_root(path) for path in figure_paths]
+    text = results_markdown(tables, figures, settings, code_version(code_directory))
+    io.write_text(document_path, text)
+    log.info("results document: %d tables, %d figures", len(tables), len(figures))
+    return text

@@ -1,0 +1,70 @@
+"""The results document (rule write_results): every table copied from the run's files, the
+stamp of code and configuration, figures linked only where they exist."""
+
+import subprocess
+from pathlib import Path
+
+from leptonid import io
+from leptonid.steps import evaluate
+
+SETTINGS = {
+    "datasets": [["electrons", "electrons"], ["jets", "jets"]],
+    "config_files": ["config/config.yaml"],
+    "config_sha256": "ab" * 32,
+}
+
+
+def write_run(root: Path) -> tuple[list[Path], list[Path]]:
+    """A results/ folder with an AUC table per dataset, a top-tagging table, a scan table and
+    one figure."""
+    tables = {
+        "electrons/summary/auc_table.md": "| name | auc |\n|---|---|\n| hl | 0.9280 |\n",
+        "jets/summary/auc_table.md": "| name | auc |\n|---|---|\n| images | 0.9824 |\n",
+        "jets/summary/top_tagging.md": "| model | AUC |\n|---|---|\n| CNN | 0.9824 |\n",
+        "electrons/guided/hl/table.md": "| pass | efp |\n|---|---|\n| 1 | et_efp_4_4_4 |\n",
+    }
+    for path, text in tables.items():
+        io.write_text(root / path, text)
+    figure = root / "electrons" / "summary" / "roc.svg"
+    io.write_text(figure, "<svg/>")
+    return [root / path for path in tables], [figure]
+
+
+def test_every_table_is_copied_under_its_dataset_with_the_stamp(tmp_path):
+    results = tmp_path / "results"
+    tables, figures = write_run(results)
+    document = results / "results.md"
+    text = evaluate.write_results(
+        table_paths=tables,
+        figure_paths=figures,
+        settings=SETTINGS,
+        code_directory=tmp_path,  # not a git checkout
+        document_path=document,
+    )
+    assert document.read_text() == text
+    for path in tables:  # each table verbatim, under its own dataset's heading
+        assert path.read_text().strip() in text
+    electrons, jets = text.index("## electrons"), text.index("## jets")
+    assert electrons < text.index("0.9280") < text.index("et_efp_4_4_4") < jets
+    assert jets < text.index("0.9824")
+    assert "### Guided search, scan `hl`" in text
+    assert "`config/config.yaml`" in text and "abababababababab" in text
+    assert "unknown (not a git checkout)" in text
+    assert "[ROC curves](electrons/summary/roc.svg)" in text
+    assert "rejection.svg" not in text  # not written, so not linked
+
+
+def test_the_stamp_names_the_commit_and_uncommitted_changes(tmp_path):
+    def git(*arguments):
+        subprocess.run(["git", "-C", str(tmp_path), *arguments], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    commit = subprocess.run(
+        ["git", "-C", str(tmp_path), "rev-parse", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    assert evaluate.code_version(tmp_path) == commit
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert evaluate.code_version(tmp_path) == commit + " + uncommitted changes"
