@@ -307,3 +307,23 @@ def test_rules_from_files(tmp_path):
     drawn = steps.draw_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
     assert drawn == [f"rank{i + 1:02d}_{name}.png" for i, name in enumerate(on_disk["efp"][:3])]
     assert all((tmp_path / "gallery" / name).exists() for name in drawn)
+
+
+def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
+    """An infinite EFP on the train split stops deduplicate_efps with the index file and the
+    column named, and no output is written."""
+    from leptonid.efp.engine import efp_names
+    from leptonid.efp_store import StorageSettings
+    from leptonid.steps import efp as steps
+
+    storage = StorageSettings(block_rows=8, block_columns=2)
+    settings = EFPSettings(
+        ("et",), (("d<=1", "p==1"),), (1.0,), (0.5, 1.0), dedup_sample_size=20, storage=storage
+    )
+    names = efp_names(settings)
+    values = np.random.default_rng(1).lognormal(size=(20, len(names)))
+    values[:, 1] = np.inf
+    train = write_store(tmp_path / "train", pd.DataFrame(values, columns=names), storage)
+    with pytest.raises(io.DataError, match=rf"{train}: .*NaN or infinity.*{names[1]}"):
+        steps.deduplicate_efps(train, settings, 5, tmp_path / "dup.csv", tmp_path / "kept.txt")
+    assert not (tmp_path / "dup.csv").exists() and not (tmp_path / "kept.txt").exists()
