@@ -182,3 +182,33 @@ def test_rounding_differences_are_ties():
     np.testing.assert_array_equal(ado.ado_columns(columns, g, *pairs, folded=False), [0.5, 1.0])
     # real differences, even small against the values themselves, are kept
     assert ado.average_decision_ordering(100.0 + g, g, *pairs) == 1.0
+
+
+def test_ties_do_not_depend_on_the_column_scale(monkeypatch):
+    """At kappa = -1 one soft cell can give an EFP of 1e14 on one event. The tie tolerance is
+    per pair, so that value does not turn every ordinary pair (values of order one) into a
+    tie: the ADO is that of the exact pair loop. Negative control: a column-wide tolerance
+    (rtol x the column's largest |value|, the old rule) ties nearly every pair."""
+    rng = np.random.default_rng(12)
+    n = 400
+    y = rng.integers(0, 2, n)
+    g = rng.random(n) + 0.5 * y
+    f = g.copy()
+    f[np.argmin(g)] = 1e14  # the soft cell's event: huge, but only on one event
+    pairs = ado.draw_pairs(y, 3000, seed=2)
+    expected = loop_do(f, g, *pairs).mean()
+    assert expected > 0.99
+    assert ado.average_decision_ordering(f, g, *pairs, folded=False) == pytest.approx(expected)
+    monkeypatch.setattr(ado, "_BLOCK_BYTES", 7 * 24 * 3)  # several chunks, both layouts
+    monkeypatch.setattr(ado, "_MIN_CHUNK", 1)
+    features = np.column_stack([f, 1e-30 * f, -f])
+    for layout in (np.ascontiguousarray(features), np.asfortranarray(features)):
+        np.testing.assert_allclose(
+            ado.ado_columns(layout, g, *pairs, folded=False),
+            [expected, expected, 1.0 - expected],
+            rtol=0,
+            atol=1e-12,
+        )
+    # negative control: the same differences against the column-wide tolerance are ties
+    difference = f[pairs[0]] - f[pairs[1]]
+    assert np.mean(np.abs(difference) <= ado.RTOL * np.abs(f).max()) > 0.99

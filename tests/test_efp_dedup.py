@@ -9,7 +9,7 @@ from leptonid import io
 from leptonid.efp.duplicates import (
     AUDIT_COLUMNS,
     find_duplicate_efps,
-    min_max_normalise,
+    relative_deviation,
     single_efp_aucs,
 )
 from leptonid.efp.engine import EFPSettings, compute_efp_table, select_graphs
@@ -104,12 +104,13 @@ def test_kappa_zero_identities(grid_table):
 
 
 def brute_force_duplicates(values: np.ndarray, tolerance: float) -> list[tuple[int, int]]:
-    """(dropped, kept) by comparing every column with every earlier kept one."""
-    normalised = min_max_normalise(values)
+    """(dropped, kept) by comparing every column with every earlier kept one, event by event:
+    |a - b| <= tolerance * max(|a|, |b|), written out here without the library's helper."""
     kept, pairs = [], []
     for column in range(values.shape[1]):
         for earlier in kept:
-            if np.abs(normalised[:, column] - normalised[:, earlier]).max() <= tolerance:
+            a, b = values[:, column], values[:, earlier]
+            if (np.abs(a - b) <= tolerance * np.maximum(np.abs(a), np.abs(b))).all():
                 pairs.append((column, earlier))
                 break
         else:
@@ -118,16 +119,21 @@ def brute_force_duplicates(values: np.ndarray, tolerance: float) -> list[tuple[i
 
 
 def test_window_search_equals_brute_force():
-    """Random columns with planted duplicates (affine copies, tiny noise, constants)."""
+    """Random columns with planted copies (exact, rounding noise, 1e-3 noise, scaled, shifted,
+    with zeros and negative values) and constants."""
     rng = np.random.default_rng(8)
     base = rng.lognormal(size=(400, 30))
+    base[rng.random(base.shape) < 0.1] = 0.0  # EFPs of empty images are 0
+    base[:, :5] *= -1.0
     columns = [base[:, i] for i in range(30)]
-    for _ in range(25):
+    for _ in range(30):
         source = columns[rng.integers(len(columns))]
         noise = rng.choice([0.0, 1e-12, 1e-3]) * rng.normal(size=400)
-        columns.insert(rng.integers(len(columns) + 1), 3.0 * source + 7.0 + noise)
+        scale, shift = [(1.0, 0.0), (1.0, 0.0), (3.0, 0.0), (1.0, 7.0)][rng.integers(4)]
+        columns.insert(rng.integers(len(columns) + 1), scale * source * (1 + noise) + shift)
     columns.insert(5, np.full(400, 2.0))
-    columns.insert(40, np.full(400, -1.0))
+    columns.insert(40, np.full(400, 2.0))
+    columns.insert(41, np.full(400, -1.0))
     values = np.stack(columns, axis=1)
     names = [f"c{i}" for i in range(values.shape[1])]
     frame = pd.DataFrame(values, columns=names)
@@ -137,8 +143,52 @@ def test_window_search_equals_brute_force():
         for d, k in zip(duplicates.dropped, duplicates.kept, strict=True)
     ]
     assert found == brute_force_duplicates(values, 1e-9)
-    assert (names.index("c40"), 5) in found  # constants form one class
-    assert len(found) >= 10
+    assert (40, 5) in found and 41 not in dict(found)  # equal constants only
+    assert len(found) >= 8
+
+
+def kappa_minus_one_like(rng, n=2000):
+    """A positive column whose scale is set by a few huge values, as at kappa = -1 (z = 1/ET:
+    one soft cell gives 1e4 or more), over a bulk of values of order one."""
+    values = rng.lognormal(size=n)
+    values[rng.choice(n, 3, replace=False)] = 1e12
+    return values
+
+
+def test_differences_where_the_scale_is_small_are_not_duplicates():
+    """Two columns equal where the values are huge and 10 % apart everywhere else differ on
+    almost every event: not duplicates, although their min-max normalised values agree to
+    1e-12 (the old comparison confirmed them). True copies, up to rounding, still are."""
+    rng = np.random.default_rng(10)
+    a = kappa_minus_one_like(rng)
+    b = np.where(a < 1e6, 1.1 * a, a)
+    copy = a * (1.0 + 1e-13 * rng.normal(size=a.size))  # another route to the same polynomial
+    full = {"a": a, "b": b, "copy": copy}
+    sample = pd.DataFrame(full).iloc[rng.choice(a.size, 500, replace=False)]
+    audit = find_duplicate_efps(sample, full, tolerance=1e-9)
+    assert list(audit.loc[audit["confirmed"], "dropped"]) == ["copy"]
+    assert "b" not in set(audit["dropped"])
+    # negative control: min-max normalised, a and b are "identical" far below the tolerance
+    span = a.max() - a.min()
+    assert np.abs((a - a.min()) / span - (b - b.min()) / (b.max() - b.min())).max() < 1e-9
+    # on all events only: the sample holds no differing event, the confirmation refutes it
+    rows = np.flatnonzero(a == 1e12)
+    refuted = find_duplicate_efps(pd.DataFrame(full).iloc[rows][["a", "b"]], full, 1e-9)
+    [row] = refuted.to_dict("records")
+    assert (row["dropped"], row["kept"], row["max_deviation_sample"]) == ("b", "a", 0.0)
+    assert row["max_deviation"] == pytest.approx(0.1 / 1.1) and not row["confirmed"]
+
+
+def test_relative_deviation():
+    np.testing.assert_allclose(
+        relative_deviation([0.0, 1e-300, 2.0, -1.0, 1.0], [0.0, 2e-300, 1.0, 1.0, 0.0]),
+        [0.0, 0.5, 0.5, 2.0, 1.0],
+    )
+    assert np.isnan(relative_deviation(np.nan, 1.0)) and np.isnan(relative_deviation(np.inf, 1.0))
+    with pytest.raises(ValueError, match="NaN or infinity.*: b"):
+        find_duplicate_efps(pd.DataFrame({"a": [1.0, 2.0], "b": [1.0, np.inf]}), {}, 1e-9)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        find_duplicate_efps(pd.DataFrame({"a": [1.0, 2.0]}), {}, 1.0)
 
 
 def test_sample_candidates_are_confirmed_on_all_events():
@@ -154,8 +204,8 @@ def test_sample_candidates_are_confirmed_on_all_events():
     [row] = refuted.to_dict("records")
     assert (row["dropped"], row["kept"], row["max_deviation_sample"]) == ("b", "a", 0.0)
     assert row["max_deviation"] > 0.01 and not row["confirmed"]
-    full["b"] = a * 2.0
-    duplicates = find_duplicate_efps(sample.assign(b=a[:100] * 2.0), full, 1e-9)
+    full["b"] = a.copy()
+    duplicates = find_duplicate_efps(sample.assign(b=a[:100]), full, 1e-9)
     assert duplicates.to_dict("records") == [
         {
             "dropped": "b",
@@ -165,6 +215,9 @@ def test_sample_candidates_are_confirmed_on_all_events():
             "confirmed": True,
         }
     ]
+    # a scaled copy is another polynomial's values, not an identity: no candidate at all
+    full["b"] = 2.0 * a
+    assert find_duplicate_efps(sample.assign(b=2.0 * a[:100]), full, 1e-9).empty
 
 
 def test_single_efp_aucs_match_sklearn():
@@ -254,3 +307,23 @@ def test_rules_from_files(tmp_path):
     drawn = steps.draw_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
     assert drawn == [f"rank{i + 1:02d}_{name}.png" for i, name in enumerate(on_disk["efp"][:3])]
     assert all((tmp_path / "gallery" / name).exists() for name in drawn)
+
+
+def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
+    """An infinite EFP on the train split stops deduplicate_efps with the index file and the
+    column named, and no output is written."""
+    from leptonid.efp.engine import efp_names
+    from leptonid.efp_store import StorageSettings
+    from leptonid.steps import efp as steps
+
+    storage = StorageSettings(block_rows=8, block_columns=2)
+    settings = EFPSettings(
+        ("et",), (("d<=1", "p==1"),), (1.0,), (0.5, 1.0), dedup_sample_size=20, storage=storage
+    )
+    names = efp_names(settings)
+    values = np.random.default_rng(1).lognormal(size=(20, len(names)))
+    values[:, 1] = np.inf
+    train = write_store(tmp_path / "train", pd.DataFrame(values, columns=names), storage)
+    with pytest.raises(io.DataError, match=rf"{train}: .*NaN or infinity.*{names[1]}"):
+        steps.deduplicate_efps(train, settings, 5, tmp_path / "dup.csv", tmp_path / "kept.txt")
+    assert not (tmp_path / "dup.csv").exists() and not (tmp_path / "kept.txt").exists()

@@ -18,11 +18,13 @@ import pytest
 import yaml
 from leptonid import io
 from leptonid.configcheck import validate_config
+from leptonid.data.simulate_muons import PtWeights
 from leptonid.generate import calorimeter as calo
 from leptonid.generate.chunks import (
     flatten_muon_chunk,
     merge_electron_chunks,
     merge_muon_chunks,
+    train_pt_weights,
     write_chunk,
 )
 from leptonid.generate.electrons import ElectronGenSettings, generate_electron_chunk
@@ -36,6 +38,7 @@ from leptonid.generate.pythia import (
     start_pythia,
 )
 from leptonid.hl import compute_hl
+from leptonid.publish import split_sizes
 
 ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
 MUON_KEYS = ["images", "iso", "pt", "y"]
@@ -197,11 +200,11 @@ def test_generated_muons_pass_the_published_layout_validation(muon_chunk, tmp_pa
     assert sum(n for n, _ in summary.sizes.values()) == 24
     assert sum(m for _, m in summary.sizes.values()) == 24
     with h5py.File(tmp_path / "data.h5") as h5:
-        weights_bg = np.concatenate([h5["weights_bg"][s][()] for s in io.SPLITS])
+        weights_bg_train = h5["weights_bg/train"][()]  # the weights are fitted on train
         weights_signal = np.concatenate([h5["weights_signal"][s][()] for s in io.SPLITS])
         iso = np.concatenate([h5["iso_bg"][s][()] for s in io.SPLITS])
     np.testing.assert_array_equal(weights_signal, 1.0)
-    assert weights_bg.mean() == pytest.approx(1.0)
+    assert weights_bg_train.mean() == pytest.approx(1.0)
     assert (np.diff(iso, axis=1) >= -1e-6).all()  # cones grow with the radius
     pt = muon_chunk["signal"]["pt"]
     assert ((pt >= 10.0) & (pt <= 60.0)).all()
@@ -216,6 +219,69 @@ def test_weights_reweight_background_pt_to_signal():
     edges = np.geomspace(10, 60, 21)
     weighted = np.histogram(bg, edges, weights=w)[0] / w.sum()
     np.testing.assert_allclose(weighted, np.histogram(signal, edges)[0] / len(signal), atol=3e-3)
+
+
+def write_muon_chunks(directory, pts, settings, n_chunks=2):
+    """Chunk files of the muon layout holding the given pT per class (empty images and cones:
+    only the pT enters the weights), the pT split evenly over n_chunks files, in order."""
+    paths = []
+    for chunk in range(n_chunks):
+        arrays = {}
+        for label, pt in pts.items():
+            part = np.array_split(pt, n_chunks)[chunk]
+            arrays[f"{label}/pt"] = part.astype(np.float32)
+            arrays[f"{label}/images"] = np.zeros((len(part), 32, 32), np.float32)
+            arrays[f"{label}/iso"] = np.zeros((len(part), len(settings.iso_radii)), np.float32)
+        paths.append(directory / f"chunk{chunk}.h5")
+        write_chunk(paths[-1], arrays)
+    return paths
+
+
+def merged_muon_weights(directory, pts, settings):
+    """(weights_bg per split, root attributes) of data.h5 merged from chunks holding pts."""
+    directory.mkdir()
+    paths = write_muon_chunks(directory, pts, settings)
+    merge_muon_chunks(paths, directory / "unscaled_data.h5", directory / "data.h5", settings)
+    with h5py.File(directory / "data.h5") as h5:
+        weights = {split: h5["weights_bg"][split][()] for split in io.SPLITS}
+        return weights, dict(h5.attrs), h5["pt_bg"]["test"][()]
+
+
+def test_muon_pt_weights_are_fitted_on_train_only(tmp_path):
+    """Changing only the valid and test events of the chunks changes neither the fitted pT
+    weights nor any train weight (a statistic computed inside the merge job, which the DAG's
+    file-level leak check cannot see); the new valid/test events are weighted with the train
+    fit. Negative control: a fit on the pooled splits does see the change."""
+    settings = MuonGenSettings()
+    rng = np.random.default_rng(5)
+    pts = {"signal": rng.uniform(10, 60, 500), "bg": np.minimum(10 * (1 + rng.pareto(3, 400)), 59)}
+    train = {label: split_sizes(len(pt))["train"] for label, pt in pts.items()}
+    changed = {label: pt.copy() for label, pt in pts.items()}
+    changed["signal"][train["signal"] :] = 12.0  # valid + test signal all soft
+    changed["bg"][train["bg"] :] = 50.0  # valid + test background all hard
+    before, attrs, _ = merged_muon_weights(tmp_path / "before", pts, settings)
+    after, attrs_after, pt_test = merged_muon_weights(tmp_path / "after", changed, settings)
+    assert attrs["pt_weights_fitted_on"] == "train"
+    np.testing.assert_array_equal(attrs["pt_weights_train_events"], [train["signal"], train["bg"]])
+    np.testing.assert_array_equal(attrs_after["pt_weights_ratio"], attrs["pt_weights_ratio"])
+    np.testing.assert_array_equal(after["train"], before["train"])
+    assert after["train"].mean() == pytest.approx(1.0)  # normalised on the train background
+    fitted = PtWeights(attrs["pt_weights_edges"], attrs["pt_weights_ratio"])
+    np.testing.assert_allclose(after["test"], fitted(pt_test, signal=False))
+    # negative control: the pooled fit (the old merge) moves with the valid/test events
+    pooled = [pt_weights_from_sample(p["signal"], p["bg"], settings) for p in (pts, changed)]
+    assert np.abs(pooled[0].ratio - pooled[1].ratio).max() > 0.1
+    assert not np.array_equal(
+        pooled[0](pts["bg"][: train["bg"]], False), pooled[1](pts["bg"][: train["bg"]], False)
+    )
+
+
+def test_muon_pt_weights_need_train_events(tmp_path):
+    pts = {"signal": np.array([20.0]), "bg": np.array([30.0])}  # 1 event: round(0.64) = 1
+    with pytest.raises(ValueError, match="no train events to fit the pT weights"):
+        train_pt_weights({"signal": pts["signal"], "bg": pts["bg"][:0]}, MuonGenSettings())
+    weights, attrs = train_pt_weights(pts, MuonGenSettings())
+    assert attrs["pt_weights_fitted_on"] == "train"
 
 
 @pytest.mark.slow  # Pythia events (a few seconds each)

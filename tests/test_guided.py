@@ -609,3 +609,19 @@ def test_constant_candidates_are_dropped_before_ranking():
     kept, names = drop_constant_columns(values, ["et_1_0_0", "et_2_1_0", "ht_const"])
     assert names == ["et_2_1_0"]
     np.testing.assert_array_equal(kept[:, 0], varying)
+
+
+def test_constant_means_equal_to_relative_tolerance_whatever_the_scale():
+    """A kappa = -1-like column (one 1e14 event, the rest of order one) that varies only
+    where its values are small is informative and kept; a column equal to relative rounding
+    is constant at any scale (1e-30 or 1e30)."""
+    from leptonid.guided.search import drop_constant_columns
+
+    rng = np.random.default_rng(4)
+    soft = rng.lognormal(size=200)
+    soft[7] = 1e14
+    ones = 1.0 + rng.normal(scale=1e-15, size=200)
+    values = np.column_stack([soft, 1e-30 * ones, 1e30 * ones, 1e-30 * soft])
+    kept, names = drop_constant_columns(values, ["soft", "tiny_const", "huge_const", "tiny_soft"])
+    assert names == ["soft", "tiny_soft"]
+    np.testing.assert_array_equal(kept, values[:, [0, 3]])

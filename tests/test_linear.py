@@ -100,3 +100,18 @@ def test_bad_settings_and_one_class_are_named():
     ones = np.ones(100, dtype=np.int8)
     with pytest.raises(ValueError, match="a class has no train weight"):
         fit(x, ones, w, x, ones, w)
+
+
+def test_standardisation_and_direction_come_from_train_only():
+    """The moments, the direction and the score scale are statistics of train: changing the
+    valid rows (shifted and rescaled) moves none of them when the shrinkage is fixed (valid
+    may only choose among the shrinkages). Negative control: the same change on train does."""
+    x, y, w = gaussian_classes(1500, 4, seed=5)
+    xv, yv, wv = gaussian_classes(800, 4, seed=6)
+    settings = LinearSettings(shrinkages=(1e-3,))
+    base, _ = fit(x, y, w, xv, yv, wv, settings)
+    other_valid, _ = fit(x, y, w, 3.0 * xv + 100.0, yv, wv, settings)
+    other_train, _ = fit(3.0 * x + 100.0, y, w, xv, yv, wv, settings)
+    for name in ("mean", "std", "direction", "centre", "scale"):
+        np.testing.assert_array_equal(getattr(other_valid, name), getattr(base, name))
+    assert not np.allclose(other_train.mean, base.mean)

@@ -59,6 +59,8 @@ class PublishedWriter:
     ``{"et": ((31, 31, 1), "float32"), "y": ((), "int8")}``.  n_events: events per key in all
     (an int for every key, or a mapping key -> int for layouts whose keys hold different
     numbers of events, like the muon file's signal and background groups).
+    attrs: attributes of the file's root (e.g. the provenance of a statistic fitted on the
+    data, such as the generated muons' pT weights); :func:`scale_published` copies them.
     Each key's rows fill train, then valid, then test, in the order they are appended.
     """
 
@@ -68,8 +70,10 @@ class PublishedWriter:
         layout: Mapping[str, tuple[tuple[int, ...], str]],
         n_events: int | Mapping[str, int],
         compression: str | None = "lzf",
+        attrs: Mapping[str, object] | None = None,
     ):
         self.path = Path(path)
+        self.attrs = dict(attrs or {})
         self.layout = {
             key: (tuple(shape), np.dtype(dtype)) for key, (shape, dtype) in layout.items()
         }
@@ -85,6 +89,7 @@ class PublishedWriter:
     def __enter__(self) -> PublishedWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = h5py.File(_temporary(self.path), "w")
+        self._file.attrs.update(self.attrs)
         for key, (shape, dtype) in self.layout.items():
             group = _create_group(self._file, key)
             for split in SPLITS:
@@ -192,7 +197,8 @@ def scale_published(
     ``standardise``: (x - mean) / std per column, mean and std (ddof 0) of the source's train
     split only; a column with std 0 is divided by 1.  Other keys are copied unchanged.  Each
     target group records its transform in attributes: ``transform`` ('divide', 'standardise'
-    or 'copy') and ``divisor`` or ``mean``/``std``.  Same keys, shapes and dtypes as source.
+    or 'copy') and ``divisor`` or ``mean``/``std``.  Same keys, shapes and dtypes as source;
+    the root attributes of source are copied.
     """
     source, target = Path(source), Path(target)
     overlap = sorted(set(divide) & set(standardise))
@@ -204,6 +210,7 @@ def scale_published(
             missing = sorted((set(divide) | set(standardise)) - set(src))
             if missing:
                 raise ValueError(f"{source}: keys to scale {missing} are not in the file")
+            dst.attrs.update(src.attrs)
             for key in src:
                 group = _create_group(dst, key)
                 if key in divide:

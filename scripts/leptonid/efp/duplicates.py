@@ -11,13 +11,29 @@ import pandas as pd
 AUDIT_COLUMNS = ["dropped", "kept", "max_deviation_sample", "max_deviation", "confirmed"]
 
 
-def min_max_normalise(values: np.ndarray) -> np.ndarray:
-    """(N, C) -> (N, C) float64 scaled to [0, 1] per column; a constant column becomes 0."""
+def relative_deviation(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """|a - b| / max(|a|, |b|) per event (0 where both are 0), elementwise with broadcasting.
+
+    Scale-free: each event is compared at its own magnitude, so a column whose scale is set
+    by a few huge values (kappa = -1: one soft cell gives z = 1 / ET of 1e4 or more) is still
+    compared digit by digit where its values are small. 0 for equal values, 1 when exactly one
+    is 0, up to 2 for opposite signs; NaN or infinity give NaN (never equal).
+    """
     values = np.asarray(values, dtype=np.float64)
-    low, high = values.min(axis=0), values.max(axis=0)
-    span = high - low
-    scale = np.divide(1.0, span, out=np.zeros_like(span), where=span > 0)
-    return (values - low) * scale
+    reference = np.asarray(reference, dtype=np.float64)
+    magnitude = np.maximum(np.abs(values), np.abs(reference))
+    difference = np.abs(values - reference)
+    with np.errstate(invalid="ignore"):
+        return np.divide(
+            difference, magnitude, out=np.where(magnitude == 0, 0.0, np.nan), where=magnitude > 0
+        )
+
+
+def _log_magnitude(values: np.ndarray) -> np.ndarray:
+    """log|x| (0 where x = 0): within tolerance per event, two columns are within
+    -log(1 - tolerance) of each other here (and have the same zeros)."""
+    magnitude = np.abs(values)
+    return np.log(magnitude, out=np.zeros_like(magnitude), where=magnitude > 0)
 
 
 def find_duplicate_efps(
@@ -30,35 +46,49 @@ def find_duplicate_efps(
     sample: (S, C) EFP values of a random sample of train events, columns in canonical order.
     full: name -> (N,) values of that EFP on all train events (read on demand, only for the
     suspected pairs).
-    tolerance: largest max |difference| of min-max normalised values still called identical.
+    tolerance: largest relative difference per event, |a - b| <= tolerance * max(|a|, |b|)
+    (:func:`relative_deviation`), still called identical; in [0, 1).
 
-    Two EFPs are candidates when their normalised sample values differ by at most tolerance
-    everywhere; a candidate is confirmed when the same holds on all events (normalised on all
-    events). Going through the columns in canonical order, a column is dropped when it is
-    confirmed identical to an earlier kept column (the first such one in canonical order): the
-    first name of every identity class is kept. A constant column normalises to 0, so constant
-    columns form one class.
+    Duplicates are identical polynomials, so two EFPs are compared value by value, each event
+    at its own magnitude: no column-wide scale (the min-max normalisation of the authors'
+    code lets one huge value, common at kappa = -1, hide every difference among the small
+    ones). Two EFPs are candidates when they agree on every sampled event; a candidate is
+    confirmed when they agree on all events. Going through the columns in canonical order, a
+    column is dropped when it is confirmed identical to an earlier kept column (the first
+    such one in canonical order): the first name of every identity class is kept. A scaled
+    or shifted copy is not identical (it is kept).
     Returns the audit: one row per suspected identity checked on all events, with columns
     dropped (the later name), kept (the earlier kept name it was compared with),
-    max_deviation_sample, max_deviation (on all events) and confirmed (max_deviation <=
-    tolerance: the later name is dropped). Rows in canonical order of the later names; a column
-    stops being compared at its first confirmed identity.
+    max_deviation_sample, max_deviation (on all events; the largest relative difference) and
+    confirmed (max_deviation <= tolerance: the later name is dropped). Rows in canonical order
+    of the later names; a column stops being compared at its first confirmed identity.
     """
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"duplicate tolerance must be in [0, 1), got {tolerance}")
     names = list(sample.columns)
-    normalised = min_max_normalise(sample.to_numpy(dtype=np.float64))
-    # Any two columns within tolerance have projections within tolerance * sum|weights|, so a
-    # window in projection order holds every candidate of a column (no pair is missed).
-    weights = np.linspace(1.0, 2.0, len(normalised))
-    projection = weights @ normalised
-    window = tolerance * weights.sum() * (1 + 1e-9) + 1e-12
+    values = sample.to_numpy(dtype=np.float64)
+    finite = np.isfinite(values).all(axis=0)
+    bad = [name for name, ok in zip(names, finite, strict=True) if not ok]
+    if bad:
+        raise ValueError(
+            f"{len(bad)} EFP column(s) hold NaN or infinity on the sampled train events: "
+            f"{', '.join(bad[:5])}"
+        )
+    # Within tolerance per event, two columns' log-magnitudes differ by at most
+    # -log1p(-tolerance) on every event, so their projections differ by at most that times
+    # sum|weights|: a window in projection order holds every candidate (no pair is missed).
+    weights = np.linspace(1.0, 2.0, len(values))
+    projection = weights @ _log_magnitude(values)
+    window = -np.log1p(-tolerance) * weights.sum() * (1 + 1e-9) + 1e-9 * (
+        1.0 + np.abs(projection).max(initial=0.0)
+    )
     order = np.argsort(projection, kind="stable")
     sorted_projection = projection[order]
 
     def on_all_events(column: int) -> np.ndarray:
-        """Min-max normalised values of one column on all events (read anew: memory holds
-        two columns, whatever the number of identities)."""
-        values = np.asarray(full[names[column]], dtype=np.float64)
-        return min_max_normalise(values[:, None])[:, 0]
+        """Values of one column on all events (read anew: memory holds two columns,
+        whatever the number of identities)."""
+        return np.asarray(full[names[column]], dtype=np.float64)
 
     kept = np.ones(len(names), dtype=bool)
     rows = []
@@ -71,11 +101,11 @@ def find_duplicate_efps(
         candidates = candidates[(candidates < column) & kept[candidates]]
         if candidates.size == 0:
             continue
-        deviation = np.abs(normalised[:, candidates] - normalised[:, [column]]).max(axis=0)
+        deviation = relative_deviation(values[:, candidates], values[:, [column]]).max(axis=0)
         suspected = deviation <= tolerance
         this = on_all_events(column) if suspected.any() else None
         for candidate, on_sample in zip(candidates[suspected], deviation[suspected], strict=True):
-            on_all = float(np.abs(on_all_events(candidate) - this).max())
+            on_all = float(relative_deviation(on_all_events(candidate), this).max())
             confirmed = on_all <= tolerance
             rows.append((names[column], names[candidate], float(on_sample), on_all, confirmed))
             if confirmed:

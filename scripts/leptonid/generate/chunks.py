@@ -5,7 +5,9 @@ A chunk file is a plain HDF5 file with one dataset per array, named ``<key>`` (e
 and renamed when complete, without timestamps (same events, same bytes).  Merging streams the
 chunks in chunk order into :class:`leptonid.publish.PublishedWriter`, so the first 64 % of the
 events (per class for muons) go to train, the next 16 % to valid and the rest to test, and
-writes the scaled companion file with :func:`leptonid.publish.scale_published`.
+writes the scaled companion file with :func:`leptonid.publish.scale_published`.  Every
+statistic of the data fitted at the merge (the muons' pT weights, the electrons'
+standardisation) is fitted on the train events only.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import h5py
 import numpy as np
 
 from leptonid.data.simulate_electrons import ELECTRON_LAYOUT, IMAGE_KEYS, STANDARDISED_KEYS
-from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, published_layout
+from leptonid.data.simulate_muons import CLASSES, MuonSimSettings, PtWeights, published_layout
 from leptonid.generate.muons import MuonGenSettings, pt_weights_from_sample
-from leptonid.publish import PublishedWriter, scale_published
+from leptonid.publish import PublishedWriter, scale_published, split_sizes
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,16 @@ def merge_muon_chunks(
     unscaled_path: str | os.PathLike,
     scaled_path: str | os.PathLike,
     settings: MuonGenSettings,
-) -> None:
+) -> PtWeights:
     """unscaled_data.h5 and data.h5 (same content, as published) of the muon layout.
 
     Groups images_*, iso_*, weights_*, pt_* per class (signal, bg); the background weights
-    reweight its pT distribution to the signal's over the whole sample
-    (:func:`leptonid.generate.muons.pt_weights_from_sample`), signal weights are 1.
+    reweight its pT distribution to the signal's (signal weights are 1). The reweighting is a
+    statistic of the data, so it is fitted on the train events of each class only
+    (:func:`train_pt_weights`) and applied to every split: valid and test never shape what
+    the models are trained on. Both files record its provenance in their root attributes
+    (``pt_weights_fitted_on`` = 'train', the bin edges and ratios, the events it saw).
+    Returns the fitted weights.
     """
     pts = {label: [] for label in CLASSES}
     for path in chunk_paths:
@@ -110,10 +116,15 @@ def merge_muon_chunks(
         for label in CLASSES:
             pts[label].append(chunk[f"{label}/pt"])
     pts = {label: np.concatenate(parts) for label, parts in pts.items()}
-    weights = pt_weights_from_sample(pts["signal"], pts["bg"], settings)
+    weights, attrs = train_pt_weights(pts, settings)
+    log.info(
+        "pT weights fitted on the train split only (%d signal, %d background muons), "
+        "applied to every split",
+        attrs["pt_weights_train_events"][0], attrs["pt_weights_train_events"][1],
+    )  # fmt: skip
     layout = published_layout(MuonSimSettings(iso_radii=settings.iso_radii))
     sizes = {name: len(pts[name.rsplit("_", 1)[1]]) for name in layout}
-    with PublishedWriter(unscaled_path, layout, sizes) as writer:
+    with PublishedWriter(unscaled_path, layout, sizes, attrs=attrs) as writer:
         for path in chunk_paths:
             chunk = read_chunk(path)
             for label in CLASSES:
@@ -131,6 +142,34 @@ def merge_muon_chunks(
         unscaled_path, len(pts["signal"]), len(pts["bg"]), len(chunk_paths),
     )  # fmt: skip
     scale_published(unscaled_path, scaled_path, divide={}, standardise=())
+    return weights
+
+
+def train_pt_weights(
+    pts: Mapping[str, np.ndarray], settings: MuonGenSettings
+) -> tuple[PtWeights, dict[str, object]]:
+    """The pT reweighting fitted on the train events of each class, and its provenance.
+
+    pts: class ('signal', 'bg') -> (n,) pT of all its events in chunk order; the published
+    writer gives the first ``split_sizes(n)["train"]`` of them to train
+    (:func:`leptonid.publish.split_sizes`), and only those enter the fit. Returns the weights
+    and the attributes recorded in the published files.
+    """
+    train = {label: pts[label][: split_sizes(len(pts[label]))["train"]] for label in CLASSES}
+    if any(len(values) == 0 for values in train.values()):
+        raise ValueError(
+            "generate: no train events to fit the pT weights on "
+            f"({len(train['signal'])} signal, {len(train['bg'])} background); "
+            "raise generate.n_events"
+        )
+    weights = pt_weights_from_sample(train["signal"], train["bg"], settings)
+    attrs = {
+        "pt_weights_fitted_on": "train",
+        "pt_weights_train_events": np.array([len(train["signal"]), len(train["bg"])]),
+        "pt_weights_edges": weights.edges,
+        "pt_weights_ratio": weights.ratio,
+    }
+    return weights, attrs
 
 
 def write_generated_chunk(

@@ -17,8 +17,9 @@ Per event (docs/generator.md, "Muons"):
    enough for the largest cone; the image is its central 32 x 32 pixels, phi descending.
 
 The per-event weights (pT reweighting of background to signal, docs/reference.md: the published
-``weights_*``) need both classes' whole pT distributions, so they are computed when the chunks
-are merged (:func:`pt_weights_from_sample`).
+``weights_*``) need both classes' pT distributions, so they are computed when the chunks are
+merged, from the train events only (:func:`pt_weights_from_sample` called by
+:func:`leptonid.generate.chunks.train_pt_weights`), and applied to every split.
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ def generate_muon_chunk(
 def pt_weights_from_sample(
     pt_signal: np.ndarray, pt_bg: np.ndarray, settings: MuonGenSettings
 ) -> PtWeights:
-    """Background-to-signal pT reweighting from the generated sample itself.
+    """Background-to-signal pT reweighting from a generated sample (the merge passes the
+    train split's events only).
 
     weight = p_signal(pT) / p_bg(pT) in ``weight_bins`` log-spaced bins on [pt_min, pt_max]
     (signal 1), normalised so that the background weights average to 1 over the sample, as

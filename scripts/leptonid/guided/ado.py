@@ -14,10 +14,13 @@ Ties: Theta(0) = 1/2. A pair that either score does not separate (f(x) = f(x') o
 g(x) = g(x')) counts half, the same convention as the AUC (a tie is half a correct ordering)
 and as the `average-decision-ordering` package (``heaviside(0) = 0.5``). The product is formed
 from the signs of the two differences, never from the differences themselves, so it cannot
-underflow to a false tie. A difference no larger than ``RTOL`` times the largest |value| of
-that score is rounding noise and also counts as a tie: an EFP that is constant up to
-floating-point error (1_0_0 at kappa = 1 is sum z = 1 for every event) then has ADO exactly
-1/2 instead of ordering pairs by the last bits of its sums.
+underflow to a false tie. A difference no larger than ``RTOL`` times the larger |value| of
+the pair itself, |f(x) - f(x')| <= RTOL max(|f(x)|, |f(x')|), is rounding noise and also
+counts as a tie: an EFP that is constant up to floating-point error (1_0_0 at kappa = 1 is
+sum z = 1 for every event) then has ADO exactly 1/2 instead of ordering pairs by the last
+bits of its sums. The tolerance is per pair, never a column-wide scale: at kappa = -1 one soft
+cell can give an EFP of 1e12 on one event, and a tolerance set by that value would tie every
+pair of the ordinary events (values of order one), whose ordering is the information.
 
 Everything is vectorised over pairs (and over candidate columns in ``ado_columns``); pairs are
 given as two index arrays into the event arrays, drawn once by ``draw_pairs``.
@@ -31,7 +34,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-RTOL = 1e-12  # |difference| <= RTOL * max|score| is rounding noise: a tie
+RTOL = 1e-12  # |difference| <= RTOL * max(|a|, |b|) of the pair is rounding noise: a tie
 
 # Pairs are processed in chunks so that the two (chunk x candidates) buffers stay this small
 # (cache-sized: the work is dominated by gathering the pairs' rows).
@@ -96,10 +99,12 @@ def _check_pairs(n_events: int, signal_index: np.ndarray, background_index: np.n
 def _signs(
     values: np.ndarray, signal_index: np.ndarray, background_index: np.ndarray, rtol: float
 ) -> np.ndarray:
-    """sign(values[signal] - values[background]), (P,), 0 where the difference is rounding."""
-    difference = values[signal_index] - values[background_index]
+    """sign(values[signal] - values[background]), (P,), 0 where the difference is rounding
+    (at most rtol times the larger |value| of the pair)."""
+    first, second = values[signal_index], values[background_index]
+    difference = first - second
     signs = np.sign(difference)
-    signs[np.abs(difference) <= rtol * np.max(np.abs(values), initial=0.0)] = 0.0
+    signs[np.abs(difference) <= rtol * np.maximum(np.abs(first), np.abs(second))] = 0.0
     return signs
 
 
@@ -114,7 +119,8 @@ def decision_ordering(
 
     f, g: (N,) scores of the same N events (any units, only the order matters).
     signal_index, background_index: (P,) pair members. Returns (P,) float64 in {0, 0.5, 1}.
-    rtol: differences up to rtol * max|score| count as ties (module docstring).
+    rtol: differences up to rtol times the pair's larger |score| count as ties (module
+    docstring).
     """
     f = np.asarray(f, dtype=np.float64)
     g = np.asarray(g, dtype=np.float64)
@@ -186,16 +192,14 @@ def ado_columns(
     # counted exactly per chunk of pairs (whole rows gathered at once).
     g_sign = _signs(g, signal_index, background_index, rtol)
     n_columns = features.shape[1]
-    tolerance = rtol * np.max(np.abs(features), axis=0, initial=0.0)  # (K,) rounding per column
-    # two (chunk x K) float64 buffers of about _BLOCK_BYTES, at least 256 pairs per chunk
-    chunk = min(n_pairs, max(_MIN_CHUNK, _BLOCK_BYTES // (16 * max(1, n_columns))))
+    # three (chunk x K) float64 buffers of about _BLOCK_BYTES, at least 256 pairs per chunk
+    chunk = min(n_pairs, max(_MIN_CHUNK, _BLOCK_BYTES // (24 * max(1, n_columns))))
     # A column-major table (as pandas returns) is gathered through its transpose (K, N).
     column_major = features.flags.f_contiguous and not features.flags.c_contiguous
     table, axis = (features.T, 1) if column_major else (features, 0)
     shape = (n_columns, chunk) if column_major else (chunk, n_columns)
-    tolerance = tolerance[:, None] if column_major else tolerance
     pair_axis = 1 if column_major else 0
-    first, second = np.empty(shape), np.empty(shape)
+    first, second, third = np.empty(shape), np.empty(shape), np.empty(shape)
     agreement = np.zeros(n_columns, dtype=np.int64)
     report_every = max(chunk, n_pairs // 10)  # progress in the rule's log, about 10 lines
     for start in range(0, n_pairs, chunk):
@@ -203,14 +207,20 @@ def ado_columns(
         if n_pairs > 10 * chunk and start // report_every != stop // report_every:
             log.info("ADO of %d candidates: %d / %d pairs", n_columns, stop, n_pairs)
         part = (slice(None), slice(0, stop - start)) if column_major else slice(0, stop - start)
-        a, b = first[part], second[part]
+        a, b, d = first[part], second[part], third[part]
         # indices were range-checked above; mode="clip" lets np.take write into out directly
         np.take(table, signal_index[start:stop], axis=axis, out=a, mode="clip")
         np.take(table, background_index[start:stop], axis=axis, out=b, mode="clip")
-        np.subtract(a, b, out=a)
+        np.subtract(a, b, out=d)
+        # the pair's rounding tolerance, rtol * max(|a|, |b|) = rtol (|a + b| + |a - b|) / 2
+        np.add(a, b, out=b)
+        np.abs(b, out=b)
+        np.abs(d, out=a)
+        b += a
+        b *= 0.5 * rtol
         # sign_f * sign_g summed over pairs = #(d g > tol) - #(d g < -tol), d = f_s - f_b
-        a *= g_sign[None, start:stop] if column_major else g_sign[start:stop, None]
-        agreement += (a > tolerance).sum(axis=pair_axis) - (a < -tolerance).sum(axis=pair_axis)
+        d *= g_sign[None, start:stop] if column_major else g_sign[start:stop, None]
+        agreement += (d > b).sum(axis=pair_axis) - (d < -b).sum(axis=pair_axis)
     out = 0.5 + agreement / (2.0 * n_pairs)
     return fold(out) if folded else out
 

@@ -65,7 +65,10 @@ def drop_constant_columns(
 
     Such an observable carries no information (e.g. 1_0_0 at kappa = 1 is sum_i z_i = 1 for
     every event, since the cell ET is normalised); its ADO is 1/2 up to rounding, and rounding
-    must never decide a pick. Constant means max - min <= rtol * max|value| on these events.
+    must never decide a pick. Constant means every value equals every other to relative
+    tolerance, max - min <= rtol * max|value| on these events: scale-free (the same at any
+    unit), and a column that varies only where its values are small (kappa = -1: one soft
+    cell's event at 1e12, the rest of order one) varies.
     """
     if values.shape[1] == 0:
         return values, list(names)

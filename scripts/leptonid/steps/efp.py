@@ -143,12 +143,15 @@ def deduplicate_efps(
     size = min(settings.dedup_sample_size, table.n_events)
     rows = np.sort(rng.choice(table.n_events, size=size, replace=False))
     sample = pd.DataFrame(table.read(names, rows=rows), columns=names)
-    audit = find_duplicate_efps(sample, _Columns(table), settings.dedup_tolerance)
+    try:
+        audit = find_duplicate_efps(sample, _Columns(table), settings.dedup_tolerance)
+    except ValueError as error:
+        raise io.DataError(f"{train_index}: {error}") from None
     dropped = set(audit.loc[audit["confirmed"], "dropped"])
     kept = [name for name in names if name not in dropped]
     log.info(
         "%d EFPs: %d suspected identities on %d sampled events, %d confirmed on all %d train "
-        "events (tolerance %g), %d kept",
+        "events (relative tolerance per event %g), %d kept",
         len(names),
         len(audit),
         size,
