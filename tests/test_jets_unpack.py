@@ -13,7 +13,7 @@ from leptonid.jets import benchmark
 from leptonid.jets.preprocess import jet_images, particle_inputs
 from leptonid.jets.substructure import substructure_features
 from leptonid.steps.jets import KEYS, merge_generated_jets, unpack_jets
-from test_jets_benchmark import random_jets
+from test_jets_benchmark import booby_trap, random_jets
 
 
 def outputs_in(directory):
@@ -54,6 +54,21 @@ def test_a_bad_file_leaves_no_output(tmp_path):
     with pytest.raises(benchmark.BenchmarkFormatError, match="test.h5"):
         unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
     assert not (tmp_path / "test").exists() or not any((tmp_path / "test").iterdir())
+
+
+def test_a_booby_trapped_file_runs_nothing_and_leaves_no_output(tmp_path):
+    """The issue's file: data_columns replaced by a pickle that calls code. unpack_jets stops
+    with a named error before reading a row; the code never runs."""
+    rng = np.random.default_rng(14)
+    path = tmp_path / "train.h5"
+    benchmark.write_benchmark(path, random_jets(rng, 6), rng.integers(0, 2, size=6))
+    marker = tmp_path / "pwned"
+    booby_trap(path, "table", "data_columns", marker)
+    outputs = outputs_in(tmp_path / "train")
+    with pytest.raises(benchmark.UnsafeMetadataError, match=r"train.h5: attribute 'data_columns'"):
+        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
+    assert not marker.exists()
+    assert not (tmp_path / "train").exists() or not any((tmp_path / "train").iterdir())
 
 
 def test_merge_shares_the_chunks_in_order(tmp_path):
