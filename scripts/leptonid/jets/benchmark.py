@@ -467,9 +467,17 @@ def _read_rows(
     result = np.empty((last - first, len(names)), dtype=np.float64)
     for source, pairs in wanted.items():
         array = np.asarray(arrays[source]).reshape(last - first, -1)
-        out, positions = map(list, zip(*pairs, strict=True))
+        out, positions = (_as_slice(indices) for indices in zip(*pairs, strict=True))
         result[:, out] = array[:, positions]
     return result
+
+
+def _as_slice(indices) -> slice | list[int]:
+    """A run of consecutive indices as a slice (a view, not a gather), else the list."""
+    indices = list(indices)
+    if indices == list(range(indices[0], indices[0] + len(indices))):
+        return slice(indices[0], indices[0] + len(indices))
+    return indices
 
 
 def _validate(path: Path, key: str, start: int, values: np.ndarray, labels: np.ndarray) -> None:
