@@ -38,6 +38,7 @@ rule download_dataset:
     params:
         url=download_url,
         sha256=pinned_sha256,
+        md5=pinned_md5,
         pin_key=sha256_config_key,
     script:
         "../scripts/download_dataset.py"

@@ -82,6 +82,12 @@ def pinned_sha256(wildcards):
     return (download.get("sha256") or {}).get(wildcards.file)
 
 
+def pinned_md5(wildcards):
+    """The pinned md5 digest of a published file (what Zenodo publishes), or None."""
+    download = dataset_config(wildcards.dataset).get("download") or {}
+    return (download.get("md5") or {}).get(wildcards.file)
+
+
 def sha256_config_key(wildcards):
     """Where the digest of a published file is pinned in the config (for messages)."""
     return f"datasets.{wildcards.dataset}.download.sha256['{wildcards.file}']"

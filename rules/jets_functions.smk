@@ -2,8 +2,8 @@
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
 # SPLIT_FILES: the benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5,
-# test.h5).
-from leptonid.jets.benchmark import SPLIT_FILES
+# test.h5); REJECTION_EFFICIENCIES: where the top-tagging table quotes 1/eps_B (0.3, 0.5).
+from leptonid.jets.benchmark import REJECTION_EFFICIENCIES, SPLIT_FILES
 
 JET_DATASETS = datasets_of_kind("jets")
 # The keys unpack_jets writes, all at once (leptonid.steps.jets).
@@ -11,8 +11,6 @@ JET_KEYS = ["jet", "constituents", "hl", "mass", "y", "weight"]
 # Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
 JET_SPLIT_FRACTIONS = {"train": 0.6, "valid": 0.2, "test": 0.2}
 JET_BLOCK_ROWS = 20000  # jets per unpacking block: about 250 MB of arrays at a time
-# The benchmark's background rejections are quoted at these signal efficiencies.
-TOP_TAGGING_EFFICIENCIES = (0.3, 0.5)
 
 
 def jets_published_file(wildcards):
@@ -48,7 +46,7 @@ def top_tagging_params(wildcards):
     """The benchmark's values per result name (datasets.<name>.benchmark_reference)."""
     missing = [
         eps
-        for eps in TOP_TAGGING_EFFICIENCIES
+        for eps in REJECTION_EFFICIENCIES
         if eps not in config["evaluation"]["signal_efficiencies"]
     ]
     if missing:

@@ -1,7 +1,8 @@
-"""Rule download_dataset: fetch one published file and check its sha256 digest.
+"""Rule download_dataset: fetch one published file and check its pinned digests (sha256, md5).
 
-See :func:`leptonid.steps.data.download_dataset`: an unpinned digest is logged with the config
-key to pin it; a failed transfer or a mismatch stops the rule and leaves no file.
+See :func:`leptonid.steps.data.download_dataset`: with no digest pinned, a warning on the
+terminal and in the log gives the digests and the config key to pin them; a failed transfer or a
+mismatch stops the rule and leaves no file.
 """
 
 from leptonid.logs import log_to

@@ -13,6 +13,7 @@ import yaml
 from leptonid import io
 
 PIN_KEY = "datasets.electrons.download.sha256['data.h5']"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -40,8 +41,65 @@ def test_unpinned_digest_is_logged_with_the_key_to_pin(tmp_path, published, capl
     with caplog.at_level(logging.INFO, logger="leptonid.io"):
         io.download_file(url, dest, sha256=None, pin_key=PIN_KEY)
     assert dest.read_bytes() == content
-    warning = next(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert digest in warning and PIN_KEY in warning and "no sha256 pinned" in warning
+    warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
+    message = warning.getMessage()
+    assert digest in message and PIN_KEY in message and "no digest pinned" in message
+    assert hashlib.md5(content).hexdigest() in message
+    assert warning.terminal  # leptonid.logs.TERMINAL: shown on the terminal too
+
+
+def test_pinned_md5_is_checked(tmp_path, published, caplog):
+    """md5 (what Zenodo publishes) pins a file as sha256 does: no warning; a mismatch refused."""
+    url, content, digest = published
+    md5 = hashlib.md5(content).hexdigest()
+    with caplog.at_level(logging.INFO, logger="leptonid.io"):
+        assert io.download_file(url, tmp_path / "a.h5", md5=md5.upper(), pin_key=PIN_KEY) == digest
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    dest = tmp_path / "out" / "b.h5"
+    with pytest.raises(io.DownloadError) as error:
+        io.download_file(url, dest, sha256=digest, md5="0" * 32, pin_key=PIN_KEY)
+    message = str(error.value)
+    assert "md5 mismatch" in message and md5 in message and "0" * 32 in message
+    assert "datasets.electrons.download.md5['data.h5']" in message
+    assert list(dest.parent.iterdir()) == []
+
+
+TERMINAL_JOB = """
+import sys
+sys.path.insert(0, {scripts!r})
+from leptonid.logs import log_to
+log_to({log!r})
+from leptonid import io
+io.download_file({url!r}, {dest!r}, sha256={sha256!r}, pin_key="the.key")
+"""
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_an_unpinned_download_warns_on_the_terminal_of_a_rule_job(tmp_path, published, pinned):
+    """Inside a rule job (leptonid.logs.log_to sends stderr to the log) the warning still
+    reaches the job's original stderr, which Snakemake shows; a pinned download says
+    nothing there (negative control)."""
+    url, _, digest = published
+    log = tmp_path / "job.log"
+    code = TERMINAL_JOB.format(
+        scripts=str(REPO / "scripts"),
+        log=str(log),
+        url=url,
+        dest=str(tmp_path / "d.h5"),
+        sha256=digest if pinned else None,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, log.read_text()
+    assert done.stdout == ""
+    if pinned:
+        assert done.stderr == ""
+        assert "no digest pinned" not in log.read_text()
+    else:
+        assert "no digest pinned" in done.stderr and digest in done.stderr
+        assert "the.key" in done.stderr
+        assert "no digest pinned" in log.read_text()
 
 
 def test_mismatch_names_url_file_and_digests_and_keeps_nothing(tmp_path, published):
@@ -75,8 +133,6 @@ def test_uppercase_pinned_digest_is_accepted(tmp_path, published):
 # ---------------------------------------------------------------------------------------------
 # The data sources of rules/data.smk, through a Snakemake dry run
 # ---------------------------------------------------------------------------------------------
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def dry_run(tmp_path, electrons: dict, target: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,6 +100,21 @@ def test_reads_the_fixed_format_too(tmp_path, small_file):
     assert [blk.start for blk in benchmark.read_blocks(fixed, block_rows=5)] == [0, 5, 10]
 
 
+def test_zlib_is_read_and_a_filter_h5py_lacks_is_named(tmp_path, small_file, jets):
+    compressed = tmp_path / "zlib.h5"
+    benchmark.write_benchmark(compressed, *jets, complevel=5)  # pandas' default library: zlib
+    np.testing.assert_array_equal(
+        benchmark.read_benchmark(compressed).constituents,
+        benchmark.read_benchmark(small_file).constituents,
+    )
+    blosc = tmp_path / "blosc.h5"
+    pd.read_hdf(small_file, "table").to_hdf(
+        blosc, key="table", mode="w", format="table", complevel=5, complib="blosc"
+    )
+    with pytest.raises(BenchmarkFormatError, match=r"blosc.h5 \(key 'table'\): .*filter 'blosc'"):
+        benchmark.count_jets(blosc)
+
+
 def test_more_than_200_constituents_are_cut_and_fewer_padded():
     many = np.ones((2, 250, 4))
     assert benchmark.pad_constituents(many).shape == (2, 200, 4)
@@ -172,3 +189,107 @@ def test_bad_values_name_file_key_row_and_column(tmp_path, small_file, column, v
 def test_block_rows_must_be_positive(small_file):
     with pytest.raises(ValueError, match="block_rows"):
         next(benchmark.read_blocks(small_file, block_rows=0))
+
+
+# ------------------------------------------------------------------------------ pickled metadata
+class Trap:
+    """Unpickling it creates the directory ``marker`` (os.mkdir): a booby-trapped file's attack."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def booby_trap(path, node: str, attribute: str, marker) -> bytes:
+    """Overwrite one attribute of an HDF5 file with an armed pickle, as PyTables stores
+    pickles (protocol 0, a fixed-length string ending with STOP); returns the pickle."""
+    import pickle
+
+    import h5py
+
+    raw = pickle.dumps(Trap(marker), protocol=0)
+    with h5py.File(path, "r+") as h5:
+        h5[node].attrs[attribute] = np.bytes_(raw)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "file_format, node, attribute",
+    [
+        ("table", "table", "data_columns"),  # the issue's file: an attribute nobody needs
+        ("table", "table/table", "values_block_0_kind"),  # the column names the reader needs
+        ("table", "/", "TITLE"),
+        ("fixed", "table", "axis0_variety"),
+    ],
+)
+def test_a_booby_trapped_file_is_refused_without_running_anything(
+    tmp_path, small_file, file_format, node, attribute
+):
+    """Every reader entry point refuses the file naming it, the node and the attribute, and
+    the pickle's code never runs (no marker file)."""
+    import pickle
+
+    path = small_file
+    if file_format == "fixed":
+        path = rewrite(tmp_path / "fixed.h5", pd.read_hdf(small_file, "table"), format="fixed")
+    marker = tmp_path / "pwned"
+    raw = booby_trap(path, node, attribute, marker)
+    with pytest.raises(benchmark.UnsafeMetadataError) as error:
+        benchmark.read_benchmark(path)
+    message = str(error.value)
+    assert str(path) in message and repr(attribute) in message and "GLOBAL" in message
+    with pytest.raises(benchmark.UnsafeMetadataError):
+        benchmark.count_jets(path)
+    with pytest.raises(benchmark.UnsafeMetadataError):
+        next(benchmark.read_blocks(path, block_rows=2))
+    assert not marker.exists()
+    # Negative control: the trap is armed; unpickling the attribute does create the marker.
+    pickle.loads(raw)
+    assert marker.exists()
+
+
+def test_plain_pickle_reads_pandas_metadata_as_pickle_would(small_file):
+    """Every pickled attribute pandas and PyTables wrote decodes to what pickle.loads gives
+    (the test unpickles its own file; the reader never does)."""
+    import pickle
+
+    import h5py
+
+    decoded = 0
+    with h5py.File(small_file, "r") as h5:
+        nodes = [h5]
+        h5.visit(lambda name: nodes.append(h5[name]))
+        for node in nodes:
+            for name, value in node.attrs.items():
+                if isinstance(value, np.bytes_) and value.endswith(b"."):
+                    expected = pickle.loads(bytes(value))
+                    assert benchmark.plain_pickle(bytes(value), name) == expected, name
+                    decoded += 1
+    assert decoded >= 8  # info, non_index_axes, values_block_*_kind, data_columns, ...
+
+
+def test_plain_pickle_refuses_code_and_names_malformed_data():
+    import pickle
+
+    armed = pickle.dumps(Trap("never"), protocol=0)
+    with pytest.raises(benchmark.UnsafeMetadataError, match=r"where: .*GLOBAL"):
+        benchmark.plain_pickle(armed, "where")
+    with pytest.raises(BenchmarkFormatError, match="where: not a readable pickle"):
+        benchmark.plain_pickle(b"(lp0\nVE_0\n", "where")  # no STOP
+    plain = {"a": [1, 2.5, None, True, ("x", "y"), 2**70], "b": {}, "c": [[], ()]}
+    for protocol in range(6):
+        assert benchmark.plain_pickle(pickle.dumps(plain, protocol), "w") == plain
+    assert benchmark.plain_pickle(pickle.dumps([b"z"], 3), "w") == [b"z"]
+
+
+def test_columns_are_found_by_name_in_any_order(tmp_path, small_file):
+    frame = pd.read_hdf(small_file, "table")
+    shuffled = frame[frame.columns[::-1]]
+    for file_format in ("table", "fixed"):
+        path = rewrite(tmp_path / f"reversed_{file_format}.h5", shuffled, format=file_format)
+        block = benchmark.read_benchmark(path)
+        np.testing.assert_array_equal(
+            block.constituents, benchmark.read_benchmark(small_file).constituents
+        )

@@ -1,6 +1,7 @@
 """unpack_jets (leptonid.steps.jets): a benchmark-layout file to the workflow's arrays, block by
 block, equal to the preprocessing applied to the whole file at once; no partial output on a
-bad file; merge_generated_jets shares chunks among the three files."""
+bad file; merge_generated_jets shares chunks among the three files; top_tagging_table refuses
+metrics without the rejections it reports."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from leptonid.generate.chunks import write_chunk
 from leptonid.jets import benchmark
 from leptonid.jets.preprocess import jet_images, particle_inputs
 from leptonid.jets.substructure import substructure_features
-from leptonid.steps.jets import KEYS, merge_generated_jets, unpack_jets
-from test_jets_benchmark import random_jets
+from leptonid.steps.jets import KEYS, merge_generated_jets, top_tagging_table, unpack_jets
+from test_jets_benchmark import booby_trap, random_jets
 
 
 def outputs_in(directory):
@@ -56,6 +57,21 @@ def test_a_bad_file_leaves_no_output(tmp_path):
     assert not (tmp_path / "test").exists() or not any((tmp_path / "test").iterdir())
 
 
+def test_a_booby_trapped_file_runs_nothing_and_leaves_no_output(tmp_path):
+    """The issue's file: data_columns replaced by a pickle that calls code. unpack_jets stops
+    with a named error before reading a row; the code never runs."""
+    rng = np.random.default_rng(14)
+    path = tmp_path / "train.h5"
+    benchmark.write_benchmark(path, random_jets(rng, 6), rng.integers(0, 2, size=6))
+    marker = tmp_path / "pwned"
+    booby_trap(path, "table", "data_columns", marker)
+    outputs = outputs_in(tmp_path / "train")
+    with pytest.raises(benchmark.UnsafeMetadataError, match=r"train.h5: attribute 'data_columns'"):
+        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
+    assert not marker.exists()
+    assert not (tmp_path / "train").exists() or not any((tmp_path / "train").iterdir())
+
+
 def test_merge_shares_the_chunks_in_order(tmp_path):
     rng = np.random.default_rng(13)
     chunks = []
@@ -78,3 +94,28 @@ def test_merge_shares_the_chunks_in_order(tmp_path):
     np.testing.assert_array_equal(train, everything[:12])
     np.testing.assert_array_equal(test, everything[16:])
     assert set(pd.read_hdf(outputs["valid"], "table")["ttv"]) == {1}
+
+
+def test_top_tagging_table_refuses_metrics_without_its_rejections(tmp_path):
+    """Metrics evaluated without 0.5 in evaluation.signal_efficiencies: a named error, no
+    table with an empty column; a null rejection (collapsed model) stays an empty cell."""
+    good = {"name": "images", "model": "nn", "auc": 0.98, "rejection_0.3": 900.0}
+    collapsed = {"name": "hl", "model": "nn", "auc": None}
+    collapsed.update({"rejection_0.3": None, "rejection_0.5": None})
+    paths = []
+    for entry in ({**good, "rejection_0.5": 120.0}, collapsed):
+        paths.append(str(tmp_path / f"{entry['name']}.json"))
+        io.write_json(paths[-1], entry)
+    outputs = {"table": str(tmp_path / "t.csv"), "markdown": str(tmp_path / "t.md")}
+    published = {"images": {"tagger": "CNN", "auc": 0.9814, "rejection_0.3": 913.6}}
+    table = top_tagging_table(paths, outputs, {"published": published}).set_index("name")
+    assert table.loc["images", "rejection_0.5"] == 120.0
+    assert table.loc["images", "benchmark_rejection_0.3"] == 913.6
+    assert pd.isna(table.loc["hl", "rejection_0.3"])
+
+    missing = str(tmp_path / "metrics" / "images.json")
+    io.write_json(missing, good)  # no rejection_0.5
+    outputs = {"table": str(tmp_path / "u.csv"), "markdown": str(tmp_path / "u.md")}
+    with pytest.raises(ValueError, match=r"metrics/images.json: no 'rejection_0.5'.*signal_eff"):
+        top_tagging_table([missing], outputs, {"published": published})
+    assert not (tmp_path / "u.csv").exists() and not (tmp_path / "u.md").exists()

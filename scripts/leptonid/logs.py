@@ -10,6 +10,11 @@ Every rule script calls :func:`log_to` first, with ``snakemake.log[0]``.  From t
 - an uncaught exception is logged with its traceback, so a failed job, local or on SLURM, has
   its reason in ``logs/`` (Snakemake prints the log of a failed job with ``show-failed-logs``).
 
+- a record logged with ``extra=TERMINAL`` (a warning the user must see while the workflow runs,
+  e.g. a download trusted without a pinned digest) also goes to the job's original standard
+  error, which Snakemake shows in the terminal (or the cluster job's output), as well as to the
+  log.
+
 Progress bars are drawn only on a terminal (``sys.stderr.isatty()``), so inside a rule they give
 way to the periodic progress lines of the log.
 """
@@ -23,6 +28,8 @@ import threading
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# ``log.warning(..., extra=TERMINAL)``: the record reaches the terminal as well as the log.
+TERMINAL = {"terminal": True}
 
 
 def log_to(path: str | os.PathLike) -> None:
@@ -35,6 +42,7 @@ def log_to(path: str | os.PathLike) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
+    terminal = os.fdopen(os.dup(2), "w", buffering=1)  # the original stderr, kept for TERMINAL
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         os.dup2(descriptor, 1)
@@ -43,8 +51,12 @@ def log_to(path: str | os.PathLike) -> None:
         os.close(descriptor)
     handler = logging.FileHandler(path, mode="a")
     handler.setFormatter(logging.Formatter(FORMAT))
+    shown = logging.StreamHandler(terminal)
+    shown.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    shown.addFilter(lambda record: bool(getattr(record, "terminal", False)))
     root = logging.getLogger()
     root.addHandler(handler)
+    root.addHandler(shown)
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

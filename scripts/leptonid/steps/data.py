@@ -137,14 +137,16 @@ def write_muon_dataset(
 
 
 def download_dataset(outputs: Mapping, params: Mapping) -> str:
-    """Fetch one published file (params url, sha256 or None, pin_key) to ``outputs["h5"]`` and
-    check its digest (``leptonid.io.download_file``: an unpinned digest is logged with the
-    config key to pin it; a failed transfer or a mismatch leaves no file). Returns the digest."""
-    sha256 = params["sha256"]
+    """Fetch one published file (params url, sha256 and md5 or None, pin_key) to
+    ``outputs["h5"]`` and check its pinned digests (``leptonid.io.download_file``: with none
+    pinned, a warning on the terminal and in the log gives the digests and the config key to
+    pin; a failed transfer or a mismatch leaves no file). Returns the sha256 digest."""
+    sha256, md5 = params["sha256"], params.get("md5")
     return io.download_file(
         url=str(params["url"]),
         dest=str(outputs["h5"]),
         sha256=str(sha256) if sha256 else None,
+        md5=str(md5) if md5 else None,
         pin_key=str(params["pin_key"]),
     )
 

@@ -168,29 +168,47 @@ def top_tagging_table(
 ) -> pd.DataFrame:
     """Our AUC and rejections at 30 % and 50 % signal efficiency per model, beside the
     benchmark paper's values for the same model family (params published: name -> entry),
-    labelled as computed on other data (docs/jets.md)."""
+    labelled as computed on other data (docs/jets.md).
+
+    A metrics file without a rejection the table needs (evaluate_model computes one per
+    ``evaluation.signal_efficiencies``) raises ValueError naming the file, the key and the
+    config key, rather than leaving the column empty; a rejection that is null in the file
+    (a collapsed model, or no background left at that efficiency) stays an empty cell.
+    """
     from leptonid import metrics
+    from leptonid.jets.benchmark import REJECTION_EFFICIENCIES
 
     rows = []
     published = params.get("published") or {}
     for path in metrics_paths:
         entry = io.read_json(path)
         reference = published.get(entry["name"]) or {}
-        rows.append(
+        row = {
+            "name": entry["name"],
+            "model": entry.get("model"),
+            "auc": entry.get("auc"),
+            "auc_low": entry.get("auc_low"),
+            "auc_high": entry.get("auc_high"),
+        }
+        for eps in REJECTION_EFFICIENCIES:
+            key = metrics.rejection_key(eps)
+            if key not in entry:
+                raise ValueError(
+                    f"{path}: no {key!r}: the top-tagging table needs the background rejection "
+                    f"at signal efficiencies {list(REJECTION_EFFICIENCIES)}; add them to "
+                    "evaluation.signal_efficiencies"
+                )
+            row[key] = entry[key]
+        row.update(
             {
-                "name": entry["name"],
-                "model": entry.get("model"),
-                "auc": entry.get("auc"),
-                "auc_low": entry.get("auc_low"),
-                "auc_high": entry.get("auc_high"),
-                "rejection_0.3": entry.get(metrics.rejection_key(0.3)),
-                "rejection_0.5": entry.get(metrics.rejection_key(0.5)),
                 "benchmark_tagger": reference.get("tagger"),
                 "benchmark_auc": reference.get("auc"),
-                "benchmark_rejection_0.3": reference.get("rejection_0.3"),
-                "benchmark_rejection_0.5": reference.get("rejection_0.5"),
             }
         )
+        for eps in REJECTION_EFFICIENCIES:
+            key = metrics.rejection_key(eps)
+            row[f"benchmark_{key}"] = reference.get(key)
+        rows.append(row)
     table = pd.DataFrame(rows)
     io.write_text(outputs["table"], table.to_csv(index=False))
     note = (
