@@ -216,7 +216,7 @@ def set_value(key, index, value, split="valid"):
         ("et", (3, 10, 12, 0), 7000.0, "pixel 7000.0 above the bound 6500 (sqrt(s)/2)"),
         ("he", (3, 0, 0, 0), -0.5, "negative value (-0.5); pixel must be >= 0"),
         ("hl", (3, 0), -0.1, "negative value (-0.1); R_had must be >= 0"),
-        ("hl", (3, 1), 0.03, "w_eta2 0.03 above the bound 0.025"),
+        ("hl", (3, 1), 0.04, "w_eta2 0.04 above the bound 0.0375"),
         ("hl", (3, 4), 2.5, "sigma_eta_eta 2.5 above the bound 2"),
         ("hl", (3, 6), 9000.0, "iso_04 9000.0 above the bound 7056.878"),
         ("mass", (3, 0), 8000.0, "mass 8000.0 above the bound 7056.878"),
@@ -231,7 +231,7 @@ def test_a_value_outside_its_bound_names_event_value_and_bound(
 
 
 def test_values_inside_their_bounds_unpack_unchanged(tmp_path):
-    edges = {"et": ((3, 15, 15, 0), 6499.0), "hl": ((3, 1), 0.025)}
+    edges = {"et": ((3, 15, 15, 0), 6499.0), "hl": ((3, 1), 0.0375)}
 
     def change(split, arrays):
         for key, (index, value) in edges.items():
@@ -293,9 +293,9 @@ def test_scaled_groups_are_checked_in_raw_units(tmp_path):
         out = tmp_path / "hl.feather"
         io.unpack_key(path, "electrons", PHYSICAL_KEYS, "valid", "hl", out, 0)
         h5["et/valid"][2, 5, 5, 0] = 70.0  # 7000 GeV
-        h5["hl/valid"][2, 1] = (0.03 - mean[1]) / std[1]  # w_eta2 = 0.03
+        h5["hl/valid"][2, 1] = (0.04 - mean[1]) / std[1]  # w_eta2 = 0.04
     assert "pixel 7000.0 above the bound 6500" in unpack_error(path, "et", split="valid")
-    assert "w_eta2 0.03 above the bound 0.025" in unpack_error(path, "hl", split="valid")
+    assert "w_eta2 0.04 above the bound 0.0375" in unpack_error(path, "hl", split="valid")
 
 
 def test_a_file_of_unknown_scale_gets_the_scale_free_checks_and_says_so(tmp_path, caplog):

@@ -172,7 +172,9 @@ _IMAGE_BOUNDS = (
 # non-negative sums, RMS widths inside their windows, isolation sums of ECal energy.
 _HL_BOUNDS = (
     Bound("R_had", low=0.0, column=0),
-    Bound("w_eta2", low=0.0, high=ECAL.d_eta, column=1),  # RMS of eta within +-1 column
+    # an RMS of eta positions inside a 3-cell window is at most half its width, whatever
+    # point of a cell its eta stands for (published values reach 0.025, one cell)
+    Bound("w_eta2", low=0.0, high=1.5 * ECAL.d_eta, column=1),
     Bound("R_phi", low=0.0, column=2),
     Bound("R_eta", low=0.0, column=3),
     Bound("sigma_eta_eta", low=0.0, high=2.0, column=4),  # RMS distance within +-2 cells
