@@ -106,6 +106,7 @@ def unpack_settings(wildcards):
         "kind": dataset_kind(wildcards.dataset),
         "keys": list(dataset_config(wildcards.dataset)["keys"]),
         "seed": stage_seed(SEED_OFFSETS["shuffle"]),
+        "ecm_gev": plan.collision_energy(dataset_config(wildcards.dataset)),
     }
 
 

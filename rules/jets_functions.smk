@@ -26,13 +26,17 @@ def jets_published_file(wildcards):
 
 
 def unpack_jets_params(wildcards):
-    """Jets per block (memory bound of the unpacking)."""
+    """Jets per block (memory bound of the unpacking) and sqrt(s), the scale of the physical
+    bounds checked on the way (docs/reference.md "Physical bounds")."""
     unknown = sorted(set(dataset_config(wildcards.dataset)["keys"]) - set(JET_KEYS))
     if unknown:
         raise ValueError(
             f"datasets.{wildcards.dataset}.keys: {unknown} are not jets keys (known: {JET_KEYS})"
         )
-    return {"block_rows": JET_BLOCK_ROWS}
+    return {
+        "block_rows": JET_BLOCK_ROWS,
+        "ecm_gev": plan.collision_energy(dataset_config(wildcards.dataset)),
+    }
 
 
 def jet_train_arrays(wildcards):

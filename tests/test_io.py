@@ -61,10 +61,11 @@ def electron_file(tmp_path, sizes=SIZES, change=None, name="data.h5"):
 
 
 def muon_arrays(n_signal: int, n_bg: int, split: str, channel: bool = False, pt_2d=False):
-    """One split of a tiny muon file; every event carries a unique id in all of its keys."""
+    """One split of a tiny muon file; every event carries a unique id in all of its keys (as
+    GeV and weights, inside the physical bounds: ids below 1000 are signal)."""
     ids = {
-        "signal": 1000 * (SPLITS.index(split) + 1) + np.arange(n_signal),
-        "bg": 100000 + 1000 * (SPLITS.index(split) + 1) + np.arange(n_bg),
+        "signal": 100 * (SPLITS.index(split) + 1) + np.arange(n_signal),
+        "bg": 1000 + 100 * (SPLITS.index(split) + 1) + np.arange(n_bg),
     }
     arrays = {}
     for cls, event_id in ids.items():
@@ -355,7 +356,7 @@ def test_muons_merge_and_shuffle_identically_for_every_key(tmp_path, monkeypatch
         np.testing.assert_array_equal(iso[:, 2], event_id * 1.5)
         np.testing.assert_array_equal(weight, (event_id * 0.25).astype(np.float32))
         np.testing.assert_array_equal(pt[:, 0], event_id + 0.5)
-        np.testing.assert_array_equal(y, (event_id < 100000).astype(np.int8))
+        np.testing.assert_array_equal(y, (event_id < 1000).astype(np.int8))
         assert y.sum() == n_signal
         # signal rows then background rows, reordered by the seeded permutation of the split
         published = muon_arrays(n_signal, n_bg, split)

@@ -29,6 +29,11 @@ rows, shuffled by :func:`shuffle_permutation` (seeded from the config seed and t
 so it is the same permutation for every key of a split).  Keys in the file that are not
 asked for (``efpe``, ``efph``, ``et_mass``, ``ee_mass``, ...) are ignored.
 
+Every unpacked value is checked against its physical bounds (docs/reference.md "Physical
+bounds": :class:`Bound`, :func:`physical_limits`, in raw units: :func:`stored_units`), every
+chunk against its Fletcher32 checksum where the file carries one (:func:`checksum_mismatch`),
+and a split without events is refused.
+
 Feather array files (docs/architecture.md, "Feather array layout")
 ------------------------------------------------------------------
 One Arrow table with a single column ``values``: a plain column for (N,) arrays, a
@@ -67,7 +72,7 @@ from tqdm import tqdm
 
 from leptonid.geometry import ECAL, HCAL, MUON
 from leptonid.logs import TERMINAL
-from leptonid.settings import SPLITS
+from leptonid.settings import DEFAULT_ECM_GEV, SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,31 @@ class DownloadError(RuntimeError):
 # ----------------------------------------------------------------------------------------------
 
 
+# Symbolic upper bounds, resolved from sqrt(s) by :func:`physical_limits`.
+BEAM = "beam"
+CANDIDATE = "candidate"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A physical range of a key's raw values (docs/reference.md "Physical bounds").
+
+    what: the quantity, named in errors ('pixel', 'image sum', 'R_had', ...).
+    low, high: the range (None: open on that side); ``high`` may be :data:`BEAM` (sqrt(s)/2)
+        or :data:`CANDIDATE` (the most energy one object inside an image window can carry).
+    column: the one column of a (N, d) key it applies to; None: every value of the event.
+    total: the bound is on the sum of the event's values (an image's energy).
+    positive: values must exceed ``low`` (weights), not only reach it.
+    """
+
+    what: str
+    low: float | None = None
+    high: float | str | None = None
+    column: int | None = None
+    total: bool = False
+    positive: bool = False
+
+
 @dataclass(frozen=True)
 class KeyLayout:
     """Where one unpacked key comes from in a published file.
@@ -97,9 +127,12 @@ class KeyLayout:
     shapes: accepted per-event shapes in the file (without N); ``None`` matches any length.
     out_shape: per-event shape written; None keeps the published one.
     constants: for built keys, the value of every event of each class position.
-    dtype: numpy dtype written; None keeps the published one (in native byte order).
+    dtype: numpy dtype written; None keeps the published one (in native byte order), except
+        that integer or bool values of a non-label key are cast to float32 (logged).
     label: the key is a class label: values must be 0 or 1 and both classes present.
-    non_negative: the values are energies (image pixels): a negative value is an error.
+    image: the values are pixel energies (E or ET): never negative, whatever the file's scale,
+        and the unpack log reports the share of all-zero images.
+    bounds: the physical ranges of the raw values (in GeV where they are energies).
     """
 
     groups: tuple[str, ...] = ()
@@ -108,7 +141,8 @@ class KeyLayout:
     constants: tuple[float, ...] = ()
     dtype: str | None = None
     label: bool = False
-    non_negative: bool = False
+    image: bool = False
+    bounds: tuple[Bound, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -119,26 +153,54 @@ class PublishedLayout:
     classes: tuple[str, ...]
     keys: dict[str, KeyLayout]
     shuffle: bool  # merge the class positions with a seeded permutation (muons)
+    # published file names whose values are scaled by a transform the file does not record
+    # (the authors' electron data.h5): without a group attribute ``transform`` (written by
+    # leptonid.publish), only the scale-free checks apply there (docs/reference.md
+    # "Physical bounds")
+    scaled_names: tuple[str, ...] = ()
 
 
 _ECAL_IMAGE = (*ECAL.shape, 1)
 _HCAL_IMAGE = (*HCAL.shape, 1)
 
+# docs/reference.md "Physical bounds": a cell holds at most one beam's energy, an image (one
+# candidate, its window's deposits) at most CANDIDATE; ET <= E, so both hold for ET images.
+_IMAGE_BOUNDS = (
+    Bound("pixel", low=0.0, high=BEAM),
+    Bound("image sum", high=CANDIDATE, total=True),
+)
+# The 7 HL features (docs/reference.md "The 7 high-level features", in file order): ratios of
+# non-negative sums, RMS widths inside their windows, isolation sums of ECal energy.
+_HL_BOUNDS = (
+    Bound("R_had", low=0.0, column=0),
+    # an RMS of eta positions inside a 3-cell window is at most half its width, whatever
+    # point of a cell its eta stands for (published values reach 0.025, one cell)
+    Bound("w_eta2", low=0.0, high=1.5 * ECAL.d_eta, column=1),
+    Bound("R_phi", low=0.0, column=2),
+    Bound("R_eta", low=0.0, column=3),
+    Bound("sigma_eta_eta", low=0.0, high=2.0, column=4),  # RMS distance within +-2 cells
+    Bound("iso_03", low=0.0, high=CANDIDATE, column=5),
+    Bound("iso_04", low=0.0, high=CANDIDATE, column=6),
+)
+
 ELECTRONS = PublishedLayout(
     kind="electrons",
     classes=("all",),
     keys={
-        "et": KeyLayout(groups=("et",), shapes=(_ECAL_IMAGE,), non_negative=True),
-        "ee": KeyLayout(groups=("ee",), shapes=(_ECAL_IMAGE,), non_negative=True),
-        "ht": KeyLayout(groups=("ht",), shapes=(_HCAL_IMAGE,), non_negative=True),
-        "he": KeyLayout(groups=("he",), shapes=(_HCAL_IMAGE,), non_negative=True),
-        "hl": KeyLayout(groups=("hl",), shapes=((7,),)),
-        "mass": KeyLayout(groups=("mass",), shapes=((1,),)),
+        "et": KeyLayout(groups=("et",), shapes=(_ECAL_IMAGE,), image=True, bounds=_IMAGE_BOUNDS),
+        "ee": KeyLayout(groups=("ee",), shapes=(_ECAL_IMAGE,), image=True, bounds=_IMAGE_BOUNDS),
+        "ht": KeyLayout(groups=("ht",), shapes=(_HCAL_IMAGE,), image=True, bounds=_IMAGE_BOUNDS),
+        "he": KeyLayout(groups=("he",), shapes=(_HCAL_IMAGE,), image=True, bounds=_IMAGE_BOUNDS),
+        "hl": KeyLayout(groups=("hl",), shapes=((7,),), bounds=_HL_BOUNDS),
+        "mass": KeyLayout(
+            groups=("mass",), shapes=((1,),), bounds=(Bound("mass", low=0.0, high=CANDIDATE),)
+        ),
         "y": KeyLayout(groups=("y",), shapes=((),), dtype="int8", label=True),
         # docs/reference.md 1: the published electron data carries no per-event weights.
         "weight": KeyLayout(constants=(1.0,), dtype="float64"),
     },
     shuffle=False,
+    scaled_names=("data.h5",),
 )
 
 MUONS = PublishedLayout(
@@ -149,11 +211,27 @@ MUONS = PublishedLayout(
             groups=("images_signal", "images_bg"),
             shapes=(MUON.shape, (*MUON.shape, 1)),
             out_shape=(*MUON.shape, 1),
-            non_negative=True,
+            image=True,
+            bounds=_IMAGE_BOUNDS,
         ),
-        "iso": KeyLayout(groups=("iso_signal", "iso_bg"), shapes=((None,),)),
-        "weight": KeyLayout(groups=("weights_signal", "weights_bg"), shapes=((),), dtype="float64"),
-        "pt": KeyLayout(groups=("pt_signal", "pt_bg"), shapes=((), (1,)), out_shape=(1,)),
+        "iso": KeyLayout(
+            groups=("iso_signal", "iso_bg"),
+            shapes=((None,),),
+            bounds=(Bound("isolation", low=0.0),),  # cone ET sums (over the muon pT)
+        ),
+        "weight": KeyLayout(
+            groups=("weights_signal", "weights_bg"),
+            shapes=((),),
+            dtype="float64",
+            # pT reweighting: 0 where the signal has no events at that pT, never negative
+            bounds=(Bound("weight", low=0.0),),
+        ),
+        "pt": KeyLayout(
+            groups=("pt_signal", "pt_bg"),
+            shapes=((), (1,)),
+            out_shape=(1,),
+            bounds=(Bound("muon pT", low=0.0, high=BEAM, positive=True),),
+        ),
         # docs/reference.md 2: signal and background are stored apart; the workflow builds labels.
         "y": KeyLayout(constants=(1, 0), dtype="int8", label=True),
     },
@@ -161,6 +239,27 @@ MUONS = PublishedLayout(
 )
 
 LAYOUTS = {layout.kind: layout for layout in (ELECTRONS, MUONS)}
+
+
+def _half_diagonal(geometry) -> float:
+    """Half the diagonal of an image window in Delta R (eta x phi)."""
+    return math.hypot(geometry.n_eta * geometry.d_eta, geometry.n_phi * geometry.d_phi) / 2
+
+
+# The widest lepton image window's half-diagonal in Delta R (the HCal image's, about 0.57): no
+# deposit of an image is further from its centre, in angle as well (docs/reference.md).
+_WINDOW_HALF_DIAGONAL = max(_half_diagonal(geometry) for geometry in (ECAL, HCAL, MUON))
+
+
+def physical_limits(ecm_gev: float, half_angle: float = _WINDOW_HALF_DIAGONAL) -> dict:
+    """The symbolic upper bounds in GeV for collisions at sqrt(s) = ``ecm_gev``
+    (docs/reference.md "Physical bounds"): :data:`BEAM` = sqrt(s)/2, and :data:`CANDIDATE` =
+    sqrt(s) / (1 + cos half_angle), the most energy a set of particles within ``half_angle``
+    of one direction can carry (the rest of the event must balance its momentum); about
+    1.09 sqrt(s)/2 for the lepton image windows."""
+    if not (math.isfinite(ecm_gev) and ecm_gev > 0):
+        raise DataError(f"sqrt(s) must be a positive number of GeV, got {ecm_gev!r}")
+    return {BEAM: ecm_gev / 2, CANDIDATE: ecm_gev / (1 + math.cos(half_angle))}
 
 
 def layout_for(kind: str) -> PublishedLayout:
@@ -317,6 +416,29 @@ def published_summary(h5_path: str | os.PathLike, kind: str, keys: Iterable[str]
     """:func:`check_published` on a file given by path."""
     with _open_h5(Path(h5_path)) as h5:
         return check_published(h5, kind, keys)
+
+
+def stored_units(group: h5py.Group, layout: PublishedLayout) -> tuple | None:
+    """(offset, scale) such that raw = stored * scale + offset for one published group, from
+    the group's ``transform`` attribute (:func:`leptonid.publish.scale_published`: 'copy',
+    'divide' by ``divisor``, 'standardise' with ``mean`` and ``std``).  A group without the
+    attribute holds raw values, unless the file's name is one of the layout's
+    ``scaled_names`` (the authors' scaled electron data.h5): then, as for a transform not
+    known here, the scale is unknown and None is returned."""
+    transform = group.attrs.get("transform")
+    if isinstance(transform, bytes):
+        transform = transform.decode()
+    if transform == "copy" or (
+        transform is None and Path(group.file.filename).name not in layout.scaled_names
+    ):
+        return 0.0, 1.0
+    if transform == "divide":
+        return 0.0, float(group.attrs["divisor"])
+    if transform == "standardise":
+        return np.asarray(group.attrs["mean"], np.float64), np.asarray(
+            group.attrs["std"], np.float64
+        )
+    return None
 
 
 def shuffle_permutation(n: int, seed: int, split: str) -> np.ndarray:
@@ -799,12 +921,77 @@ def _gather(sources, offsets: np.ndarray, index: np.ndarray) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+def _raw_values(
+    rows: np.ndarray, positions: np.ndarray, units: list[tuple]
+) -> tuple[np.ndarray, np.ndarray | float]:
+    """The rows as raw values, (n, values) (float64 unless stored raw), and the rounding slack
+    of each value.
+
+    positions: the class position of each row; units: (offset, scale) per class position
+    (:func:`stored_units`).  Stored floats carry a relative error of their precision, so a raw
+    value may miss a bound by 4 eps (|raw| + |offset|): that is the slack, 0 for integers.
+    """
+    flat = rows.reshape(len(rows), -1)
+    eps = 4 * np.finfo(flat.dtype).eps if flat.dtype.kind == "f" else 0.0
+    if all(np.all(offset == 0) and np.all(scale == 1) for offset, scale in units):
+        return flat, eps * np.abs(flat) if eps else 0.0  # raw as stored: no copy
+    raw = flat.astype(np.float64)
+    offset_of = np.zeros_like(raw)
+    for position, (offset, scale) in enumerate(units):
+        mine = positions == position
+        raw[mine] = raw[mine] * scale + offset
+        offset_of[mine] = np.abs(offset)
+    return raw, eps * (np.abs(raw) + offset_of)
+
+
+def _number(value: float) -> str:
+    """A value in an error message: 7 significant digits, '-100.0', '1.198577e+30'."""
+    return str(float(f"{value:.7g}"))
+
+
+def _outside(bound: Bound, raw: np.ndarray, slack, limits: dict) -> tuple[int, str] | None:
+    """(event, description) of the first event whose raw values break ``bound``, or None."""
+    values, slack = raw, np.broadcast_to(slack, raw.shape)
+    if bound.column is not None:
+        values, slack = values[:, bound.column], slack[:, bound.column]
+    if bound.total:
+        values, slack = values.sum(axis=1, dtype=np.float64), slack.sum(axis=1, dtype=np.float64)
+    values, slack = values.reshape(len(raw), -1), slack.reshape(len(raw), -1)
+    found = []
+    if bound.low is not None:
+        low = values + slack <= bound.low if bound.positive else values + slack < bound.low
+        if low.any():
+            event = int(np.argmax(low.any(axis=1)))
+            value = float(values[event][low[event]][0])
+            if bound.low == 0 and value < 0:
+                text = f"negative value ({_number(value)}); {bound.what} must be >= 0"
+            else:
+                sign = ">" if bound.positive else ">="
+                text = f"{bound.what} {_number(value)}; must be {sign} {bound.low:g}"
+            found.append((event, text))
+    if bound.high is not None:
+        high = limits[bound.high] if isinstance(bound.high, str) else bound.high
+        above = values - slack > high
+        if above.any():
+            event = int(np.argmax(above.any(axis=1)))
+            value = float(values[event][above[event]][0])
+            name = {BEAM: " (sqrt(s)/2)", CANDIDATE: " (one candidate's energy)"}.get(
+                bound.high, ""
+            )
+            found.append((event, f"{bound.what} {_number(value)} above the bound {high:.7g}{name}"))
+    return min(found, key=lambda problem: problem[0]) if found else None
+
+
 def _first_problem(
-    rows: np.ndarray, label: bool, non_negative: bool = False
+    rows: np.ndarray, spec: KeyLayout, raw: tuple | None, limits: dict
 ) -> tuple[int, str] | None:
-    """(event, description) of the first event of a chunk with a non-finite value, for
-    energies (non_negative) a negative value or, for labels, a value other than 0 and 1;
-    None when the chunk is fine."""
+    """(event, description) of the first event of a chunk with a value no collision gives:
+    non-finite, outside one of ``spec.bounds`` (docs/reference.md "Physical bounds") or, for
+    labels, other than 0 and 1; None when the chunk is fine.
+
+    raw: (values, slack) of :func:`_raw_values`, or None when the file's scale is unknown:
+    then of the bounds only the scale-free one is checked, pixels >= 0.
+    """
     problems = []
     if rows.dtype.kind == "f":
         bad = ~np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
@@ -812,20 +999,122 @@ def _first_problem(
             event = int(np.argmax(bad))
             value = rows[event][~np.isfinite(rows[event])].flat[0]
             problems.append((event, f"non-finite value ({value})"))
-    if non_negative and rows.dtype.kind in "if":
-        bad = (rows.reshape(len(rows), -1) < 0).any(axis=1)
-        if bad.any():
-            event = int(np.argmax(bad))
-            value = rows[event][rows[event] < 0].flat[0]
-            problems.append((event, f"negative value ({value}); pixel energies must be >= 0"))
+    for bound in spec.bounds:
+        if raw is not None:
+            problem = _outside(bound, *raw, limits)
+        elif spec.image and bound.low == 0 and not bound.total:  # any scale keeps the sign
+            stored = rows.reshape(len(rows), -1)
+            problem = _outside(Bound(bound.what, low=0.0), stored, 0.0, limits)
+        else:
+            problem = None
+        if problem is not None:
+            problems.append(problem)
     if problems:  # the first bad event; non-finite first when both
         return min(problems, key=lambda problem: problem[0])
-    if label:
+    if spec.label:
         bad = (rows != 0) & (rows != 1)
         if bad.any():
             event = int(np.argmax(bad))
             return event, f"label {rows[event]}; labels must be 0 or 1"
     return None
+
+
+class _ValueSummary:
+    """Running min, max, mean (and, for images, the share of all-zero images) of a key's
+    values as written: the per-key summary of the unpack log, so that odd data show at once."""
+
+    def __init__(self, image: bool):
+        self.image = image
+        self.n = self.values = self.empty = 0
+        self.total = 0.0
+        self.low, self.high = math.inf, -math.inf
+
+    def add(self, rows: np.ndarray) -> None:
+        flat = rows.reshape(len(rows), -1)
+        if flat.size == 0:
+            return
+        self.n += len(flat)
+        self.values += flat.size
+        self.total += float(flat.sum(dtype=np.float64))
+        self.low = min(self.low, float(flat.min()))
+        self.high = max(self.high, float(flat.max()))
+        if self.image:
+            self.empty += int((~flat.any(axis=1)).sum())
+
+    def result(self) -> dict:
+        result = {
+            "min": self.low,
+            "max": self.high,
+            "mean": self.total / self.values if self.values else math.nan,
+        }
+        if self.image:
+            result["empty_share"] = self.empty / self.n if self.n else math.nan
+        return result
+
+
+def _output_dtype(spec: KeyLayout, in_dtype: np.dtype, where: str) -> np.dtype:
+    """The dtype a key is written in: the layout's, else the file's, except that integer or
+    bool values of a non-label key (pixel energies, features) become float32, logged."""
+    if spec.dtype is None and not spec.label and in_dtype.kind in "biu":
+        log.warning("%s: the file stores %s values; cast to float32", where, in_dtype)
+        return np.dtype(np.float32)
+    return np.dtype(spec.dtype or in_dtype).newbyteorder("=")
+
+
+def fletcher32(data: bytes) -> int:
+    """HDF5's Fletcher32 checksum of ``data`` (``H5_checksum_fletcher32``, H5checksum.c):
+    sums of big-endian 16-bit words (an odd last byte as the high byte of a word), folded
+    to 16 bits every 360 words."""
+    words = np.frombuffer(data[: len(data) // 2 * 2], dtype=">u2").astype(np.int64)
+    if len(data) % 2:
+        words = np.append(words, np.int64(data[-1]) << 8)
+    sum1 = sum2 = 0
+    for start in range(0, len(words), 360):
+        block = words[start : start + 360]
+        sum2 += len(block) * sum1 + int(np.dot(np.arange(len(block), 0, -1), block))
+        sum1 += int(block.sum())
+        sum1 = (sum1 & 0xFFFF) + (sum1 >> 16)
+        sum2 = (sum2 & 0xFFFF) + (sum2 >> 16)
+    sum1 = (sum1 & 0xFFFF) + (sum1 >> 16)
+    sum2 = (sum2 & 0xFFFF) + (sum2 >> 16)
+    return (sum2 << 16) | sum1
+
+
+def checksum_mismatch(dataset: h5py.Dataset) -> str | None:
+    """Where a dataset's first chunk whose stored Fletcher32 checksum does not match its bytes
+    lies ('rows 256..511, chunk at byte 4096'); None when every chunk matches or the dataset
+    carries no checksum.  HDF5 verifies the checksum on every read but reports a mismatch only
+    as "filter returned failure", the same as a chunk that does not decompress: this names it.
+    """
+    plist = dataset.id.get_create_plist()
+    filters = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    if not filters or filters[-1] != h5py.h5z.FILTER_FLETCHER32:
+        return None  # no checksum, or one under a later filter: not readable from raw bytes
+    for i in range(dataset.id.get_num_chunks()):
+        info = dataset.id.get_chunk_info(i)
+        _, raw = dataset.id.read_direct_chunk(info.chunk_offset)
+        stored = int.from_bytes(raw[-4:], "little")
+        computed = fletcher32(raw[:-4])
+        # HDF5 also accepts the checksum with the bytes of each half swapped (old files)
+        swapped = ((computed & 0x00FF00FF) << 8) | ((computed >> 8) & 0x00FF00FF)
+        if stored not in (computed, swapped):
+            first = info.chunk_offset[0]
+            last = min(first + dataset.chunks[0], dataset.shape[0]) - 1
+            return f"rows {first}..{last}, chunk at byte {info.byte_offset}"
+    return None
+
+
+def _read_failure(error: OSError, sources) -> str:
+    """What h5py's read error means: a chunk failing its Fletcher32 checksum is named."""
+    for source in sources:
+        if isinstance(source, h5py.Dataset):
+            where = checksum_mismatch(source)
+            if where is not None:
+                return (
+                    f"Fletcher32 checksum mismatch in '{source.name.lstrip('/')}' {where}: "
+                    "its bytes changed after it was written"
+                )
+    return str(error)
 
 
 def unpack_key(
@@ -836,18 +1125,26 @@ def unpack_key(
     key: str,
     out_path: str | os.PathLike,
     seed: int,
+    ecm_gev: float | None = None,
 ) -> dict:
     """Unpack one key of one split of a published file into ``out_path`` (Feather), validated.
 
     h5_path: published file (layout in the module doc); kind: 'electrons' or 'muons';
     keys: the dataset's configured keys (all are checked to be present, with equal N);
-    key: the unpacked key to write; seed: config seed for the muon shuffle.
-    Streams :data:`CHUNK_EVENTS` events at a time and checks them on the way: values finite,
-    pixel energies non-negative, labels in {0, 1}, both classes present, every chunk readable.
-    Any failure raises :class:`DataError` naming the file, key and split (and the row, for a
-    bad value), and leaves no output (the file is written under a temporary name; temporaries
-    of ``out_path`` left by a killed earlier job are removed first).
-    Returns a summary: n, shape, dtype, bytes, seconds.
+    key: the unpacked key to write; seed: config seed for the muon shuffle; ecm_gev: sqrt(s)
+    of the collisions, the scale of the physical bounds (None: the kind's published value,
+    :data:`leptonid.settings.DEFAULT_ECM_GEV`).
+    Streams :data:`CHUNK_EVENTS` events at a time and checks them on the way: the split is
+    not empty, every chunk is readable (and matches its Fletcher32 checksum where the file
+    carries one), values are finite and inside the key's physical bounds (docs/reference.md
+    "Physical bounds", on the raw values: a scaled group's ``transform`` attribute is undone
+    first), labels in {0, 1}, both classes present.  Integer or bool values of a non-label key
+    are cast to float32 (logged).  Any failure raises :class:`DataError` naming the file, key
+    and split (and the event, the value and the bound, for a bad value), and leaves no output
+    (the file is written under a temporary name; temporaries of ``out_path`` left by a killed
+    earlier job are removed first).
+    Returns a summary: n, shape, dtype, bytes, seconds and ``values`` (min, max, mean and, for
+    images, the share of all-zero images), which is also logged.
     """
     started = time.perf_counter()
     remove_stale_temporaries(out_path)
@@ -865,6 +1162,12 @@ def unpack_key(
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
         n = int(offsets[-1])
         where = f"{h5_path}: key '{key}', split '{split}'"
+        if n == 0:
+            groups = ", ".join(f"'{group}/{split}'" for group in spec.groups) or "every key"
+            raise DataError(
+                f"{where}: empty split: {groups} holds 0 events; every split needs events of "
+                "both classes (train fits, valid chooses, test reports)"
+            )
         if spec.label and spec.constants and min(sizes) == 0:
             counts = ", ".join(f"{c} {s}" for c, s in zip(layout.classes, sizes, strict=True))
             raise DataError(f"{where}: only one class present ({counts}); both are needed")
@@ -876,9 +1179,19 @@ def unpack_key(
             sources = [np.asarray(value, dtype=spec.dtype) for value in spec.constants]
             in_shape, in_dtype = (), np.dtype(spec.dtype)
         out_shape = spec.out_shape if spec.out_shape is not None else in_shape
-        out_dtype = np.dtype(spec.dtype or in_dtype).newbyteorder("=")
+        out_dtype = _output_dtype(spec, in_dtype, where)
+        units = [stored_units(h5[group], layout) for group in spec.groups]
+        if any(unit is None for unit in units) and spec.bounds:
+            log.warning(
+                "%s: the file's scale is not recorded (no 'transform' attribute), so only "
+                "finite values%s are checked, not the physical bounds",
+                where,
+                " and pixels >= 0" if spec.image else "",
+            )
+        limits = physical_limits(float(ecm_gev or DEFAULT_ECM_GEV[kind]))
         order = shuffle_permutation(n, seed, split) if layout.shuffle else None
         counts = np.zeros(2, dtype=np.int64)
+        values = _ValueSummary(spec.image)
 
         def origin(index: np.ndarray, event: int) -> str:
             """Where unpacked event ``index[event]`` comes from in the file."""
@@ -901,9 +1214,14 @@ def unpack_key(
                 except OSError as error:  # h5py: a corrupt or truncated chunk
                     raise DataError(
                         f"{where}: cannot read events {start}..{stop - 1} from the file "
-                        f"({error}); the file is damaged: fetch or simulate it again"
+                        f"({_read_failure(error, sources)}); the file is damaged: fetch or "
+                        "simulate it again"
                     ) from None
-                problem = _first_problem(rows, spec.label, spec.non_negative)
+                raw = None
+                if spec.bounds and all(unit is not None for unit in units):
+                    positions = np.searchsorted(offsets, index, side="right") - 1
+                    raw = _raw_values(rows, positions, units)
+                problem = _first_problem(rows, spec, raw, limits)
                 if problem is not None:
                     event, what = problem
                     raise DataError(
@@ -912,7 +1230,9 @@ def unpack_key(
                     )
                 if spec.label:
                     counts += np.bincount(rows.astype(np.int64), minlength=2)
-                writer.write(rows.reshape(len(rows), *out_shape).astype(out_dtype, copy=False))
+                rows = rows.reshape(len(rows), *out_shape).astype(out_dtype, copy=False)
+                values.add(rows)
+                writer.write(rows)
             if spec.label and counts.min() == 0:
                 raise DataError(
                     f"{where}: only one class present ({counts[1]} with label 1, "
@@ -928,6 +1248,7 @@ def unpack_key(
         "dtype": out_dtype.name,
         "bytes": n * math.prod(out_shape) * out_dtype.itemsize,
         "seconds": round(seconds, 3),
+        "values": values.result(),
     }
     log.info("unpacked %s", result)
     return result

@@ -18,7 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from leptonid.settings import FeatureSet, SettingsError, model_name, split_name
+from leptonid.settings import (
+    DEFAULT_ECM_GEV,
+    FeatureSet,
+    SettingsError,
+    model_name,
+    split_name,
+)
 
 KINDS = ("electrons", "muons", "jets")
 WEIGHT_KEY = "weight"
@@ -89,3 +95,12 @@ def split_result_name(block: Mapping, name: str) -> tuple[str, str]:
         if model in settings.models and model_name(base, model, settings.primary_model) == name:
             return base, model
     raise SettingsError(f"{name!r} is not a trained model (known: {result_names(block)})")
+
+
+def collision_energy(block: Mapping) -> float:
+    """sqrt(s) in GeV of a dataset's collisions, the scale of its physical bounds: the
+    ``generate.ecm_gev`` of a generated dataset, else the published data's value by kind."""
+    generate = block.get("generate") or {}
+    if block.get("source") == "generate" and generate.get("ecm_gev") is not None:
+        return float(generate["ecm_gev"])
+    return DEFAULT_ECM_GEV[block["kind"]]

@@ -6,8 +6,10 @@ Every top-level key is a group holding three datasets ``train``, ``valid`` and `
 64 % go to train, the next 16 % to valid, the last 20 % to test (:func:`split_sizes`), so a
 simulator can hand over its events chunk by chunk and memory stays bounded by the chunk size.
 Files are written under a temporary name and renamed only when complete: a failure leaves no
-partial output.  Datasets are stored LZF-compressed (the images are mostly zeros) without
-timestamps, so the same events give bit-identical files.
+partial output.  Datasets are stored LZF-compressed (the images are mostly zeros) with a
+Fletcher32 checksum per chunk (HDF5 verifies it on every read, so a chunk altered on disk is a
+read error, which ``leptonid.io.unpack_key`` names, instead of silently wrong values) and
+without timestamps, so the same events give bit-identical files.
 
 :func:`scale_published` writes the scaled companion file (``data.h5``) from the raw one
 (``unscaled_data.h5``) and records the transform of every key in the attributes of its group.
@@ -101,6 +103,7 @@ class PublishedWriter:
                     dtype=dtype,
                     chunks=chunks,
                     compression=self.compression if n else None,
+                    fletcher32=bool(n),
                     track_times=False,
                 )
         return self
@@ -236,6 +239,7 @@ def scale_published(
                         dtype=data.dtype,
                         chunks=data.chunks,
                         compression=data.compression,
+                        fletcher32=data.fletcher32,
                         track_times=False,
                     )
                     for start in range(0, data.shape[0], chunk_size):

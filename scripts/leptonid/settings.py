@@ -22,6 +22,11 @@ NAME_SEPARATOR = "-"
 # The workflow's splits, in this order everywhere (files, rules, tables).
 SPLITS = ("train", "valid", "test")
 
+# sqrt(s) in GeV of the collisions when the config does not give one (docs/reference.md
+# "Physical bounds"): the electron and muon papers' data are 13 TeV pp, the top-tagging
+# benchmark's 14 TeV. leptonid.plan.collision_energy reads a dataset's own value.
+DEFAULT_ECM_GEV = {"electrons": 13000.0, "muons": 13000.0, "jets": 14000.0}
+
 # Per-purpose offsets added to the master ``seed`` (config): every random draw of the workflow
 # takes its seed from this one table. generate and training share 300 since their first
 # versions; they seed different generators (Pythia's per-chunk streams, TensorFlow), so the

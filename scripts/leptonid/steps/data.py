@@ -153,7 +153,9 @@ def download_dataset(outputs: Mapping, params: Mapping) -> str:
 
 def unpack_h5(inputs: Mapping, outputs: Mapping, params: Mapping, split: str, key: str) -> dict:
     """One key of one split of the published file ``inputs["h5"]`` -> ``outputs["feather"]``,
-    validated on the way (``leptonid.io.unpack_key``). params: settings (kind, keys, seed)."""
+    validated on the way (``leptonid.io.unpack_key``: physical bounds, checksums, an empty split
+    refused). params: settings (kind, keys, seed, ecm_gev: sqrt(s) of the collisions, absent
+    or None for the kind's published value)."""
     settings = params["settings"]
     return io.unpack_key(
         h5_path=str(inputs["h5"]),
@@ -163,6 +165,7 @@ def unpack_h5(inputs: Mapping, outputs: Mapping, params: Mapping, split: str, ke
         key=str(key),
         out_path=str(outputs["feather"]),
         seed=int(settings["seed"]),
+        ecm_gev=settings.get("ecm_gev"),
     )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from leptonid import io
+from leptonid.settings import DEFAULT_ECM_GEV
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,34 @@ def jet_arrays(constituents: np.ndarray, labels: np.ndarray, keys: Sequence[str]
     return arrays
 
 
+def check_jet_energies(path: str, constituents: np.ndarray, start: int, ecm_gev: float) -> None:
+    """A block of jets against docs/reference.md "Physical bounds": each constituent's energy
+    at most sqrt(s)/2 (one beam's), each jet's summed energy at most sqrt(s); a DataError names
+    the file, the key, the row, the value and the bound.  (The reader has checked that values
+    are finite and energies non-negative.) constituents: (n, 200, 4) [E, px, py, pz], GeV."""
+    energy = np.asarray(constituents[..., 0], dtype=np.float64)
+    for what, values, bound in (
+        ("constituent energy", energy.max(axis=1), ecm_gev / 2),
+        ("jet energy (sum of its constituents')", energy.sum(axis=1), ecm_gev),
+    ):
+        above = values > bound
+        if above.any():
+            row = int(np.argmax(above))
+            raise io.DataError(
+                f"{path}: key 'table', row {start + row}: {what} {values[row]:.7g} GeV above "
+                f"the bound {bound:.7g} GeV (sqrt(s) = {ecm_gev:g} GeV); the file is damaged "
+                "or not of these collisions"
+            )
+
+
 def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
     """One benchmark file (inputs h5) -> one Feather file per key (outputs, named by key).
 
-    params: block_rows (jets per block). Returns the number of jets. A bad file raises
-    leptonid.jets.benchmark.BenchmarkFormatError naming the file, key and row, and leaves no
-    output behind (every Feather file is written under a temporary name first).
+    params: block_rows (jets per block), ecm_gev (sqrt(s), the scale of
+    :func:`check_jet_energies`; default the benchmark's 14 TeV). Returns the number of jets.
+    A bad file raises leptonid.jets.benchmark.BenchmarkFormatError naming the file, key and
+    row (io.DataError for a value outside the physical bounds, or an empty file), and leaves
+    no output behind (every Feather file is written under a temporary name first).
     """
     from leptonid.jets.benchmark import count_jets, read_blocks
 
@@ -88,13 +111,15 @@ def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
         io.remove_stale_temporaries(out)
     n = count_jets(path)
     if n == 0:
-        raise ValueError(f"{path}: key 'table' holds no jets")
+        raise io.DataError(f"{path}: empty split: key 'table' holds no jets")
+    ecm_gev = float(params.get("ecm_gev") or DEFAULT_ECM_GEV["jets"])
     block_rows = int(params["block_rows"])
     started = last = time.perf_counter()
     done = 0
     with contextlib.ExitStack() as stack:
         writers = {}
         for block in read_blocks(path, block_rows):
+            check_jet_energies(path, block.constituents, block.start, ecm_gev)
             arrays = jet_arrays(block.constituents, block.labels, keys)
             for key in keys:
                 if key not in writers:
