@@ -5,7 +5,9 @@
 # (early stopping, tuning), the test split is scored later by score_model.
 # Input functions live in rules/models_functions.smk.
 # Checkpoints go to results/{dataset}/checkpoints/{feature_set}/, deliberately NOT an output:
-# Snakemake would delete it before rerunning a killed job, and the rerun resumes from it.
+# Snakemake would delete it before rerunning a killed job, and the rerun resumes from it
+# (bit-identical to an uninterrupted run). It is kept after success: Ctrl-C to Snakemake marks
+# a finished job's outputs incomplete, and the rerun writes them from the finished checkpoint.
 
 
 rule train_model:

@@ -1,8 +1,13 @@
-"""An interrupted training job resumes from its last checkpoint.
+"""An interrupted training job resumes from its last checkpoint and ends bit-identical to an
+uninterrupted run (docs/cluster.md "Preemption, time limits, resume").
 
-A real training process (the library's entry, ``python -m leptonid.steps.models``) runs on
-small synthetic Feather data; it is killed with SIGKILL as soon as it reports its 2nd checkpoint,
-rerun with the same arguments, and must continue after the checkpointed epoch and finish.
+Real training processes (the library's entry, ``python -m leptonid.steps.models``, one thread)
+run on small synthetic Feather data, with dropout and a learning-rate schedule that acts. One
+run goes through uninterrupted. The other is killed with SIGKILL as soon as it reports its 2nd
+checkpoint, its rerun gets SIGINT (Ctrl-C) after its 4th, and a third run finishes it. Both
+must end with the same history, the same weights and optimizer variables (Adam's iteration
+counter and moments), bit for bit, and score the valid split identically; the finished
+checkpoint stays for a rerun.
 """
 
 import json
@@ -19,13 +24,14 @@ import yaml
 from leptonid import io
 
 REPO = Path(__file__).resolve().parents[1]
-EPOCHS = 8
+EPOCHS = 6
+KILLS = ((2, signal.SIGKILL), (4, signal.SIGINT))  # (after checkpoint of epoch, signal)
 
 
 def write_feather_dataset(root: Path, seed: int = 3) -> None:
     """results-like layout root/{split}/{key}.feather with hl (N, 7), y (N,), weight (N,)."""
     rng = np.random.default_rng(seed)
-    for split, n in (("train", 3000), ("valid", 800)):
+    for split, n in (("train", 2000), ("valid", 600)):
         y = rng.integers(0, 2, n).astype(np.int8)
         hl = rng.normal(size=(n, 7))
         hl[:, 0] += 1.2 * y
@@ -37,7 +43,7 @@ def write_feather_dataset(root: Path, seed: int = 3) -> None:
 
 def config(tmp_path: Path) -> Path:
     network = {"conv_blocks": 1, "filters": 2, "dense_layers": 2, "units": 16}
-    network |= {"learning_rate": 0.001, "dropout": 0.0}
+    network |= {"learning_rate": 0.02, "dropout": 0.3}
     values = {
         "seed": 1,
         "datasets": {
@@ -48,7 +54,7 @@ def config(tmp_path: Path) -> Path:
             "epochs": EPOCHS,
             "patience": EPOCHS,
             "lr_factor": 0.3,
-            "lr_patience": 2,
+            "lr_patience": 1,
             "threads": 1,
         },
     }
@@ -57,51 +63,103 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
+def train_command(tmp_path: Path, name: str) -> list[str]:
+    """The training command line writing to tmp_path/name/{model,checkpoints}."""
+    command = [sys.executable, "-u", "-m", "leptonid.steps.models"]
+    command += ["--config", str(tmp_path / "config.yaml"), "--dataset", "electrons"]
+    command += ["--feature-set", "hl", "--feather-dir", str(tmp_path / "feather")]
+    command += ["--out-dir", str(tmp_path / name / "model")]
+    command += ["--checkpoint-dir", str(tmp_path / name / "checkpoints"), "--threads", "1"]
+    return command
+
+
+def interrupt(command: list[str], env: dict, epoch: int, signum: int) -> str:
+    """Run command and send it signum as soon as it reports the checkpoint of epoch."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if f"checkpoint saved: epoch {epoch}" in line:
+            process.send_signal(signum)
+            break
+    try:
+        rest, _ = process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # it ignored the signal
+        process.kill()
+        rest, _ = process.communicate()
+    output = "".join(seen) + rest
+    assert process.returncode == -signum, output[-3000:]  # ended by the signal, not finished
+    return output
+
+
+def saved_state(path: Path):
+    """(weights, optimizer variables by path) of a saved model.keras."""
+    import keras
+
+    model = keras.models.load_model(path)
+    optimizer = {variable.path: np.asarray(variable) for variable in model.optimizer.variables}
+    return model.get_weights(), optimizer
+
+
 @pytest.mark.slow
-def test_killed_training_resumes_from_its_last_checkpoint(tmp_path):
-    feather = tmp_path / "feather"
-    write_feather_dataset(feather)
-    out, checkpoints = tmp_path / "models" / "hl", tmp_path / "checkpoints" / "hl"
-    command = [
-        sys.executable,
-        "-u",
-        "-m",
-        "leptonid.steps.models",
-        "--config",
-        str(config(tmp_path)),
-    ]
-    command += ["--dataset", "electrons", "--feature-set", "hl", "--feather-dir", str(feather)]
-    command += ["--out-dir", str(out), "--checkpoint-dir", str(checkpoints), "--threads", "1"]
+def test_killed_training_resumes_bit_identical_to_an_uninterrupted_run(tmp_path):
+    from leptonid.dataset import SplitInput, split_files
+    from leptonid.steps.models import load_model
+    from leptonid.training.fit import predict_scores
+
+    write_feather_dataset(tmp_path / "feather")
+    config(tmp_path)
     pythonpath = os.pathsep.join(
         filter(None, [str(REPO / "scripts"), os.environ.get("PYTHONPATH")])
     )
     env = {**os.environ, "PYTHONPATH": pythonpath, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
-    first = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    seen = []
-    for line in first.stdout:
-        seen.append(line)
-        if "checkpoint saved: epoch 2" in line:
-            first.send_signal(signal.SIGKILL)
-            break
-    first.wait(timeout=60)
-    first.stdout.close()
-    assert first.returncode == -signal.SIGKILL, "".join(seen[-20:])
-    state = json.loads((checkpoints / "state.json").read_text())
-    killed_at = state["epoch"]
-    assert 2 <= killed_at < EPOCHS
-    assert not (out / "model.keras").exists()
+    def finish(name: str) -> str:
+        done = subprocess.run(
+            train_command(tmp_path, name), capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
 
-    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert f"resuming from checkpoint after epoch {killed_at}" in second.stdout
-    assert f"epoch {killed_at}/{EPOCHS}:" not in second.stdout  # no epoch was repeated
-    info = json.loads((out / "train_info.json").read_text())
-    assert info["resumed_from_epoch"] == killed_at
-    assert info["epochs_run"] == EPOCHS
-    history = pd.read_csv(out / "history.csv")
+    finish("uninterrupted")
+
+    resumed = tmp_path / "resumed"
+    command = train_command(tmp_path, "resumed")
+    output = ""
+    for epoch, signum in KILLS:
+        output = interrupt(command, env, epoch, signum)
+        state = json.loads((resumed / "checkpoints" / "state.json").read_text())
+        assert state["epoch"] >= epoch, output[-3000:]
+        assert not (resumed / "model" / "model.keras").exists()
+    last = state["epoch"]
+    output = finish("resumed")
+    assert f"resuming from checkpoint after epoch {last}" in output
+    assert f"epoch {last}/{EPOCHS}:" not in output  # no epoch was repeated
+    info = json.loads((resumed / "model" / "train_info.json").read_text())
+    assert info["resumed_from_epoch"] == last and info["epochs_run"] == EPOCHS
+
+    full = tmp_path / "uninterrupted" / "model"
+    history = pd.read_csv(full / "history.csv")
     assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
-    assert history["val_loss"].notna().all()
-    assert not checkpoints.exists()  # dropped once the outputs are written
+    assert history["lr"].nunique() > 1  # the schedule acted, so its state had to be restored
+    assert (resumed / "model" / "history.csv").read_bytes() == (full / "history.csv").read_bytes()
+    weights, optimizer = saved_state(full / "model.keras")
+    weights_resumed, optimizer_resumed = saved_state(resumed / "model" / "model.keras")
+    assert len(weights) == len(weights_resumed)
+    for a, b in zip(weights, weights_resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert optimizer.keys() == optimizer_resumed.keys()
+    for path, value in optimizer.items():
+        np.testing.assert_array_equal(value, optimizer_resumed[path], err_msg=path)
+    valid = SplitInput(tuple(map(str, split_files(tmp_path / "feather", "valid", ["hl"]))))
+    arrays = valid.load(["hl"])
+    scores = [
+        predict_scores(*load_model(out / "model.keras", out / "preprocess.json"), arrays)
+        for out in (full, resumed / "model")
+    ]
+    np.testing.assert_array_equal(scores[0], scores[1])
+    # The finished checkpoint stays until a run with other settings or data replaces it.
+    state = json.loads((resumed / "checkpoints" / "state.json").read_text())
+    assert state["epoch"] == EPOCHS

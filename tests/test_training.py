@@ -117,7 +117,9 @@ def test_plateau_state_reduces_lr_and_stops_like_keras():
 
 
 @pytest.mark.slow
-def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
+def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog, monkeypatch):
+    from leptonid.training import fit as fit_module
+
     train, valid = flat_split(1000, 1, decoys=True), flat_split(400, 2)
 
     def fit(arrays, checkpoint):
@@ -139,12 +141,58 @@ def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog):
     again, again_score, _ = fit(train, tmp_path / "a")
     assert again.info["resumed_from_epoch"] == SETTINGS.epochs
     np.testing.assert_array_equal(again_score, score)
+    # Other training code (or TensorFlow/Keras versions) on that checkpoint: it starts over.
+    with monkeypatch.context() as patch:
+        patch.setattr(fit_module, "_code_digest", lambda: "other code")
+        recoded = fit(train, tmp_path / "a")[0]
+    assert recoded.info["resumed_from_epoch"] is None and "starting over" in caplog.text
+    caplog.clear()
     # Other data (unit weights) on that checkpoint: it starts over, and without the weights
     # nothing can be learnt.
     unweighted = {**train, "weight": np.ones_like(train["weight"])}
     other, _, other_auc = fit(unweighted, tmp_path / "a")
     assert other.info["resumed_from_epoch"] is None and "starting over" in caplog.text
     assert abs(other_auc - 0.5) < 0.1
+
+
+def test_rng_state_restores_every_generator_that_draws_in_training():
+    """rng_state / set_rng_state (the checkpoint's rng.npz): after a restore, dropout (a seed
+    generator model.save does not write), TensorFlow's, NumPy's and Python's global
+    generators draw again what they drew after the save; a model with another number of
+    seed generators is refused."""
+    import random
+
+    import keras
+    import tensorflow as tf
+    from leptonid.training.fit import rng_state, seed_everything, set_rng_state
+
+    def model(dropouts: int):
+        inputs = keras.Input((64,))
+        x = inputs
+        for _ in range(dropouts):
+            x = keras.layers.Dropout(0.5)(x)
+        return keras.Model(inputs, x)
+
+    def draws(net) -> list:
+        ones = np.ones((4, 64), dtype=np.float32)
+        return [
+            np.asarray(net(ones, training=True)),
+            tf.random.get_global_generator().normal((3,)).numpy(),
+            np.random.random(3),  # noqa: NPY002 (the legacy global generator is the subject)
+            [random.random() for _ in range(3)],
+        ]
+
+    seed_everything(11)
+    net = model(2)
+    saved = rng_state(net)
+    first = draws(net)
+    set_rng_state(net, saved)
+    again = draws(net)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(draws(net)[0], first[0])  # without a restore: other draws
+    with pytest.raises(ValueError, match="1 seed generators, the saved state 2"):
+        set_rng_state(model(1), saved)
 
 
 def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
@@ -247,6 +295,33 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
     assert info["training"]["threads"] == 2 and saved["training"]["threads"] == 2
     assert info["device"] == "CPU (2 threads)"
     assert settings.threads == 1  # the settings object is not modified
+
+
+def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
+    """Snakemake can still mark written outputs incomplete (Ctrl-C to the workflow waits for
+    the job, then does): the checkpoint must outlive the job so that the rerun reuses it."""
+    from leptonid.steps import models as steps
+    from leptonid.training.fit import TrainResult
+
+    checkpoint = tmp_path / "checkpoints" / "hl"
+
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+        checkpoint.mkdir(parents=True)  # what train_network leaves after its last epoch
+        (checkpoint / STATE_FILE).write_text("{}")
+        return TrainResult(None, None, None, {"training": settings.to_dict()})
+
+    class Split:
+        def load(self, inputs, efps=(), on_demand=False):
+            return {}
+
+    written = []
+    monkeypatch.setattr(steps, "configure_tensorflow", lambda *a: {"device": "CPU", "threads": 1})
+    monkeypatch.setattr(steps, "train_network", fit)
+    monkeypatch.setattr(steps, "save_result", lambda result, files: written.append(files))
+    files = steps.ModelFiles(*(tmp_path / name for name in ("m", "p", "h", "i")))
+    steps.fit_and_save(Split(), Split(), HL, SETTINGS, 0, files, checkpoint, 1)
+    assert written == [files]
+    assert (checkpoint / STATE_FILE).exists()
 
 
 def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path, monkeypatch):

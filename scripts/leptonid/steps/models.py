@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -264,10 +263,14 @@ def fit_and_save(
     checkpoint_dir: str | Path,
     threads: int | None = None,
 ) -> dict:
-    """Load train/valid, fit (resuming), write the files, drop the checkpoints: train_model and
-    the command line (`main`).
+    """Load train/valid, fit (resuming), write the files: train_model and the command line
+    (`main`).
 
-    Returns the train_info record (also written to ``files.info``).
+    The checkpoint directory is kept: Snakemake may still mark the outputs incomplete (Ctrl-C
+    to the workflow waits for this job, then does), and its rerun writes the same outputs from
+    the finished checkpoint without training (``leptonid.training.fit``); the next run with
+    other settings or data replaces it. Returns the train_info record (also written to
+    ``files.info``).
     """
     device = configure_tensorflow(
         threads or settings.threads, settings.require_gpu, settings.mixed_precision
@@ -280,7 +283,6 @@ def fit_and_save(
     result.info.update(device=device["device"], device_info=device)
     result.info["training"] = {**result.info["training"], "threads": device["threads"]}
     save_result(result, files)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return result.info
 
 

@@ -4,11 +4,20 @@ Splits (docs/reference.md 3, "Known mistakes"): preprocessing is fitted on the t
 valid drives early stopping and the LR schedule, test is never seen here.
 
 Checkpoints: after every epoch ``{checkpoint_dir}/epoch-NNNN/`` receives the model with its
-optimizer state (``model.keras``) and the best weights so far (``best_weights.npz``), then
+optimizer state (``model.keras``: weights, Adam's iteration counter, moments and learning
+rate), the best weights so far (``best_weights.npz``) and every random state that decides the
+next epoch (``rng.npz``, :func:`rng_state`: the model's seed generators, e.g. dropout's, which
+``model.save`` does not write, and the TensorFlow, NumPy and Python global generators), then
 ``state.json`` (epoch, history, learning rate, early-stopping state, timings, a fingerprint of
-the settings and data) is replaced atomically to point at it. A rerun with the same
-fingerprint resumes after the last completed epoch; a different fingerprint starts over.
-``leptonid.steps.models.train_model`` removes the directory once the outputs are written.
+the settings, the data, the training code and the TensorFlow/Keras versions) is replaced
+atomically to point at it. The events of epoch e are read in the order of a permutation drawn
+from (seed, e) alone and Keras does not reorder the batches, so the data stream needs no
+state. A rerun with the same fingerprint resumes after the last completed epoch and ends
+bit-identical to an uninterrupted run on the same machine with the same thread count
+(docs/cluster.md "Preemption, time limits, resume"); a different fingerprint starts over.
+The directory is kept once the outputs are written: Snakemake may still mark them incomplete
+(Ctrl-C to the workflow), and the rerun writes the same model, history and scores from the
+finished checkpoint without training; the next run with another fingerprint replaces it.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ PREDICT_BATCH = 512  # activations of a paper-size CNN: ~90 MB per conv layer ou
 STATE_FILE = "state.json"
 CKPT_MODEL = "model.keras"
 CKPT_BEST = "best_weights.npz"
+CKPT_RNG = "rng.npz"
 
 
 # --------------------------------------------------------------------------- TensorFlow set-up
@@ -96,12 +106,81 @@ def configure_tensorflow(
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow and make TensorFlow ops deterministic."""
+    """Seed Python, NumPy, Keras and TensorFlow (its global generator too) and make TensorFlow
+    ops deterministic."""
     import keras
     import tensorflow as tf
 
     keras.utils.set_random_seed(int(seed))
     tf.config.experimental.enable_op_determinism()
+    # With op determinism TensorFlow refuses to create its global generator from the clock.
+    tf.random.set_global_generator(tf.random.Generator.from_seed(int(seed)))
+
+
+def _seed_states(model) -> list:
+    """The model's random-seed variables (Keras SeedGenerator states, e.g. of Dropout):
+    ``model.variables`` less ``model.weights``, in layer order; ``model.save`` omits them."""
+    weights = {id(weight) for weight in model.weights}
+    return [variable for variable in model.variables if id(variable) not in weights]
+
+
+def rng_state(model) -> dict[str, np.ndarray]:
+    """Every random state that can decide the next epoch, as arrays (``rng.npz``): the model's
+    seed generators, Keras' global seed generator (if created), TensorFlow's global generator,
+    NumPy's and Python's global generators."""
+    import random
+
+    import tensorflow as tf
+    from keras.src.backend.common import global_state  # Keras has no public getter
+
+    _, python_mt, python_gauss = random.getstate()
+    _, numpy_keys, numpy_pos, numpy_has_gauss, numpy_gauss = np.random.get_state()  # noqa: NPY002
+    seeds = [np.asarray(variable.numpy()) for variable in _seed_states(model)]
+    keras_global = global_state.get_global_attribute("global_seed_generator")
+    return {
+        "model_seeds": np.stack(seeds) if seeds else np.zeros((0, 2), dtype=np.int64),
+        "keras_global": np.asarray(
+            [] if keras_global is None else keras_global.state.numpy(), dtype=np.int64
+        ),
+        "tensorflow": tf.random.get_global_generator().state.numpy(),
+        "numpy_keys": numpy_keys,
+        "numpy_pos": np.asarray([numpy_pos, numpy_has_gauss], dtype=np.int64),
+        "numpy_gauss": np.asarray([numpy_gauss], dtype=np.float64),
+        "python_mt": np.asarray(python_mt, dtype=np.int64),
+        "python_gauss": np.asarray([] if python_gauss is None else [python_gauss]),
+    }
+
+
+def set_rng_state(model, state: Mapping[str, np.ndarray]) -> None:
+    """Restore what :func:`rng_state` saved. Python's generator comes last: creating Keras'
+    global seed generator draws from it. Raises ValueError when the model has another number
+    of seed generators than the saved state."""
+    import random
+
+    import tensorflow as tf
+    from keras.src.backend.common import global_state
+    from keras.src.random.seed_generator import global_seed_generator
+
+    variables = _seed_states(model)
+    if len(variables) != len(state["model_seeds"]):
+        raise ValueError(
+            f"model has {len(variables)} seed generators, the saved state "
+            f"{len(state['model_seeds'])}"
+        )
+    for variable, value in zip(variables, state["model_seeds"], strict=True):
+        variable.assign(value)
+    if len(state["keras_global"]):
+        global_seed_generator().state.assign(state["keras_global"])
+    else:
+        global_state.set_global_attribute("global_seed_generator", None)
+    tf.random.get_global_generator().reset(state["tensorflow"])
+    pos, has_gauss = (int(v) for v in state["numpy_pos"])
+    np.random.set_state(  # noqa: NPY002 (the legacy global generator is what is restored)
+        ("MT19937", state["numpy_keys"], pos, has_gauss, float(state["numpy_gauss"][0]))
+    )
+    gauss = state["python_gauss"]
+    python_mt = tuple(int(v) for v in state["python_mt"])
+    random.setstate((random.getstate()[0], python_mt, float(gauss[0]) if len(gauss) else None))
 
 
 # ------------------------------------------------------------------------------ file helpers
@@ -121,6 +200,24 @@ def _fingerprint(values: Mapping) -> str:
     return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _code_digest() -> str:
+    """Digest of the training and model code (every module of ``leptonid.training`` and
+    ``leptonid.models``) and the TensorFlow and Keras versions: a checkpoint written by other
+    code starts over instead of being resumed, or reused, as if it were this code's."""
+    import keras
+    import tensorflow as tf
+
+    from leptonid import models, training
+
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"tensorflow {tf.__version__} keras {keras.__version__}".encode())
+    for package in (training, models):
+        for path in sorted(Path(package.__file__).parent.glob("*.py")):
+            digest.update(f"{package.__name__}.{path.stem}".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def _data_digest(*parts) -> str:
     """Digest of the input arrays (dicts or arrays, also ``io.ArrayRows``), read in blocks of
     events, so that changed data restarts training."""
@@ -137,12 +234,13 @@ def _batches(
     preprocessor: Preprocessor,
     batch_size: int,
     seed: int | None = None,
-    epoch: int = 0,
 ):
     """A keras PyDataset of (x, y, weight) batches read from ``arrays`` (load_split arrays,
     images as ``io.ArrayRows``) and scaled batch by batch: memory holds a few batches of model
-    inputs, never the split. With a seed the events are shuffled anew every epoch, with
-    ``default_rng(seed + epoch)`` (a resumed run continues the same sequence)."""
+    inputs, never the split. With a seed the events of epoch e are read in the order of
+    ``default_rng([seed, e]).permutation`` (``set_epoch(e)``, called by the fit loop before the
+    epoch starts): a function of (seed, epoch) only, so a resumed run reads what an
+    uninterrupted one would. Without a seed the order is the stored one."""
     import keras
 
     names = [spec.name for spec in preprocessor.specs]
@@ -152,15 +250,15 @@ def _batches(
     class Batches(keras.utils.PyDataset):
         def __init__(self):
             super().__init__(workers=1, use_multiprocessing=False, max_queue_size=4)
-            self.epoch = int(epoch)
-            self._shuffle()
+            self.set_epoch(0)
 
-        def _shuffle(self) -> None:
+        def set_epoch(self, epoch: int) -> None:
             n = len(y)
+            self.epoch = int(epoch)
             self.order = (
                 np.arange(n)
                 if seed is None
-                else np.random.default_rng(int(seed) + self.epoch).permutation(n)
+                else np.random.default_rng([int(seed), self.epoch]).permutation(n)
             )
 
         def __len__(self) -> int:
@@ -170,11 +268,6 @@ def _batches(
             rows = np.sort(self.order[index * batch_size : (index + 1) * batch_size])
             x = preprocessor.transform({name: arrays[name][rows] for name in names})
             return x, y[rows], w[rows]
-
-        def on_epoch_end(self) -> None:
-            if seed is not None:
-                self.epoch += 1
-                self._shuffle()
 
     return Batches()
 
@@ -197,14 +290,18 @@ def _make_callback_class():
         """Early stopping + LR reduction on val_loss, history, timing and checkpoints.
 
         One callback so that its whole state can be saved and restored between runs: the
-        Keras EarlyStopping/ReduceLROnPlateau callbacks reset their state at train start.
+        Keras EarlyStopping/ReduceLROnPlateau callbacks reset their state at train start. It
+        also tells the training batches which epoch begins (their shuffle, ``_batches``).
         """
 
-        def __init__(self, run: _Run):
+        def __init__(self, run: _Run, batches):
             super().__init__()
             self.run = run
+            self.batches = batches
 
         def on_epoch_begin(self, epoch, logs=None):
+            # Keras calls this before it asks the PyDataset for the epoch's first batch.
+            self.batches.set_epoch(epoch)
             self.t_epoch = time.perf_counter()
             self.t_train = None
 
@@ -309,6 +406,7 @@ class _Run:
         save_model(model, directory / CKPT_MODEL)
         if self.best_weights is not None:
             np.savez(directory / CKPT_BEST, *self.best_weights)
+        io.write_npz(directory / CKPT_RNG, rng_state(model))
         io.write_json(self.checkpoint_dir / STATE_FILE, json_safe(state))
         for old in self.checkpoint_dir.glob("epoch-*"):
             if old.name != state["directory"]:
@@ -348,7 +446,8 @@ def _restore(run: _Run) -> tuple[object | None, int]:
     directory = run.checkpoint_dir / state["directory"]
     try:
         model = keras.models.load_model(directory / CKPT_MODEL)
-    except (OSError, ValueError) as error:
+        set_rng_state(model, io.read_npz(directory / CKPT_RNG))
+    except (OSError, ValueError) as error:  # io.DataError is a ValueError
         log.warning("%s: unreadable checkpoint (%s); starting over", directory, error)
         shutil.rmtree(run.checkpoint_dir)
         return None, 0
@@ -403,7 +502,8 @@ def train_network(
     images may be ``io.ArrayRows`` (load_split on_demand): the fit streams batches.
     Per-event weights are sample weights of the loss and the AUC metric. With a
     checkpoint_dir the run checkpoints every epoch and resumes from a previous run's last
-    epoch. The returned model carries the best (lowest val_loss) weights.
+    epoch, bit-identical to an uninterrupted run (module docstring). The returned model
+    carries the best (lowest val_loss) weights.
     """
 
     names = input_names(feature_set.inputs, feature_set.efps)
@@ -411,6 +511,7 @@ def train_network(
     n_train, n_valid = len(train[LABEL]), len(valid[LABEL])
     fingerprint = _fingerprint(
         {
+            "code": _code_digest(),
             "feature_set": feature_set.to_dict(),
             "training": {k: v for k, v in settings.to_dict().items() if k != "threads"},
             "seed": seed,
@@ -430,11 +531,11 @@ def train_network(
         Path(checkpoint_dir) if checkpoint_dir is not None else None,
         fingerprint,
     )
+    # Seeded before a restore too: loading draws seeds that the checkpoint's states replace.
+    seed_everything(seed)
     model, initial_epoch = _restore(run)
-    # A resumed run draws its shuffles from seed + epoch: deterministic, if not the same
-    # sequence as an uninterrupted run.
-    seed_everything(seed + initial_epoch)
     if model is None:
+        seed_everything(seed)  # whatever a failed restore drew
         model = build_model(feature_set.primary_model, preprocessor.specs, feature_set.network)
         compile_model(model, feature_set.network.learning_rate)
     if run.checkpoint_dir is not None:
@@ -449,14 +550,18 @@ def train_network(
             n_train,
             n_valid,
         )
-        # batches are read from the files and scaled one at a time (_batches)
+        # batches are read from the files and scaled one at a time, in an order drawn from
+        # (seed, epoch) (_batches); shuffle=False: Keras would reorder them with Python's
+        # global generator
+        batches = _batches(train, preprocessor, settings.batch_size, seed=seed)
         model.fit(
-            _batches(train, preprocessor, settings.batch_size, seed=seed, epoch=initial_epoch),
+            batches,
             validation_data=_batches(valid, preprocessor, settings.batch_size),
             epochs=settings.epochs,
             initial_epoch=initial_epoch,
+            shuffle=False,
             verbose=1 if sys.stderr.isatty() else 0,
-            callbacks=[_make_callback_class()(run)],
+            callbacks=[_make_callback_class()(run, batches)],
         )
     if run.best_weights is not None:
         model.set_weights(run.best_weights)
