@@ -154,6 +154,61 @@ def code_version(directory: str | Path) -> str:
     return commit + (" + uncommitted changes" if dirty else "")
 
 
+def chosen_efps(markdown: str) -> list[tuple[int, str]]:
+    """(pass, EFP name) of every pass that added an EFP, read from a scan's markdown table
+    (columns ``pass`` and ``efp``, as ``leptonid.guided.tables.scan_markdown`` writes them)."""
+    rows = [line for line in markdown.splitlines() if line.startswith("|")]
+    if len(rows) < 3:
+        return []
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    if "pass" not in header or "efp" not in header:
+        return []
+    picks = []
+    for row in rows[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        name = cells[header.index("efp")]
+        if name and name not in ("None", "nan", "n/a"):
+            picks.append((int(cells[header.index("pass")]), name))
+    return picks
+
+
+def efp_meaning(name: str) -> str:
+    """What an EFP weighs, in words, from its name alone: the graph's size and the two
+    exponents (docs/guided.md "Reading an EFP"; the definition is docs/reference.md "Energy
+    Flow Polynomials")."""
+    from leptonid.efp.names import parse_efp_name
+    from leptonid.guided.tables import describe_efp
+
+    parts, described = parse_efp_name(name), describe_efp(name)
+    if parts.d == 0:
+        shape = f"a product of {parts.n} energy weights with no angle (sum of z^{parts.n})"
+    else:
+        shape = (
+            f"a {parts.n}-point correlator with {parts.d} angular factor"
+            f"{'s' if parts.d > 1 else ''} theta^{parts.beta:g}"
+        )
+    if parts.kappa == 1:
+        weight = "kappa = 1: energy fractions, IRC safe"
+    elif parts.kappa > 1:
+        weight = f"kappa = {parts.kappa:g}: dominated by the hardest cells (energy concentration)"
+    elif parts.kappa == 0:
+        weight = "kappa = 0: every hit cell counts alike (multiplicity-like, not IRC safe)"
+    else:
+        weight = f"kappa = {parts.kappa:g}: dominated by the softest cells (not IRC safe)"
+    if parts.d == 0:
+        angle = ""
+    elif parts.beta < 1:
+        angle = f"; beta = {parts.beta:g} weighs near and far deposits alike"
+    elif parts.beta > 1:
+        angle = f"; beta = {parts.beta:g} emphasises the widest separations"
+    else:
+        angle = "; beta = 1: plain angular distances"
+    return (
+        f"`{name}` ({described['calorimeter']}, graph {described['graph']}): {shape}; "
+        f"{weight}{angle}"
+    )
+
+
 def results_markdown(
     tables: Mapping[str, str],
     figures: Sequence[str],
@@ -203,6 +258,11 @@ def results_markdown(
                 tables[path].strip(),
                 "",
             ]
+            picks = chosen_efps(tables[path])
+            if picks:
+                lines += ['What each chosen EFP weighs (docs/guided.md "Reading an EFP"):', ""]
+                lines += [f"- pass {number}: {efp_meaning(name)}" for number, name in picks]
+                lines.append("")
         shown = [
             (f"{dataset}/{relative}", title)
             for relative, title in DATASET_FIGURES
