@@ -10,6 +10,8 @@
 #   make bench-paper  paper-scale rehearsal of config/paper.yaml's rules + training throughput
 #                -> results/bench/paper.json, results/bench/training_paper.json (~1 h on 2 cores)
 #   make report  results/report.html after a run
+#   make results-doc NAME=default  copy the run's results/results.md (every table, stamped with
+#                the commit and config) to docs/results/NAME.md, the documents README links to
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -19,7 +21,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report test lint pytest bench bench-dag bench-efp bench-generate bench-paper envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper envs clean
 
 venv: $(STAMP)
 
@@ -35,6 +37,13 @@ run: venv
 
 report: venv
 	$(SNAKEMAKE) --cores 1 --report results/report.html $(SNAKEMAKE_ARGS)
+
+NAME ?= default
+
+results-doc:
+	@test -f results/results.md || { echo "results/results.md missing: run the workflow first"; exit 1; }
+	mkdir -p docs/results
+	cp results/results.md docs/results/$(NAME).md
 
 test: lint pytest
 

@@ -57,7 +57,7 @@ def test_every_table_is_copied_under_its_dataset_with_the_stamp(tmp_path):
     assert "### Guided search, scan `hl`" in text
     assert "`config/config.yaml`" in text and "abababababababab" in text
     assert "unknown (not a git checkout)" in text
-    assert "[ROC curves](electrons/summary/roc.svg)" in text
+    assert "- ROC curves: `results/electrons/summary/roc.svg`" in text
     assert "rejection.svg" not in text  # not written, so not linked
 
 

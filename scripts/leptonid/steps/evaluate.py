@@ -270,7 +270,7 @@ def results_markdown(
         ]
         if shown:
             lines += ["### Figures", ""]
-            lines += [f"- [{title}]({path}) (`results/{path}`)" for path, title in shown]
+            lines += [f"- {title}: `results/{path}`" for path, title in shown]
             lines.append("")
     comparisons = sorted(path for path in tables if path.startswith("compare/"))
     for path in comparisons:
