@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -171,6 +177,127 @@ def test_writer_leaves_nothing_when_rows_are_missing_or_fail(tmp_path):
             writer.write(np.zeros((1, 2)))
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def _pyarrow_feather_array(path, array: np.ndarray) -> None:
+    """The Feather array file as Arrow itself writes it, public API only: one uncompressed
+    record batch, a plain or FixedSizeList column, shape and dtype in the schema metadata
+    (docs/architecture.md). Files of the earlier writer are byte-identical to these."""
+    storage = array.view(np.uint8) if array.dtype == np.bool_ else array
+    flat = pa.array(np.ascontiguousarray(storage).reshape(-1))
+    width = int(np.prod(array.shape[1:]))
+    column = flat if array.ndim == 1 else pa.FixedSizeListArray.from_arrays(flat, width)
+    metadata = {"shape": json.dumps(list(array.shape[1:])), "dtype": array.dtype.name}
+    schema = pa.schema([pa.field("values", column.type, nullable=False)], metadata=metadata)
+    options = pa.ipc.IpcWriteOptions(compression=None)
+    with pa.ipc.new_file(str(path), schema, options=options) as writer:
+        writer.write_batch(pa.record_batch([column], schema=schema))
+
+
+@pytest.mark.parametrize("name", ["float32_4d", "float64_2d", "int64_1d", "bool_labels", "empty"])
+def test_streamed_file_is_byte_identical_to_pyarrows_own(tmp_path, name):
+    """The streamed writer changes nothing on disk: its file is the one pyarrow writes for the
+    whole table, so files of the earlier writer (the same bytes) read as before."""
+    array = ROUND_TRIP[name]
+    io.write_array(tmp_path / "streamed.feather", array)
+    _pyarrow_feather_array(tmp_path / "pyarrow.feather", array)
+    written = (tmp_path / "streamed.feather").read_bytes()
+    assert written == (tmp_path / "pyarrow.feather").read_bytes()
+    back = io.read_array(tmp_path / "pyarrow.feather")
+    assert back.tobytes() == array.tobytes() and not back.flags.owndata
+
+
+@pytest.mark.parametrize(
+    "misplace",
+    [
+        lambda found: None,  # the message reader found no single batch
+        lambda found: (found[0] + 8, found[1]),
+        lambda found: (found[0] - 8, found[1]),
+        lambda found: (found[0], found[1] - 8),  # a body shorter than the rows
+    ],
+    ids=["none", "later", "earlier", "short"],
+)
+def test_writer_refuses_a_body_offset_it_cannot_confirm(tmp_path, monkeypatch, misplace):
+    """A pyarrow whose layout or message reader changed fails loudly, never writes rows into
+    the wrong bytes, and leaves nothing behind."""
+    found = io._single_body
+    monkeypatch.setattr(io, "_single_body", lambda path: misplace(found(path)))
+    with pytest.raises(RuntimeError, match=r"a\.feather: pyarrow .* did not lay out"):
+        io.write_array(tmp_path / "a.feather", np.arange(24.0).reshape(6, 4))
+    assert list(tmp_path.iterdir()) == []
+
+
+SKELETON_PROBE = textwrap.dedent(
+    """
+    import json, os, resource, sys
+    import numpy as np
+    from leptonid import io
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    writer = io.FeatherArrayWriter(sys.argv[1], 2**18, (32, 32, 1), np.float32).__enter__()
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    stat = os.stat(writer._tmp)
+    print(json.dumps([grown * 1024, stat.st_blocks * 512, stat.st_size]))
+    writer.__exit__(RuntimeError, RuntimeError("probe"), None)
+    """
+)
+
+
+def test_writer_lays_out_a_1gib_file_in_neither_memory_nor_disk(tmp_path):
+    """Before any row arrives the 1 GiB body is a hole: the process does not grow and the
+    disk holds the metadata and the two marked rows' blocks only (streaming stays O(chunk))."""
+    scripts = Path(io.__file__).resolve().parents[1]
+    result = subprocess.run(
+        [sys.executable, "-c", SKELETON_PROBE, str(tmp_path / "big.feather")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(scripts)},
+        check=True,
+    )
+    grown, on_disk, size = json.loads(result.stdout)
+    assert size > 2**30
+    assert grown < 64 * 2**20
+    assert on_disk < 8 * 2**20
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["float32_4d", "float64_2d", "int64_1d", "bool_labels"])
+def test_array_rows_reads_only_the_requested_rows(tmp_path, name):
+    array = ROUND_TRIP[name]
+    path = tmp_path / "a.feather"
+    io.write_array(path, array)
+    rows = io.ArrayRows(path)
+    assert rows._offset is not None  # positioned reads, not the whole array
+    assert (len(rows), rows.shape, rows.dtype, rows.ndim) == (
+        len(array),
+        array.shape,
+        array.dtype,
+        array.ndim,
+    )
+    n = len(array)
+    for key in (slice(1, 4), slice(n - 2, n + 5), [n - 1, 0, 2, 2, 1], np.array([], int)):
+        got = rows[key]
+        assert got.dtype == array.dtype and got.tobytes() == array[key].tobytes()
+    with pytest.raises(IndexError, match=r"a\.feather: row index out of range"):
+        rows[[n]]
+    with pytest.raises(ValueError, match="step 1"):
+        rows[::2]
+
+
+def test_array_rows_does_not_misread_a_compressed_file(tmp_path, caplog):
+    """One lz4 batch of incompressible rows: the body is the rows behind length prefixes, as
+    long as the rows within Arrow's padding; the check of the first and last rows sends it to
+    the whole-array path, with a warning, instead of reading rows 24 bytes off."""
+    values = np.random.default_rng(4).integers(0, 2**62, size=(50, 4))
+    column = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), 4)
+    table = pa.table({"values": column}).replace_schema_metadata({"shape": "[4]", "dtype": "int64"})
+    pyarrow.feather.write_feather(table, tmp_path / "c.feather", compression="lz4")
+    with caplog.at_level(logging.WARNING, logger="leptonid.io"):
+        rows = io.ArrayRows(tmp_path / "c.feather")
+    assert rows._offset is None
+    assert "c.feather: not one uncompressed record batch of rows" in caplog.text
+    np.testing.assert_array_equal(rows[[3, 1, 49]], values[[3, 1, 49]])
+    np.testing.assert_array_equal(rows[10:12], values[10:12])
 
 
 # ---------------------------------------------------------------------------------------------

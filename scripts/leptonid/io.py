@@ -43,6 +43,12 @@ arrays are stored as uint8.  The file is written uncompressed as ONE record batc
 :func:`read_array` can memory-map it and return a single zero-copy numpy view (the body of
 several record batches is not contiguous, so it could not be one array).  The batch body is
 still streamed chunk by chunk (:class:`FeatherArrayWriter`): memory does not grow with N.
+Only pyarrow's public API is used: its IPC file writer lays out the file around a body of
+zeros that is never allocated (:class:`_SparseFile` turns zero blocks into holes), its
+message reader gives the body's offset (:func:`_single_body`), and marked first and last rows
+confirm it before the rows are written there, so a pyarrow that lays out the body otherwise
+fails loudly instead of misplacing rows.  :class:`ArrayRows` finds the rows the same way and
+reads them with positioned reads.
 """
 
 from __future__ import annotations
@@ -505,38 +511,68 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-class _SkipBody(_pyio.RawIOBase):
-    """Sink that passes everything to ``file`` except one buffer, for which it leaves a hole.
+# Arrow IPC file format (https://arrow.apache.org/docs/format/Columnar.html#ipc-file-format): the
+# magic padded to 8 bytes, then the IPC stream (schema message, record batch messages), footer.
+_IPC_FILE_MAGIC = b"ARROW1\x00\x00"
+# The first and last rows of a skeleton's body are filled with this byte: finding them where
+# pyarrow's message reader says the body is confirms the offset before any row is written.
+_SENTINEL = 0xA5
 
-    pyarrow hands the record-batch body to the sink as the very Buffer object it was built
-    on, so the body is recognised by its address; any other write goes through unchanged
-    (if pyarrow ever splits the body, the zeros are simply written: still correct).
+
+class _SparseFile(_pyio.RawIOBase):
+    """Writable file that leaves a hole for every block of zero bytes it is asked to write.
+
+    A hole reads back as zeros, so the file's content is exactly what was written, whoever
+    wrote it and however it was split into calls; the body of a skeleton (a lazily allocated
+    ``np.zeros`` never touched) costs neither memory (reading untouched pages maps the kernel's
+    zero page) nor disk.
     """
 
-    def __init__(self, file, skip_address: int, skip_size: int):
+    BLOCK = 1 << 20
+
+    def __init__(self, file):
         self.file = file
-        self.skip_address = skip_address
-        self.skip_size = skip_size
 
     def writable(self):
         return True
 
     def write(self, data):
-        if (
-            self.skip_size
-            and isinstance(data, pa.Buffer)
-            and data.address == self.skip_address
-            and data.size == self.skip_size
-        ):
-            self.file.seek(self.skip_size, os.SEEK_CUR)
-            return self.skip_size
-        return self.file.write(data)
+        view = memoryview(data).cast("B")
+        for start in range(0, len(view), self.BLOCK):
+            block = view[start : start + self.BLOCK]
+            if len(block) == self.BLOCK and not np.frombuffer(block, np.uint8).any():
+                self.file.seek(len(block), os.SEEK_CUR)
+            else:
+                self.file.write(block)
+        return len(view)
 
     def tell(self):
         return self.file.tell()
 
     def flush(self):
         self.file.flush()
+
+
+def _single_body(path: Path) -> tuple[int, int] | None:
+    """File offset and size of the body of the only record batch of an Arrow IPC file, or None
+    when it holds another number of batches.
+
+    Public pyarrow API only: ``pa.ipc.MessageReader`` reads the stream after the file magic
+    from a memory map (zero-copy, the body is not read) and the stream position after the
+    batch message is the end of its body.
+    """
+    with pa.memory_map(str(path), "r") as source:
+        if pa.ipc.open_file(source).num_record_batches != 1:
+            return None
+        source.seek(0)
+        if source.read(len(_IPC_FILE_MAGIC)) != _IPC_FILE_MAGIC:
+            return None
+        reader = pa.ipc.MessageReader.open_stream(source)
+        message = reader.read_next_message()
+        while message.type != "record batch":  # the schema (and any dictionary) first
+            message = reader.read_next_message()
+        size = message.body.size
+        return source.tell() - size, size
 
 
 class FeatherArrayWriter:
@@ -573,36 +609,48 @@ class FeatherArrayWriter:
         return self
 
     def _write_skeleton(self) -> int:
+        """Lay the file out with pyarrow's IPC file writer, its body a hole; the body's offset.
+
+        The body is a lazily allocated ``np.zeros`` (its untouched pages cost no memory) whose
+        first and last rows hold :data:`_SENTINEL`; :class:`_SparseFile` leaves holes for its
+        zeros, so only the metadata, the two marked rows and the footer reach the disk.
+        """
         width = math.prod(self.shape)
-        # np.zeros is lazily allocated: its pages are never touched, so this costs no memory.
         body = np.zeros(self.n * width, dtype=self.storage)
+        marks = body.view(np.uint8)
+        if marks.size:
+            marks[: self.row_bytes] = _SENTINEL
+            marks[-self.row_bytes :] = _SENTINEL
         column = _arrow_column(body, width, one_dimensional=not self.shape)
         metadata = {"shape": json.dumps(list(self.shape)), "dtype": self.dtype.name}
         schema = pa.schema([pa.field("values", column.type, nullable=False)], metadata=metadata)
         batch = pa.record_batch([column], schema=schema)
-        body_buffer = column.buffers()[-1]
         options = pa.ipc.IpcWriteOptions(compression=None)
         with open(self._tmp, "wb") as raw:
-            sink = pa.PythonFile(_SkipBody(raw, body_buffer.address, body_buffer.size), mode="w")
+            sink = pa.PythonFile(_SparseFile(raw), mode="w")
             with pa.ipc.new_file(sink, schema, options=options) as writer:
                 writer.write_batch(batch)
             raw.truncate()
-        if self.n == 0 or width == 0:
-            return 0
-        # Ask pyarrow where the body landed in the file: the values buffer's offset in the map.
-        source = pa.memory_map(str(self._tmp), "r")
-        try:
-            column = pa.ipc.open_file(source).get_batch(0).column(0)
-            values = column if not self.shape else column.flatten()
-            data = values.buffers()[1]
-            source.seek(0)
-            whole = source.read_buffer(source.size())
-            offset = data.address - whole.address
-            if data.size < self.n * self.row_bytes or offset <= 0:
-                raise RuntimeError(f"{self._tmp}: unexpected Feather body layout")
-        finally:
-            source.close()
-        return offset
+        return self._body_offset() if marks.size else 0
+
+    def _body_offset(self) -> int:
+        """Where row 0 goes: the body's offset by pyarrow's message reader (:func:`_single_body`),
+        confirmed by finding the marked first and last rows there."""
+        found = _single_body(self._tmp)
+        data_bytes = self.n * self.row_bytes
+        marked = bytes([_SENTINEL]) * self.row_bytes
+        if found is not None and found[1] >= data_bytes:
+            last_row = found[0] + data_bytes - self.row_bytes
+            with open(self._tmp, "rb") as file:
+                first = os.pread(file.fileno(), self.row_bytes, found[0])
+                last = os.pread(file.fileno(), self.row_bytes, last_row)
+            if first == last == marked:
+                return found[0]
+        raise RuntimeError(
+            f"{self.path}: pyarrow {pa.__version__} did not lay out the Feather body as the rows "
+            f"in C order where its message reader puts it (found {found}); the rows cannot be "
+            "streamed into it: a change of pyarrow, please report it"
+        )
 
     def write(self, rows: np.ndarray) -> None:
         """Append rows: (k, *shape) of the writer's dtype."""
@@ -710,25 +758,31 @@ class ArrayRows:
         self._offset = self._data_offset(array)
         self._fd = os.open(self.path, os.O_RDONLY) if self._offset is not None else None
         self._copy = None if self._offset is not None else np.asarray(array)
+        if self._offset is None and array.size:
+            log.warning(
+                "%s: not one uncompressed record batch of rows (docs/architecture.md, Feather "
+                "array layout): its rows are read from the whole array, not row by row",
+                self.path,
+            )
         del array
 
     def _data_offset(self, array: np.ndarray) -> int | None:
-        """File offset of row 0 when the array is a zero-copy view of one contiguous buffer."""
+        """File offset of row 0 when the file's one record batch body is the rows, uncompressed
+        in C order (as :class:`FeatherArrayWriter` writes it): the body's offset by pyarrow's
+        message reader (:func:`_single_body`), confirmed by reading the first and last rows
+        there; None otherwise (compressed, several batches, validity bitmaps)."""
         if not array.flags.c_contiguous or array.size == 0:
             return None
-        with pa.memory_map(str(self.path), "r") as source:
-            base = source.read_buffer(1).address
-            reader = pa.ipc.open_file(source)
-            if reader.num_record_batches != 1:
-                return None
-            column = reader.get_batch(0).column(0)
-            values = column.flatten() if len(self.shape) > 1 else column
-            view = values.to_numpy(zero_copy_only=False, writable=False)
-            offset = view.ctypes.data - base
-        size = os.path.getsize(self.path)
-        if offset < 0 or offset + self.shape[0] * self._row_bytes > size:
+        found = _single_body(self.path)
+        data_bytes = len(array) * self._row_bytes
+        if found is None or not data_bytes <= found[1] < data_bytes + 64:
             return None
-        return int(offset)
+        with open(self.path, "rb") as file:
+            for row in (0, len(array) - 1):
+                at = found[0] + row * self._row_bytes
+                if os.pread(file.fileno(), self._row_bytes, at) != array[row].tobytes():
+                    return None
+        return found[0]
 
     def __len__(self) -> int:
         return int(self.shape[0])
