@@ -18,6 +18,9 @@ validate_config(
     yaml.safe_load(SCHEMA_PATH.read_text()),
     source=", ".join(map(str, workflow.config_settings.configfiles)) or "config/config.yaml",
 )
+# What the schema cannot see: every dataset's keys against its kind's layout, feature-set and
+# EFP inputs against its keys (leptonid.plan.check_datasets), named by dataset.
+plan.check_datasets(config)
 
 
 SPLITS = list(SPLITS)

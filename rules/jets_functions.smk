@@ -6,8 +6,8 @@
 from leptonid.jets.benchmark import REJECTION_EFFICIENCIES, SPLIT_FILES
 
 JET_DATASETS = datasets_of_kind("jets")
-# The keys unpack_jets writes, all at once (leptonid.steps.jets).
-JET_KEYS = ["jet", "constituents", "hl", "mass", "y", "weight"]
+# The keys unpack_jets writes, all at once (leptonid.steps.jets, leptonid.plan.KIND_KEYS).
+JET_KEYS = list(plan.KIND_KEYS["jets"])
 # Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
 JET_SPLIT_FRACTIONS = {"train": 0.6, "valid": 0.2, "test": 0.2}
 JET_BLOCK_ROWS = 20000  # jets per unpacking block: about 250 MB of arrays at a time
@@ -27,12 +27,8 @@ def jets_published_file(wildcards):
 
 def unpack_jets_params(wildcards):
     """Jets per block (memory bound of the unpacking) and sqrt(s), the scale of the physical
-    bounds checked on the way (docs/reference.md "Physical bounds")."""
-    unknown = sorted(set(dataset_config(wildcards.dataset)["keys"]) - set(JET_KEYS))
-    if unknown:
-        raise ValueError(
-            f"datasets.{wildcards.dataset}.keys: {unknown} are not jets keys (known: {JET_KEYS})"
-        )
+    bounds checked on the way (docs/reference.md "Physical bounds"); the keys were checked at
+    start-up (leptonid.plan.check_datasets)."""
     return {
         "block_rows": JET_BLOCK_ROWS,
         "ecm_gev": plan.collision_energy(dataset_config(wildcards.dataset)),

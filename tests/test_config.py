@@ -118,3 +118,25 @@ def test_dataset_names_that_would_clash_or_break_paths_are_rejected(default_conf
     bad["datasets"][name] = bad["datasets"]["electrons"]
     with pytest.raises(ConfigError, match=repr(name)):
         validate_config(bad, SCHEMA)
+
+
+def test_workflow_start_up_names_the_dataset_of_an_unknown_key(tmp_path, default_config):
+    """keys: [..., bogus] stops the dry run at start-up, named by the dataset's own name (the
+    unpack jobs would otherwise each fail, naming the kind)."""
+    bad = copy.deepcopy(default_config)
+    bad["datasets"]["my_electrons"] = bad["datasets"].pop("electrons")
+    bad["datasets"]["my_electrons"]["keys"].append("bogus")
+    validate_config(bad, SCHEMA)  # the schema cannot see it: a key's name depends on the kind
+    config_file = tmp_path / "bogus.yaml"
+    config_file.write_text(yaml.safe_dump(bad))
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(config_file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert (
+        "datasets.my_electrons.keys: unknown key 'bogus' for kind electrons (allowed: et, ee, "
+        "ht, he, hl, mass, y, weight)"
+    ) in result.stdout + result.stderr

@@ -200,12 +200,17 @@ def energyflow_columns(engine, ours, events, kappa: float, beta: float):
     efpset = energyflow.EFPSet("d<=7", "p==1", measure="hadr", kappa=kappa, beta=beta, normed=False)
     reference = efpset.batch_compute(events, n_jobs=1)
     labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
+    return columns_of(engine, ours, labels, kappa, beta), reference, labels
+
+
+def columns_of(engine, ours, labels, kappa: float, beta: float) -> np.ndarray:
+    """The engine's columns of the graphs labelled ``labels`` ('n_d_k'), in that order."""
     position = {
         graph.label: column
         for column, (graph, k, b) in enumerate(engine.columns)
         if (k, b) == (kappa, beta)
     }
-    return ours[:, [position[label] for label in labels]], reference, labels
+    return ours[:, [position[label] for label in labels]]
 
 
 @pytest.mark.parametrize(
@@ -474,3 +479,107 @@ def test_efp_rules_end_to_end(tmp_path):
         single = pd.read_csv(efp_dir / f"single_auc_{split}.csv")
         assert set(single["efp"]) == set(kept)
     assert len(list((efp_dir / "gallery").glob("rank*_*.png"))) == 3
+
+
+# --- particle lists (jet constituents) ------------------------------------------------------
+
+
+def jet_constituents(seed: int, n: int = 6) -> np.ndarray:
+    """(n, 50, 3) float32 constituents (pT / pT_jet, d eta, d phi) of random jets as unpack_jets
+    writes them (leptonid.jets.preprocess.particle_inputs), 3 to 40 particles, zero-padded."""
+    from leptonid.jets.preprocess import particle_inputs
+    from test_jets_preprocess import random_jets
+
+    jets = random_jets(seed, n=n)
+    for jet, keep in zip(jets, np.linspace(3, 40, n).astype(int), strict=True):
+        jet[keep:] = 0.0
+    return particle_inputs(jets).astype(np.float32)
+
+
+def energyflow_on_particles(particles: np.ndarray, selection, kappa: float, beta: float):
+    """energyflow's EFPSet with its default hadronic measure (normed=True) on the non-padding
+    rows of (N, P, 3) (pT, eta, phi) lists, as the benchmark's EFP tagger: (values, labels)."""
+    import energyflow
+
+    efpset = energyflow.EFPSet(*selection, measure="hadr", kappa=kappa, beta=beta)
+    events = [event[event[:, 0] > 0].astype(np.float64) for event in particles]
+    labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
+    return efpset.batch_compute(events, n_jobs=1), labels
+
+
+def test_particle_lists_match_energyflow_on_the_constituents():
+    """EFPs of jet constituents (engine without geometry) equal energyflow.EFPSet on the same
+    constituents, every d <= 5 graph and K4, at each (kappa, beta); phi differences are taken
+    the short way round (an event across phi = +-pi). The EFPs of the same jets' images do
+    not: the comparison tells pixels from particles."""
+    from leptonid.geometry import JET
+    from leptonid.jets.preprocess import jet_images
+    from test_jets_preprocess import random_jets
+
+    pytest.importorskip("energyflow")
+    selection = ["d<=5", "p==1"]
+    k4_selection = ["n==4", "d==6", "c==4", "p==1"]
+    graphs = select_graphs([selection, k4_selection])
+    assert [graph.label for graph in graphs if graph.c == 4] == ["4_6_21"]
+    particles = jet_constituents(21)
+    across = np.zeros((1, particles.shape[1], 3), dtype=np.float32)
+    across[0, :4] = [[0.4, 0.1, 3.1], [0.3, -0.2, -3.1], [0.2, 0.0, 3.0], [0.1, 0.3, -2.9]]
+    particles = np.concatenate([particles, across])
+    engine = EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0], None)
+    ours, n_empty = engine.compute(particles, source="constituents")
+    assert n_empty == 0
+    for kappa in (1.0, 2.0):
+        for beta in (0.5, 1.0):
+            reference, labels = energyflow_on_particles(particles, selection, kappa, beta)
+            k4, k4_label = energyflow_on_particles(particles, k4_selection, kappa, beta)
+            reference, labels = np.concatenate([reference, k4], axis=1), labels + k4_label
+            mine = columns_of(engine, ours, labels, kappa, beta)
+            assert mismatched_graphs(mine, reference, labels) == [], (kappa, beta)
+    image_engine = EFPEngine(graphs, [1.0], [0.5], JET)
+    jets = random_jets(21, n=6)
+    from_images, _ = image_engine.compute(jet_images(jets))
+    reference, labels = energyflow_on_particles(jet_constituents(21), selection, 1.0, 0.5)
+    mine = columns_of(image_engine, from_images, labels, 1.0, 0.5)
+    assert len(mismatched_graphs(mine, reference, labels, rtol=1e-3)) > len(labels) // 2
+
+
+def test_bad_particles_raise_and_padding_is_dropped():
+    engine = EFPEngine(select_graphs([["d<=2", "p==1"]]), [1.0], [1.0], None)
+    particles = jet_constituents(3, n=2)
+    padded = np.concatenate([particles, np.zeros((2, 30, 3), dtype=np.float32)], axis=1)
+    padded[:, -1, 1:] = 5.0  # coordinates on a padding row (weight 0) are ignored
+    np.testing.assert_allclose(engine.compute(padded)[0], engine.compute(particles)[0], rtol=1e-13)
+    bad = particles.copy()
+    bad[1, 2, 0] = -0.1
+    with pytest.raises(ValueError, match="constituents.feather: event 1 particle 2 is"):
+        engine.compute(bad, source="constituents.feather")
+    with pytest.raises(ValueError, match=r"expected particle lists of shape \(N, particles, 3\)"):
+        engine.compute(particles[..., :2])
+
+
+def test_compute_efps_reads_the_constituents_as_particles(tmp_path):
+    """compute_efps with efp.images [constituents] (the jets config) takes the unpacked
+    constituents as particle lists: names prefixed constituents_, values those of the engine
+    without geometry, a bad particle names the file and event."""
+    from leptonid import efp_store
+    from leptonid.steps import efp as steps
+
+    particles = jet_constituents(8, n=9)
+    path = tmp_path / "constituents.feather"
+    io.write_array(path, particles)
+    settings = EFPSettings(("constituents",), (("d<=3", "p==1"),), (1.0,), (0.5, 1.0), chunks=2)
+    chunks = [tmp_path / "train" / f"chunk{i:04d}" for i in range(2)]
+    for i, chunk in enumerate(chunks):
+        steps.compute_efps({"constituents": path}, settings, i, chunk)
+    steps.gather_efps(chunks, settings, path, tmp_path / "train" / "index.json")
+    table = efp_store.EFPTable(tmp_path / "train" / "index.json")
+    assert table.names[0] == "constituents_efp_1_0_0_k_1_b_0.5"
+    engine = EFPEngine(select_graphs(settings.graphs), [1.0], [0.5, 1.0], None)
+    np.testing.assert_allclose(
+        table.read(table.names), engine.compute(particles)[0], rtol=1e-12, atol=0
+    )
+    particles[6, 1, 2] = np.nan  # in chunk 1 (events 4 to 8): named by its number in the file
+    io.write_array(path, particles)
+    with pytest.raises(ValueError, match=r"constituents.feather \(key 'constituents'\): event 6 "):
+        steps.compute_efps({"constituents": path}, settings, 1, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -240,6 +240,15 @@ def test_tensorflow_backend_equals_numpy():
         got, n_empty_tf = tf_engine.compute(images)
         assert n_empty == n_empty_tf == 1
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    # particle lists (jet constituents, an engine without geometry): distances on the device
+    from test_efp import jet_constituents
+
+    particles = jet_constituents(14)
+    numpy_engine = EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0, 2.0], None)
+    tf_engine = EFPEngine(graphs, [1.0, 2.0], [0.5, 1.0, 2.0], None, backend="gpu")
+    np.testing.assert_allclose(
+        tf_engine.compute(particles)[0], numpy_engine.compute(particles)[0], rtol=1e-12, atol=0
+    )
 
 
 def test_tensorflow_k4_every_shortcut():

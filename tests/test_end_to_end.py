@@ -138,6 +138,7 @@ def test_top_tagging_end_to_end(tiny_run):
 
     # The linear model: every kept EFP, the shrinkage the validation split chose.
     kept = (results / "efp" / "kept.txt").read_text().split()
+    assert {parse_efp_name(name).image for name in kept} == {"constituents"}  # as the benchmark
     linear = io.read_npz(results / "models" / "efp-linear" / "linear.npz")
     assert [str(name) for name in linear["names"]] == kept
     history = pd.read_csv(results / "models" / "efp-linear" / "history.csv")

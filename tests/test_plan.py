@@ -63,3 +63,48 @@ def test_names_follow_the_config():
     assert "efp-linear" not in plan.result_names(block)
     with pytest.raises(SettingsError, match="is not a trained model"):
         plan.split_result_name(block, "efp-linear")
+
+
+def test_each_kind_lists_the_keys_its_unpacking_writes():
+    """plan.KIND_KEYS (read when the DAG is built) names the keys of io's published layouts
+    and of unpack_jets: the start-up check and the unpacking agree on what a key is."""
+    from leptonid import io
+    from leptonid.steps import jets
+
+    assert set(plan.KIND_KEYS) == set(plan.KINDS)
+    for kind, layout in io.LAYOUTS.items():
+        assert set(plan.KIND_KEYS[kind]) == set(layout.keys), kind
+    assert tuple(plan.KIND_KEYS["jets"]) == tuple(jets.KEYS)
+
+
+def test_keys_are_checked_against_the_kind_and_named_by_dataset():
+    """A key the kind does not have, or a feature-set or EFP input that is not unpacked, is
+    named by its dataset's path (not its kind); the shipped configs pass."""
+    for name in ("config.yaml", "paper.yaml", "generated.yaml", "jets.yaml", "tiny.yaml"):
+        plan.check_datasets(shipped(name))
+    config = shipped("config.yaml")
+    config["datasets"]["published"] = config["datasets"].pop("electrons")
+    config["datasets"]["published"]["keys"].append("bogus")
+    config["datasets"]["muons"]["keys"].append("et")  # an electron key in a muon dataset
+    with pytest.raises(SettingsError) as raised:
+        plan.check_datasets(config)
+    message = str(raised.value)
+    assert "datasets.published.keys: unknown key 'bogus' for kind electrons (allowed: et," in (
+        message
+    )
+    assert "datasets.muons.keys: unknown key 'et' for kind muons" in message
+    assert "datasets.electrons" not in message
+
+    config = shipped("jets.yaml")
+    block = config["datasets"]["jets"]
+    block["keys"].remove("hl")
+    assert plan.dataset_problems("jets", block) == [
+        "datasets.jets.feature_sets.hl.inputs: 'hl' is not an unpacked key of this dataset "
+        "(datasets.jets.keys: jet, constituents, mass, y, weight)"
+    ]
+    block["keys"] = ["jet", "hl", "mass", "y"]  # EFPs of constituents that are not unpacked
+    block["feature_sets"] = {"hl": {"inputs": ["hl"]}}
+    assert plan.dataset_problems("jets", block) == [
+        f"datasets.jets.efp.images: {block['efp']['images'][0]!r} is not an unpacked key of "
+        "this dataset (datasets.jets.keys: jet, hl, mass, y, weight)"
+    ]

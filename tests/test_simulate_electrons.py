@@ -316,3 +316,54 @@ def test_rule_adapter_writes_both_files(tmp_path, monkeypatch):
     fake.params["kind"] = "taus"
     with pytest.raises(ValueError, match="no built-in simulator for kind 'taus'"):
         runpy.run_path(str(script), init_globals={"snakemake": fake})
+
+
+# Smallest samples ---------------------------------------------------------------------------
+
+
+def schema_minimum(kind: str) -> int:
+    """simulate.n_events's minimum in config/schema.yaml ($defs simulate_<kind>, and the same
+    at the dataset level)."""
+    from pathlib import Path
+
+    import yaml
+
+    schema = yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "config/schema.yaml").read_text()
+    )
+    dataset_level = schema["$defs"]["dataset"]["properties"]["simulate"]["properties"]
+    minimum = schema["$defs"][f"simulate_{kind}"]["properties"]["n_events"]["minimum"]
+    assert dataset_level["n_events"]["minimum"] == minimum
+    return minimum
+
+
+def test_the_schema_minimum_gives_both_classes_in_every_split(tmp_path):
+    """n_events at the schema's minimum gives a file whose splits all hold both classes, for
+    each of 20 seeds (the checked stream passes, and the written file says so)."""
+    from leptonid.data.simulate_electrons import require_both_classes
+
+    n_events = schema_minimum("electrons")
+    for seed in range(20):
+        chunks = simulate_electrons(n_events, seed, SETTINGS, chunk_size=64)
+        y = np.concatenate(
+            [c["y"] for c in require_both_classes(chunks, split_sizes(n_events), 0.5)]
+        )
+        assert len(y) == n_events
+    write_electron_dataset(n_events, 3, SETTINGS, tmp_path / "u.h5", tmp_path / "d.h5")
+    with h5py.File(tmp_path / "u.h5", "r") as h5:
+        assert all(set(np.unique(h5["y"][split][:])) == {0, 1} for split in SPLITS)
+
+
+def test_a_split_of_one_class_is_named_and_leaves_no_file(tmp_path):
+    """10 events (the old minimum): seed 0 leaves valid with electrons only and test with jets
+    only; the simulation stops naming simulate.n_events and the splits, no file written."""
+    with pytest.raises(ValueError) as raised:
+        write_electron_dataset(10, 0, SETTINGS, tmp_path / "u.h5", tmp_path / "d.h5")
+    message = str(raised.value)
+    assert message.startswith("simulate.n_events = 10 with signal_fraction 0.5: valid holds 2")
+    assert "test holds 0 electrons and 2 jets" in message and "train" not in message.split("(")[0]
+    assert list(tmp_path.iterdir()) == []
+    only_electrons = ElectronSimSettings(signal_fraction=1.0)
+    with pytest.raises(ValueError, match="train holds 64 electrons and 0 jets; valid"):
+        write_electron_dataset(100, 0, only_electrons, tmp_path / "u.h5", tmp_path / "d.h5")
+    assert list(tmp_path.iterdir()) == []

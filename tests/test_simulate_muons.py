@@ -228,3 +228,18 @@ def test_published_file_round_trip_through_the_unpacker(tmp_path):
         assert sorted(raw) == sorted(copy) == sorted(sim.published_layout(settings))
         for group in raw:
             np.testing.assert_array_equal(raw[group]["test"][:], copy[group]["test"][:])
+
+
+def test_the_schema_minimum_gives_both_classes_in_every_split():
+    """n_events at the schema's minimum: both classes in every split (split 64/16/20 per
+    class); a signal_fraction that leaves a split without a class stops before simulating,
+    naming simulate.n_events."""
+    from test_simulate_electrons import schema_minimum
+
+    n_events = schema_minimum("muons")
+    data = sample(n_events, weight_reference_events=10_000)  # a faster pT reweighting
+    assert sorted(data) == sorted((label, split) for label in sim.CLASSES for split in sim.SPLITS)
+    assert sum(len(arrays["pt"]) for arrays in data.values()) == n_events
+    with pytest.raises(ValueError, match=r"simulate.n_events = 100 with signal_fraction 0.02: "
+                       r"valid has no signal event \(each class"):  # fmt: skip
+        next(sim.simulate_muons(100, SEED, sim.MuonSimSettings(signal_fraction=0.02)))

@@ -283,8 +283,8 @@ def unpacked_keys(kind: str, keys: Iterable[str]) -> list[str]:
     unknown = [key for key in result if key not in layout.keys]
     if unknown:
         raise DataError(
-            f"{kind}: unknown key(s) {unknown} in datasets.{kind}.keys; "
-            f"known unpacked keys: {sorted(layout.keys)}"
+            f"unknown key(s) {unknown} for kind {kind} (allowed: {', '.join(layout.keys)}); "
+            "the workflow checks datasets.<name>.keys at start-up (leptonid.plan.check_datasets)"
         )
     return result
 

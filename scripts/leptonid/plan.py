@@ -7,7 +7,9 @@ module): settings, nothing that opens a file.
 
 - datasets by kind: a dataset's name is the user's, ``datasets.<name>.kind`` says which
   analysis it is (electrons, muons, jets);
-- the unpacked keys of a dataset (its configured keys and weight);
+- the unpacked keys of a dataset (its configured keys and weight) and the keys each kind's
+  published layout provides (:data:`KIND_KEYS`), checked for every dataset at start-up
+  (:func:`check_datasets`);
 - its result names (``hl``, ``hl-bdt``, ..., ``efp-linear``) and the inverse
   (result name -> feature set, model), built on :func:`leptonid.settings.model_name` /
   :func:`leptonid.settings.split_name`;
@@ -28,6 +30,15 @@ from leptonid.settings import (
 
 KINDS = ("electrons", "muons", "jets")
 WEIGHT_KEY = "weight"
+# The unpacked keys each kind's published layout provides (docs/architecture.md "Keys after
+# unpacking"): leptonid.io.LAYOUTS (electrons, muons) and leptonid.steps.jets.KEYS (jets) hold
+# the same names (tests/test_plan.py checks it); kept here so that the DAG checks a dataset's
+# keys at start-up without importing the I/O layer.
+KIND_KEYS = {
+    "electrons": ("et", "ee", "ht", "he", "hl", "mass", "y", "weight"),
+    "muons": ("images", "iso", "pt", "y", "weight"),
+    "jets": ("jet", "constituents", "hl", "mass", "y", "weight"),
+}
 # The linear (Fisher) discriminant on every kept EFP, when datasets.<name>.efp.linear is set:
 # a result of its own (rule train_efp_linear), not a feature set.
 EFP_LINEAR_NAME = "efp-linear"
@@ -104,3 +115,44 @@ def collision_energy(block: Mapping) -> float:
     if block.get("source") == "generate" and generate.get("ecm_gev") is not None:
         return float(generate["ecm_gev"])
     return DEFAULT_ECM_GEV[block["kind"]]
+
+
+def dataset_problems(name: str, block: Mapping) -> list[str]:
+    """What in ``datasets.<name>`` names a key its kind does not have: ``keys`` entries outside
+    the kind's layout (:data:`KIND_KEYS`), and feature-set inputs and EFP inputs
+    (``efp.images``) that are not among the dataset's unpacked keys. One line per problem,
+    each starting with the key path."""
+    kind = block["kind"]
+    allowed = KIND_KEYS[kind]
+    problems = [
+        f"datasets.{name}.keys: unknown key {key!r} for kind {kind} (allowed: {', '.join(allowed)})"
+        for key in block["keys"]
+        if key not in allowed
+    ]
+    unpacked = unpacked_keys(block)
+    known = f"(datasets.{name}.keys: {', '.join(unpacked)})"
+    problems += [
+        f"datasets.{name}.feature_sets.{feature}.inputs: {key!r} is not an unpacked key of "
+        f"this dataset {known}"
+        for feature, values in block["feature_sets"].items()
+        for key in values.get("inputs", ())
+        if key not in unpacked
+    ]
+    problems += [
+        f"datasets.{name}.efp.images: {key!r} is not an unpacked key of this dataset {known}"
+        for key in (block.get("efp") or {}).get("images", ())
+        if key not in unpacked
+    ]
+    return problems
+
+
+def check_datasets(config: Mapping) -> None:
+    """SettingsError listing every problem of :func:`dataset_problems` over all datasets: run
+    when the DAG is built (rules/common.smk), so a bad key stops the dry run, named by its
+    dataset, instead of every unpack job of the dataset failing."""
+    problems = [
+        line for name, block in config["datasets"].items() for line in dataset_problems(name, block)
+    ]
+    if problems:
+        lines = "\n".join(f"  - {line}" for line in problems)
+        raise SettingsError(f"invalid configuration:\n{lines}")

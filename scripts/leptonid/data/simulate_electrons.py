@@ -26,7 +26,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,7 +40,7 @@ from leptonid.geometry import (
     HCAL_UPSAMPLE,
 )
 from leptonid.hl import compute_hl, invariant_mass
-from leptonid.settings import reject_unknown_keys
+from leptonid.settings import SPLITS, reject_unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -566,6 +566,49 @@ def simulate_electrons(
                 time.perf_counter() - start,
             )
             yield chunk
+
+
+def require_both_classes(
+    chunks: Iterable[dict[str, np.ndarray]],
+    sizes: Mapping[str, int],
+    signal_fraction: float,
+) -> Iterator[dict[str, np.ndarray]]:
+    """The chunks of :func:`simulate_electrons`, passed on unchanged, checked on the way: the
+    published file's splits are consecutive event ranges of ``sizes`` (train, valid, test;
+    :func:`leptonid.publish.split_sizes`), and after the last chunk a split holding one class
+    only raises ValueError naming simulate.n_events (a split of one class has no AUC and
+    would stop every unpack job of the dataset). Raised while the file is still being
+    written, so it leaves no output (:class:`leptonid.publish.PublishedWriter`).
+
+    The events are shuffled (:func:`simulate_block`), not stratified per split, so that the
+    published numbers of every existing run stay as they are; the schema's minimum n_events
+    makes a split of one class improbable (about 3e-5 at 100 events and signal_fraction 0.5),
+    this check makes it a clear error instead of a failure downstream.
+    """
+    bounds = {}
+    start = 0
+    for split in SPLITS:
+        bounds[split] = (start, start + sizes[split])
+        start += sizes[split]
+    counts = {split: np.zeros(2, dtype=np.int64) for split in SPLITS}
+    position = 0
+    for chunk in chunks:
+        y = np.asarray(chunk["y"])
+        for split, (lo, hi) in bounds.items():
+            part = y[max(lo - position, 0) : max(hi - position, 0)]
+            counts[split] += np.bincount(part.astype(np.int64), minlength=2)[:2]
+        position += len(y)
+        yield chunk
+    one_class = {split: n.tolist() for split, n in counts.items() if not n.all()}
+    if one_class:
+        described = "; ".join(
+            f"{split} holds {n[1]} electrons and {n[0]} jets" for split, n in one_class.items()
+        )
+        raise ValueError(
+            f"simulate.n_events = {position} with signal_fraction {signal_fraction}: "
+            f"{described} (splits 64/16/20 of shuffled events: {dict(sizes)}); every split "
+            "needs both classes: raise simulate.n_events or bring signal_fraction nearer 0.5"
+        )
 
 
 # Published layout of the electron files (docs/reference.md 1, "Published data").

@@ -399,12 +399,27 @@ def split_sizes(n_events: int, signal_fraction: float) -> dict[str, dict[str, in
     """Events per class and split: {"signal": {"train": ..., ...}, "bg": {...}}.
 
     Each class is split 64/16/20 (docs/reference.md 2); test takes the rounding remainder.
+    Every split gets both classes (a split of one class has no AUC and stops the unpacking):
+    a split left without a class raises ValueError naming simulate.n_events, before anything
+    is simulated.
     """
     n_signal = int(round(signal_fraction * n_events))
     sizes = {}
     for name, n in zip(CLASSES, (n_signal, n_events - n_signal), strict=True):
         train, valid = (int(round(f * n)) for f in SPLIT_FRACTIONS[:2])
         sizes[name] = {"train": train, "valid": valid, "test": n - train - valid}
+    empty = [
+        f"{split} has no {name} event"
+        for name in CLASSES
+        for split in SPLITS
+        if not sizes[name][split]
+    ]
+    if empty:
+        raise ValueError(
+            f"simulate.n_events = {n_events} with signal_fraction {signal_fraction}: "
+            f"{'; '.join(empty)} (each class is split 64/16/20: {sizes}); every split needs "
+            "both classes: raise simulate.n_events"
+        )
     return sizes
 
 

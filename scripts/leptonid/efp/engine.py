@@ -1,4 +1,5 @@
-"""Energy Flow Polynomials on calorimeter cells: graphs, grid settings and a fast engine.
+"""Energy Flow Polynomials of calorimeter cells or particle lists: graphs, grid settings and a
+fast engine.
 
 Physics (docs/reference.md, "Energy Flow Polynomials"; electron paper section IV): every non-zero
 pixel of an image is a particle with its ET normalised to sum 1 per image and its coordinates at
@@ -7,6 +8,14 @@ pre-normalised ET:
 
     z_i = ET_i ** kappa,   theta_ij = (d_eta_ij ** 2 + d_phi_ij ** 2) ** (beta / 2),
     EFP_G = sum_{i_1..i_n} z_{i_1} ... z_{i_n} prod_{(k, l) in G} theta_{i_k i_l}.
+
+Particle lists (the keys of ``leptonid.geometry.PARTICLE_KEYS``: the jets' constituents,
+(pT / pT_jet, Delta eta, Delta phi) zero-padded) are the same sums on the particles themselves,
+as the top-tagging benchmark's EFP tagger computed them (arXiv:1902.09914, energyflow's default
+hadronic measure, ``normed=True``): rows with weight 0 are padding and dropped, the weights are
+normalised to sum 1 per event (z_i = pT_i / sum_j pT_j, to the power kappa) and theta_ij is
+Delta R_ij ** beta in (eta, phi), with the phi difference taken the short way round the circle
+as energyflow does. An engine built without a geometry (``geometry=None``) takes such lists.
 
 Graphs are energyflow's prime (connected) multigraphs, chosen with energyflow selection lists.
 
@@ -41,7 +50,7 @@ import pandas as pd
 from leptonid.efp.grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4_pair_forms
 from leptonid.efp.names import efp_name, format_number
 from leptonid.efp_store import StorageSettings
-from leptonid.geometry import ImageGeometry
+from leptonid.geometry import PARTICLE_KEYS, ImageGeometry, geometry_for
 from leptonid.settings import reject_unknown_keys
 
 log = logging.getLogger(__name__)
@@ -498,8 +507,34 @@ def _convolved(nodes: list) -> list:
 BACKENDS = ("cpu", "gpu")
 
 
+def input_geometry(key: str) -> ImageGeometry | None:
+    """The geometry of an EFP input key: an image's (``leptonid.geometry.geometry_for``), or
+    None for a particle list (``PARTICLE_KEYS``, e.g. the jets' constituents)."""
+    return None if key in PARTICLE_KEYS else geometry_for(key)
+
+
+def _d2_power(d2: np.ndarray, exponent: float) -> np.ndarray:
+    """theta ** exponent from squared distances: theta ** 2 = d2 (a new array every time)."""
+    if exponent == 2.0:
+        return d2.copy()
+    if exponent == 1.0:
+        return np.sqrt(d2)
+    return d2 ** (exponent / 2.0)
+
+
+def particle_d2(positions: np.ndarray) -> np.ndarray:
+    """(B, M, M) squared angular distances of particles at positions (B, M, 2) (eta, phi):
+    d_eta ** 2 + d_phi ** 2 with d_phi taken the short way round (energyflow's
+    ``_thetas2_from_yphis``)."""
+    d_eta = positions[:, :, None, 0] - positions[:, None, :, 0]
+    d_phi = np.abs(positions[:, :, None, 1] - positions[:, None, :, 1])
+    d_phi = np.pi - np.abs(d_phi - np.pi)
+    return d_eta**2 + d_phi**2
+
+
 class EFPEngine:
-    """Batched EFP evaluation for one image geometry and one (graphs x kappas x betas) grid.
+    """Batched EFP evaluation for one input (an image geometry, or particle lists when geometry
+    is None) and one (graphs x kappas x betas) grid.
 
     columns: (graph, kappa, beta) of every output column, in canonical order (graph by
     (n, d, k), then kappa ascending, then beta ascending).
@@ -520,7 +555,7 @@ class EFPEngine:
         graphs: Sequence[EFPGraph],
         kappas: Sequence[float],
         betas: Sequence[float],
-        geometry: ImageGeometry,
+        geometry: ImageGeometry | None,
         batch_elements: int = 1 << 16,
         max_batch: int = 4096,
         cost_model: CostModel | None = None,
@@ -551,9 +586,10 @@ class EFPEngine:
         self._programs: dict[tuple[bool, bool], tuple[list, list, dict]] = {}
         self._sparse = self.program((False, False))
         self._steps = self._sparse[0]
-        eta, phi = geometry.pixel_coordinates()
-        eta, phi = eta.ravel(), phi.ravel()
-        self._d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
+        if geometry is not None:  # images: theta from a table of every pixel pair
+            eta, phi = geometry.pixel_coordinates()
+            eta, phi = eta.ravel(), phi.ravel()
+            self._d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
         self._tables: dict[float, np.ndarray] = {}
         self._convolver: GridConvolver | None = None
         self._runner = None
@@ -561,6 +597,11 @@ class EFPEngine:
             from leptonid.efp.tf import TFBatchRunner
 
             self._runner = TFBatchRunner(self)
+
+    @property
+    def particles(self) -> bool:
+        """Whether the engine takes particle lists (no geometry) rather than images."""
+        return self.geometry is None
 
     @property
     def n_pixels(self) -> int:
@@ -618,29 +659,39 @@ class EFPEngine:
         return found
 
     def path_key(self, width: int) -> tuple[bool, bool]:
-        """Which exact paths a batch of padded width ``width`` takes: (K4 per event, FFT)."""
-        return (self.cost_model.use_k4(width), self.cost_model.use_fft(width))
+        """Which exact paths a batch of padded width ``width`` takes: (K4 per event, FFT; the
+        FFT needs a pixel grid, so never for particle lists)."""
+        use_fft = self.cost_model.use_fft(width) and not self.particles
+        return (self.cost_model.use_k4(width), use_fft)
 
     def _table(self, exponent: float) -> np.ndarray:
         """(P * P,) theta ** exponent for every ordered pixel pair (built once, then gathered)."""
         table = self._tables.get(exponent)
         if table is None:
-            if exponent == 2.0:
-                table = self._d2
-            elif exponent == 1.0:
-                table = np.sqrt(self._d2)
-            else:
-                table = self._d2 ** (exponent / 2.0)
-            table = np.ascontiguousarray(table).ravel()
+            table = np.ascontiguousarray(_d2_power(self._d2, exponent)).ravel()
             self._tables[exponent] = table
         return table
 
     # -- evaluation -----------------------------------------------------------------------
 
+    def pairs(self, positions: np.ndarray) -> np.ndarray:
+        """The "pairs" node: (B, M, M) flat pixel-pair indices into the theta tables (images),
+        or squared distances `particle_d2` (particle lists)."""
+        if self.particles:
+            return particle_d2(positions)
+        return positions[:, :, None] * self.n_pixels + positions[:, None, :]
+
+    def theta(self, exponent: float, pairs: np.ndarray) -> np.ndarray:
+        """The "gather" node: (B, M, M) theta ** exponent of the "pairs" node's value."""
+        if self.particles:
+            return _d2_power(pairs, exponent)
+        return np.take(self._table(exponent), pairs)
+
     def _run_batch(self, pixels: np.ndarray, et: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """EFPs of one padded batch.
 
-        pixels: (B, M) flat pixel index of each particle (any valid index on padding).
+        pixels: (B, M) flat pixel index of each particle (any valid index on padding), or for
+        particle lists (B, M, 2) (eta, phi) (anything finite on padding).
         et: (B, M) normalised ET (0 on padding). mask: (B, M) True for real particles.
         Returns (B, n_columns) float64.
         """
@@ -666,7 +717,7 @@ class EFPEngine:
             elif kind == "t":
                 value = np.swapaxes(args[0], 1, 2)
             elif kind == "gather":
-                value = np.take(self._table(arg), args[0])
+                value = self.theta(arg, args[0])
             elif kind == "z":
                 if arg == 0.0:
                     value = mask.astype(np.float64)
@@ -676,7 +727,7 @@ class EFPEngine:
                     value = np.zeros_like(et)
                     np.power(et, arg, out=value, where=mask)
             elif kind == "pairs":
-                value = pixels[:, :, None] * self.n_pixels + pixels[:, None, :]
+                value = self.pairs(pixels)
             elif kind == "core":
                 value = self._core(arg, args)
             elif kind == "pairq":
@@ -714,59 +765,69 @@ class EFPEngine:
 
     def compute(
         self,
-        images: np.ndarray,
+        events: np.ndarray,
         *,
         block_size: int = 2048,
         source: str = "images",
         progress: Callable[[int], None] | None = None,
+        first_event: int = 0,
     ) -> tuple[np.ndarray, int]:
-        """EFPs of every image.
+        """EFPs of every event.
 
-        images: (N, n_phi, n_eta) or (N, n_phi, n_eta, 1) ET in GeV (any scale: each image is
-        normalised to sum 1); may be a memory map: it is read ``block_size`` events at a time.
+        events: images (N, n_phi, n_eta) or (N, n_phi, n_eta, 1), ET in GeV (any scale: each
+        image is normalised to sum 1), for an engine with a geometry; particle lists
+        (N, P, 3) (weight, eta, phi), weight 0 on padding rows (any scale: normalised to sum 1
+        per event), for an engine without one. May be a memory map: it is read ``block_size``
+        events at a time.
         source: text naming the input in error messages (file and key).
         progress: called with the number of events finished (empty ones count as finished)
             after each batch.
-        Returns (values (N, n_columns) float64, number of empty images). Empty images (no
-        non-zero pixel) get 0 for every EFP: the sums run over no particle.
+        first_event: the number of events[0] in source, for error messages (a chunk's slice).
+        Returns (values (N, n_columns) float64, number of empty events). Empty events (no
+        non-zero pixel, no particle) get 0 for every EFP: the sums run over no particle.
         """
-        shape = tuple(images.shape[1:])
-        if shape not in (self.geometry.shape, self.geometry.shape + (1,)):
+        shape = tuple(events.shape[1:])
+        if self.particles:
+            if len(shape) != 2 or shape[1] != 3:
+                raise ValueError(
+                    f"{source}: expected particle lists of shape (N, particles, 3) "
+                    f"(weight, eta, phi), got {tuple(events.shape)}"
+                )
+        elif shape not in (self.geometry.shape, self.geometry.shape + (1,)):
             raise ValueError(
                 f"{source}: expected images of shape (N, {self.geometry.n_phi}, "
                 f"{self.geometry.n_eta}[, 1]) for geometry {self.geometry.name!r}, "
-                f"got {tuple(images.shape)}"
+                f"got {tuple(events.shape)}"
             )
-        n_events = len(images)
+        n_events = len(events)
         result = np.zeros((n_events, len(self.columns)))
         n_empty = 0
         for start in range(0, n_events, block_size):
             stop = min(start + block_size, n_events)
-            flat = np.asarray(images[start:stop], dtype=np.float64).reshape(stop - start, -1)
-            n_empty += self._compute_block(flat, result[start:stop], source, start, progress)
+            block = np.asarray(events[start:stop], dtype=np.float64)
+            where = first_event + start
+            if self.particles:
+                rows, positions, et = _particle_entries(block, source, where)
+            else:
+                rows, positions, et = _pixel_entries(block.reshape(stop - start, -1), source, where)
+            n_empty += self._compute_block(rows, positions, et, result[start:stop], start, progress)
         return result, n_empty
 
     def _compute_block(
         self,
-        flat: np.ndarray,
+        rows: np.ndarray,
+        positions: np.ndarray,
+        et: np.ndarray,
         out: np.ndarray,
-        source: str,
         offset: int,
         progress: Callable[[int], None] | None,
     ) -> int:
-        """Fill out (Nb, n_columns) for flat (Nb, P) images (events offset.. of the input);
-        returns the number of empty ones. progress gets the events done after each batch."""
-        bad = ~np.isfinite(flat) | (flat < 0)
-        if bad.any():
-            event, pixel = np.argwhere(bad)[0]
-            raise ValueError(
-                f"{source}: event {offset + event} pixel {pixel} has ET {flat[event, pixel]}; "
-                "expected finite values >= 0"
-            )
-        rows, pixels = np.nonzero(flat)
-        counts = np.bincount(rows, minlength=len(flat))
-        et = flat[rows, pixels]
-        et /= np.bincount(rows, weights=et, minlength=len(flat))[rows]
+        """Fill out (Nb, n_columns) from the particles of Nb events (events offset.. of the
+        input): rows (n,) the event of each particle, in event order; positions (n,) pixel
+        index or (n, 2) (eta, phi); et (n,) > 0. Returns the number of empty events. progress
+        gets the events done after each batch."""
+        counts = np.bincount(rows, minlength=len(out))
+        et = et / np.bincount(rows, weights=et, minlength=len(out))[rows]
         starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
         order = np.argsort(counts, kind="stable")
         order = order[counts[order] > 0]
@@ -786,15 +847,47 @@ class EFPEngine:
             slots = np.arange(width)
             mask = slots[None, :] < counts[events][:, None]
             where = np.where(mask, starts[events][:, None] + slots[None, :], 0)
-            out[events] = self._run_batch(
-                np.where(mask, pixels[where], 0), np.where(mask, et[where], 0.0), mask
-            )
+            padded = positions[where]
+            padded[~mask] = 0
+            out[events] = self._run_batch(padded, np.where(mask, et[where], 0.0), mask)
             position = end
             if progress is not None:
-                progress(offset + len(flat) - len(order) + position)
+                progress(offset + len(out) - len(order) + position)
         if progress is not None:
-            progress(offset + len(flat))
+            progress(offset + len(out))
         return int(np.count_nonzero(counts == 0))
+
+
+def _pixel_entries(flat: np.ndarray, source: str, offset: int):
+    """(event, pixel index, ET) of every non-zero pixel of flat (Nb, P) images, in event order;
+    ValueError naming the event and pixel of a negative or non-finite ET."""
+    bad = ~np.isfinite(flat) | (flat < 0)
+    if bad.any():
+        event, pixel = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{source}: event {offset + event} pixel {pixel} has ET {flat[event, pixel]}; "
+            "expected finite values >= 0"
+        )
+    rows, pixels = np.nonzero(flat)
+    return rows, pixels, flat[rows, pixels]
+
+
+def _particle_entries(block: np.ndarray, source: str, offset: int):
+    """(event, (eta, phi), weight) of every particle (weight > 0) of particle lists (Nb, P, 3),
+    in event order; ValueError naming the event and particle of a negative or non-finite
+    weight, or of non-finite coordinates of a particle."""
+    weight = block[:, :, 0]
+    bad = ~np.isfinite(weight) | (weight < 0)
+    bad |= (weight > 0) & ~np.isfinite(block[:, :, 1:]).all(axis=2)
+    if bad.any():
+        event, particle = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{source}: event {offset + event} particle {particle} is "
+            f"{block[event, particle].tolist()}; expected a finite weight >= 0 and finite "
+            "(eta, phi)"
+        )
+    rows, slots = np.nonzero(weight)
+    return rows, block[rows, slots, 1:], weight[rows, slots]
 
 
 def _progress_reporter(total: int, label: str) -> tuple[Callable[[int], None], Callable[[], None]]:
@@ -824,9 +917,10 @@ def _progress_reporter(total: int, label: str) -> tuple[Callable[[int], None], C
 
 
 def _engines(
-    geometries: Mapping[str, ImageGeometry], settings: EFPSettings
+    geometries: Mapping[str, ImageGeometry | None], settings: EFPSettings
 ) -> dict[str, EFPEngine]:
-    """One engine per image key of settings (graphs, exponents and backend of the settings)."""
+    """One engine per input key of settings (graphs, exponents and backend of the settings);
+    a key whose geometry is None takes particle lists."""
     graphs = select_graphs(settings.graphs)
     engines = {}
     for key in settings.images:
@@ -854,17 +948,20 @@ def _engines(
 
 def iter_efp_blocks(
     images: Mapping[str, np.ndarray],
-    geometries: Mapping[str, ImageGeometry],
+    geometries: Mapping[str, ImageGeometry | None],
     settings: EFPSettings,
     rows: int = 4096,
     sources: Mapping[str, str] | None = None,
+    first_event: int = 0,
 ) -> Iterator[tuple[int, int, np.ndarray]]:
     """The EFP table in blocks of rows: yields (start, stop, values (stop - start, n_columns)
     float64) for consecutive event ranges covering all events.
 
     Arguments as `compute_efp_table`; images may be memory maps (only ``rows`` events of each
-    key are read at a time). Columns are `efp_names(settings)`, in that order. Empty images get
-    0 for every EFP; their count per key is logged after the last block.
+    key are read at a time). Columns are `efp_names(settings)`, in that order. Empty events get
+    0 for every EFP; their count per key is logged after the last block. first_event: the
+    number of the first event in its file (a chunk's slice), so that a bad event is named by
+    its number there.
     """
     if rows < 1:
         raise ValueError(f"rows must be >= 1, got {rows}")
@@ -885,6 +982,7 @@ def iter_efp_blocks(
                 images[key][start:stop],
                 source=sources.get(key, key),
                 progress=lambda done, report=report, start=start: report(start + done),
+                first_event=first_event + start,
             )
             n_empty[key] += empty
             parts.append(values)
@@ -893,26 +991,28 @@ def iter_efp_blocks(
         reporters[key][1]()
         if n_empty[key]:
             log.warning(
-                "%s: %d of %d images are empty; all their EFPs are set to 0",
+                "%s: %d of %d %s are empty; all their EFPs are set to 0",
                 key,
                 n_empty[key],
                 n_events,
+                "particle lists" if engines[key].particles else "images",
             )
 
 
 def compute_efp_table(
     images: Mapping[str, np.ndarray],
-    geometries: Mapping[str, ImageGeometry],
+    geometries: Mapping[str, ImageGeometry | None],
     settings: EFPSettings,
     sources: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """EFP table of a set of events: one float64 column per EFP, canonical names and order.
 
-    images: key -> (N, n_phi, n_eta[, 1]) ET images of the same N events, for every key of
-    settings.images (ECal and HCal are computed separately, names prefixed by the key).
-    geometries: key -> its ImageGeometry (leptonid.geometry.geometry_for).
+    images: key -> (N, n_phi, n_eta[, 1]) ET images, or (N, P, 3) particle lists, of the same
+    N events, for every key of settings.images (ECal and HCal are computed separately, names
+    prefixed by the key).
+    geometries: key -> its ImageGeometry, None for particle lists (`input_geometry`).
     sources: key -> text naming the input in messages (defaults to the key).
-    Rows keep the event order. Empty images get 0 for every EFP; their count is logged.
+    Rows keep the event order. Empty events get 0 for every EFP; their count is logged.
     `iter_efp_blocks` gives the same values in bounded blocks of rows.
     """
     names = efp_names(settings)

@@ -4,7 +4,9 @@ The same compiled plan as the numpy engine (`leptonid.efp.engine.EFPEngine`: the
 nodes, in the same order, with the same frees), run with TensorFlow operations in float64 on the
 device TensorFlow picks (the first GPU when there is one, else the CPU, where the tests run it).
 The pixel-pair tables theta ** e live on the device; a batch goes there once as (pixel, ET,
-mask) arrays and comes back as its (B, n_columns) EFPs.
+mask) arrays and comes back as its (B, n_columns) EFPs. Particle lists (an engine without a
+geometry) go as ((eta, phi), ET, mask) and their theta ** e are powers of the batch's squared
+distances, computed there.
 
 Differences from the numpy path, none of which changes a value beyond round-off: the c = 4
 cores are always K4 pair sums (the plan's "pairq" and "k4sum" nodes, `grid.k4_pair_form`,
@@ -41,15 +43,36 @@ class TFBatchRunner:
             self._tables[exponent] = table
         return table
 
+    def _particle_d2(self, positions):
+        """(B, M, M) squared distances of particles (B, M, 2) (eta, phi), phi the short way
+        round (`leptonid.efp.engine.particle_d2`)."""
+        tf = self.tf
+        d_eta = positions[:, :, None, 0] - positions[:, None, :, 0]
+        d_phi = tf.abs(positions[:, :, None, 1] - positions[:, None, :, 1])
+        d_phi = np.pi - tf.abs(d_phi - np.pi)
+        return d_eta**2 + d_phi**2
+
+    def _theta(self, exponent: float, pairs):
+        """theta ** exponent: gathered from the pixel-pair table (images), or a power of the
+        squared distances (particle lists)."""
+        if not self.engine.particles:
+            return self.tf.gather(self._table(exponent), pairs)
+        if exponent == 2.0:
+            return pairs
+        if exponent == 1.0:
+            return self.tf.sqrt(pairs)
+        return self.tf.pow(pairs, exponent / 2.0)
+
     def run(self, pixels: np.ndarray, et: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(B, n_columns) float64 EFPs of one padded batch (arguments as `EFPEngine._run_batch`)."""
         tf = self.tf
         steps, free_after, output_columns = self.engine.program((True, False))
+        particles = self.engine.particles
         with tf.device(self.device):
-            pixels_t = tf.constant(pixels, dtype=tf.int64)
+            pixels_t = tf.constant(pixels, dtype=tf.float64 if particles else tf.int64)
             et_t = tf.constant(et, dtype=tf.float64)
             mask_t = tf.constant(mask)
-            n_pixels = self.engine.n_pixels
+            n_pixels = None if particles else self.engine.n_pixels
             values: list = [None] * len(steps)
             outputs: dict[int, object] = {}
             for position, (kind, arg, inputs) in enumerate(steps):
@@ -67,7 +90,7 @@ class TFBatchRunner:
                 elif kind == "t":
                     value = tf.linalg.matrix_transpose(args[0])
                 elif kind == "gather":
-                    value = tf.gather(self._table(arg), args[0])
+                    value = self._theta(arg, args[0])
                 elif kind == "z":
                     if arg == 0.0:
                         value = tf.cast(mask_t, tf.float64)
@@ -76,6 +99,8 @@ class TFBatchRunner:
                     else:
                         safe = tf.where(mask_t, et_t, tf.ones_like(et_t))
                         value = tf.where(mask_t, tf.pow(safe, arg), tf.zeros_like(et_t))
+                elif kind == "pairs" and particles:
+                    value = self._particle_d2(pixels_t)
                 elif kind == "pairs":
                     value = pixels_t[:, :, None] * n_pixels + pixels_t[:, None, :]
                 elif kind == "pairq":

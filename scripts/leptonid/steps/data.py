@@ -21,6 +21,7 @@ from leptonid.data.simulate_electrons import (
     IMAGE_KEYS,
     STANDARDISED_KEYS,
     ElectronSimSettings,
+    require_both_classes,
     simulate_electrons,
 )
 from leptonid.data.simulate_muons import (
@@ -29,7 +30,7 @@ from leptonid.data.simulate_muons import (
     published_layout,
     published_sizes,
 )
-from leptonid.publish import scale_published, write_published
+from leptonid.publish import scale_published, split_sizes, write_published
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ def write_electron_dataset(
     group's attributes); y copied.
     """
     write_published(
-        simulate_electrons(n_events, seed, settings, chunk_size),
+        require_both_classes(
+            simulate_electrons(n_events, seed, settings, chunk_size),
+            split_sizes(n_events),
+            settings.signal_fraction,
+        ),
         unscaled_path,
         ELECTRON_LAYOUT,
         n_events,

@@ -17,9 +17,14 @@ import pandas as pd
 
 from leptonid import efp_store, io
 from leptonid.efp.duplicates import find_duplicate_efps, single_efp_aucs
-from leptonid.efp.engine import EFPSettings, chunk_bounds, efp_names, iter_efp_blocks
+from leptonid.efp.engine import (
+    EFPSettings,
+    chunk_bounds,
+    efp_names,
+    input_geometry,
+    iter_efp_blocks,
+)
 from leptonid.efp.names import parse_efp_name
-from leptonid.geometry import geometry_for
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +49,9 @@ def compute_efps(
 ) -> int:
     """EFPs of one chunk (an event range) of one split -> a chunk directory of column blocks.
 
-    image_paths: image key -> Feather array of the split (memory-mapped; only the chunk's
-    events are read). The chunk is computed in row blocks of at most
+    image_paths: input key -> Feather array of the split (memory-mapped; only the chunk's
+    events are read): an image key, or a particle list (the jets' constituents, EFPs on the
+    particles: `leptonid.efp.engine.input_geometry`). The chunk is computed in row blocks of at most
     ``storage.rows_for(n_columns)`` events and each block is appended to the chunk's files at
     once, so memory holds one row block of the grid whatever the chunk's length. threads: BLAS
     threads (chunks, not threads, are the unit of parallelism). Returns the events written.
@@ -78,10 +84,11 @@ def compute_efps(
     ):
         blocks = iter_efp_blocks(
             {key: array[start:stop] for key, array in images.items()},
-            {key: geometry_for(key) for key in settings.images},
+            {key: input_geometry(key) for key in settings.images},
             settings,
             rows=rows,
             sources={key: f"{image_paths[key]} (key {key!r})" for key in settings.images},
+            first_event=start,
         )
         for _, _, values in blocks:
             writer.write_rows(values)

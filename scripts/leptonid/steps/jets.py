@@ -33,10 +33,11 @@ import pandas as pd
 
 from leptonid import io
 from leptonid.settings import DEFAULT_ECM_GEV
+from leptonid.plan import KIND_KEYS
 
 log = logging.getLogger(__name__)
 
-KEYS = ("jet", "constituents", "hl", "mass", "y", "weight")
+KEYS = KIND_KEYS["jets"]
 HL_NAMES = ("mass", "tau21", "tau32", "n_constituents")
 _PROGRESS_SECONDS = 30.0
 
