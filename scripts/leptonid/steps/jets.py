@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from leptonid import io
-from leptonid.settings import DEFAULT_ECM_GEV
 from leptonid.plan import KIND_KEYS
+from leptonid.settings import DEFAULT_ECM_GEV
 
 log = logging.getLogger(__name__)
 
