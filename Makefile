@@ -7,8 +7,9 @@
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
 #   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
 #   make bench-generate  Pythia 8 generation rates (config/generated.yaml) -> results/bench/generate.json
-#   make bench-paper  paper-scale rehearsal of config/paper.yaml's rules + training throughput
-#                -> results/bench/paper.json, results/bench/training_paper.json (~1 h on 2 cores)
+#   make bench-paper  paper-scale rehearsal of config/paper.yaml's and config/jets.yaml's rules
+#                + training throughput -> results/bench/paper.json, benchmarks/paper_peaks.json,
+#                results/bench/training_paper.json (~1 h on 2 cores, plus ~1 h for the jets axis)
 #   make report  results/report.html after a run
 #   make results-doc NAME=default  copy the run's results/results.md (every table, stamped with
 #                the commit and config) to docs/results/NAME.md, the documents README links to

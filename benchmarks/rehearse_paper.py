@@ -1,6 +1,6 @@
 """Paper-scale rehearsal (`make bench-paper`): the real rules of config/paper.yaml on this machine.
 
-Two axes, each a real `snakemake` run of the workflow in its own directory under
+Three axes, each a real `snakemake` run of the workflow in its own directory under
 results/bench/paper/ (the user's results/ are untouched), on data the built-in simulators write
 in the published layout:
 
@@ -11,7 +11,14 @@ in the published layout:
   resamples and a guided scan;
 - width: the whole paper EFP grid (509 graphs x 5 kappas x 3 betas x ECal and HCal = 15,270
   EFPs) on a few thousand electron candidates: EFPs, duplicates, single-EFP AUCs and the guided
-  search ranking every one of the 15,270 candidates on the paper's 10^6 pairs.
+  search ranking every one of the 15,270 candidates on the paper's 10^6 pairs;
+- jets: the top-tagging benchmark's sizes (1.2 M train, 400 k valid, 400 k test jets; scaled
+  by --jets-scale, 1 by default) of synthetic jets in the benchmark's layout
+  (benchmarks/synthetic_jets.py, written in row blocks, no Pythia) through every jets rule of
+  config/jets.yaml: unpack_jets, the pictures, EFPs of the jet images on a small grid, the CNN
+  (shrunk like the length axis'), the DNNs, the BDT and the linear EFP model (1 epoch each; PFN
+  and EFN not trained), scores, metrics, tables, one guided pass, and tune_model with a tiny
+  budget (2 trials of at most 50 batches) on the hl feature set.
 
 Deviations from the paper configuration, so that the rehearsal ends in minutes rather than
 days (each is written into the JSON): one epoch per network; the CNNs of the length axis have
@@ -23,6 +30,10 @@ Per rule it records the wall time and the peak RSS from Snakemake's benchmark fi
 and for compute_efps the events/s per core at the measured image occupancy (non-zero pixels),
 extrapolated to the CPU-hours of the paper grid on all 214,884 events. Writes
 results/bench/paper.json and prints the README table. Memory target: 2 GB per job.
+
+The collect step also writes benchmarks/paper_peaks.json (tracked in git): the largest peak
+RSS of every rule per axis and dataset, from which every `mem_mb` of profiles/slurm/config.yaml
+is derived (`memory_request`; tests/test_workflow.py checks the profile against it).
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from leptonid import io  # noqa: E402
 from leptonid.efp.engine import EFPSettings, chunk_bounds, efp_names  # noqa: E402
+from synthetic_jets import BENCHMARK_SIZES, write_benchmark_files  # noqa: E402
 from time_dag import benchmark_rule  # noqa: E402 (benchmarks/ is on sys.path as the script's folder)
 
 OUT = REPO / "results" / "bench"
@@ -53,6 +65,11 @@ PAPER_ELECTRONS = 214_884
 PAPER_MUONS = 200_000
 SMALL_CNN = {"conv_blocks": 1, "filters": 8}
 SMALL_GRID = {"graphs": [["d<=3", "p==1"]], "kappas": [1, 2], "betas": [0.5, 1]}
+JETS_GRID = {"graphs": [["d<=2", "p==1"]], "kappas": [1], "betas": [1]}
+JETS_SETS = ("images", "hl", "mass")  # the tutorial CNN's images (shrunk), DNN + BDT, mass
+JETS_DIR = "resources/synthetic_jets"  # under the axis' directory (Snakemake's --directory)
+TINY_TUNING = {"enabled": True, "n_trials": 2, "epochs": 1, "max_batches": 50}
+PEAKS = REPO / "benchmarks" / "paper_peaks.json"
 
 
 def paper_config() -> dict:
@@ -111,6 +128,29 @@ def width_config(n_events: int, chunks: int) -> dict:
     electrons["guided"].update(max_passes=1, scans={"hl": {"start": "hl", "candidates": "all"}})
     config["training"]["epochs"] = 1
     config["tuning"]["enabled"] = False
+    return config
+
+
+def jets_sizes(scale: float) -> dict[str, int]:
+    """The benchmark's split sizes times scale (1: 1.2 M / 400 k / 400 k)."""
+    return {split: int(round(n * scale)) for split, n in BENCHMARK_SIZES.items()}
+
+
+def jets_config(scale: float) -> dict:
+    """config/jets.yaml on synthetic benchmark files of jets_sizes(scale) (module docstring)."""
+    config = yaml.safe_load((REPO / "config" / "jets.yaml").read_text())
+    jets = config["datasets"]["jets"]
+    jets.update(source="path", path=JETS_DIR)
+    sets = jets["feature_sets"]
+    jets["feature_sets"] = {name: sets[name] for name in JETS_SETS}
+    jets["feature_sets"]["images"] = {"inputs": ["jet"], "network": SMALL_CNN}
+    jets["benchmark_reference"] = {
+        k: v for k, v in jets["benchmark_reference"].items() if k in (*JETS_SETS, "efp-linear")
+    }
+    jets["efp"].update(JETS_GRID)
+    jets["guided"].update(max_passes=1, scans={"hl": {"start": "hl", "candidates": "irc_safe"}})
+    config["training"]["epochs"] = 1
+    config["tuning"] = {**TINY_TUNING, "feature_sets": ["hl"]}
     return config
 
 
@@ -187,7 +227,7 @@ def occupancy(workdir: Path, dataset: str, keys: list[str]) -> dict[str, float]:
     return values
 
 
-def efp_rates(workdir: Path, config: dict, dataset: str) -> dict:
+def efp_rates(workdir: Path, config: dict, dataset: str, all_events: int = PAPER_ELECTRONS) -> dict:
     """compute_efps events per CPU second (one thread per job: per core), median over the
     train split's chunks; CPU time rather than wall time, so a loaded machine does not bias it."""
     block = config["datasets"][dataset]["efp"]
@@ -206,8 +246,45 @@ def efp_rates(workdir: Path, config: dict, dataset: str) -> dict:
         "n_efps": len(efp_names(settings)),
         "train_events": n_train,
         "events_per_s_per_core": rate,
-        "cpu_hours_all_paper_events": PAPER_ELECTRONS / rate / 3600 if rate > 0 else None,
+        "cpu_hours_all_paper_events": all_events / rate / 3600 if rate > 0 else None,
     }
+
+
+def memory_request(peak_mb: float) -> int:
+    """sbatch --mem of a rule (profiles/slurm/config.yaml): the measured peak RSS x 1.5,
+    rounded up to 500 MB, at least 1000 MB."""
+    return max(1000, int(np.ceil(peak_mb * 1.5 / 500.0)) * 500)
+
+
+def update_peaks(axis: str, table: pd.DataFrame, path: Path = PEAKS) -> dict:
+    """Replace one axis' entry of benchmarks/paper_peaks.json: {dataset: {rule: peak MB}}."""
+    peaks = json.loads(path.read_text()) if path.exists() else {}
+    axes = peaks.setdefault("axes", {})
+    axes[axis] = {
+        dataset: {row.rule: round(float(row.max_rss_mb)) for row in group.itertuples()}
+        for dataset, group in table.groupby("dataset")
+    }
+    path.write_text(json.dumps(peaks, indent=2, sort_keys=True) + "\n")
+    return peaks
+
+
+def rule_peaks(peaks: dict) -> dict[str, float]:
+    """The peak RSS (MB) each rule is sized for: its largest over every axis and dataset of
+    benchmarks/paper_peaks.json, and at least that of the rules it is ``sized_with``."""
+    largest: dict[str, float] = {}
+    for datasets in peaks["axes"].values():
+        for rules in datasets.values():
+            for rule, mb in rules.items():
+                largest[rule] = max(largest.get(rule, 0.0), float(mb))
+    for rule, entry in peaks.get("sized_with", {}).items():
+        for other in entry["rules"]:
+            largest[rule] = max(largest.get(rule, 0.0), largest[other])
+    return largest
+
+
+def profile_requests(peaks: dict) -> dict[str, int]:
+    """mem_mb of every measured rule for profiles/slurm/config.yaml's set-resources."""
+    return {rule: memory_request(mb) for rule, mb in sorted(rule_peaks(peaks).items())}
 
 
 def markdown(table: pd.DataFrame, axis: str) -> str:
@@ -227,11 +304,14 @@ def markdown(table: pd.DataFrame, axis: str) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--axis", choices=["length", "width", "both"], default="both")
+    parser.add_argument("--axis", choices=["length", "width", "jets", "all"], default="all")
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--width-events", type=int, default=2000)
     parser.add_argument("--length-chunks", type=int, default=8)
     parser.add_argument("--width-chunks", type=int, default=8)
+    parser.add_argument(
+        "--jets-scale", type=float, default=1.0, help="fraction of the benchmark's jet counts"
+    )
     parser.add_argument("--collect-only", action="store_true", help="re-read finished runs")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -248,17 +328,28 @@ def main() -> int:
             f"EFP chunks per split: length {args.length_chunks}, width {args.width_chunks}",
             "guided scans: 1 pass (one scan per dataset)",
             f"muons: {PAPER_MUONS} simulated events (the muon paper does not state its file size)",
+            f"jets: synthetic jets (benchmarks/synthetic_jets.py), {jets_sizes(args.jets_scale)}",
+            f"jets: feature sets {list(JETS_SETS)} (images CNN {SMALL_CNN}; PFN/EFN not "
+            f"trained), EFP grid {JETS_GRID}, EFPs of the jet image pixels, 1 guided pass",
+            f"tune_model: jets hl, {TINY_TUNING}",
         ],
     )
     axes = {
         "length": length_config(args.length_chunks),
         "width": width_config(args.width_events, args.width_chunks),
+        "jets": jets_config(args.jets_scale),
     }
+    all_events = {"electrons": PAPER_ELECTRONS, "muons": PAPER_MUONS, "jets": 2_000_000}
     for axis, config in axes.items():
-        if args.axis not in (axis, "both"):
+        if args.axis not in (axis, "all"):
             continue
-        entry = result.get(axis, {}) if args.collect_only else run_axis(axis, config, args.cores)
         workdir = OUT / "paper" / axis
+        if axis == "jets" and not args.collect_only:
+            sizes = jets_sizes(args.jets_scale)
+            write_benchmark_files(workdir / JETS_DIR, sizes, int(config["seed"]))
+        entry = result.get(axis, {}) if args.collect_only else run_axis(axis, config, args.cores)
+        if axis == "jets":
+            entry["jets"] = jets_sizes(args.jets_scale)
         table = rule_table(workdir)
         entry["rules"] = table.to_dict("records")
         entry["config"] = config
@@ -267,16 +358,24 @@ def main() -> int:
             dataset: occupancy(workdir, dataset, config["datasets"][dataset]["efp"]["images"])
             for dataset in datasets
         }
-        entry["efp"] = {dataset: efp_rates(workdir, config, dataset) for dataset in datasets}
+        entry["efp"] = {
+            dataset: efp_rates(workdir, config, dataset, all_events[dataset])
+            for dataset in datasets
+        }
         entry["over_memory_target"] = [
             f"{row['dataset']}/{row['rule']}: {row['max_rss_mb']:.0f} MB"
             for row in entry["rules"]
             if row["max_rss_mb"] > MEMORY_TARGET_MB
         ]
         result[axis] = entry
+        if entry.get("returncode", 0) == 0 and not table.empty:
+            update_peaks(axis, table)
         print(markdown(table, axis))
         print(json.dumps({"occupancy": entry["occupancy"], "efp": entry["efp"]}, indent=2))
     out_path.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    if PEAKS.exists():
+        print("mem_mb per rule for profiles/slurm/config.yaml (benchmarks/paper_peaks.json):")
+        print(json.dumps(profile_requests(json.loads(PEAKS.read_text())), indent=2))
     print(f"wrote {out_path.relative_to(REPO)}")
     return 0 if all(result.get(a, {}).get("returncode", 0) == 0 for a in axes) else 1
 

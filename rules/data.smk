@@ -103,6 +103,8 @@ rule plot_data:
         ),
     log:
         "logs/{dataset}/plot_data.log",
+    benchmark:
+        "results/benchmarks/{dataset}/plot_data.tsv"
     conda:
         "../envs/plot.yaml"
     params:

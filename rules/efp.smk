@@ -101,6 +101,8 @@ rule draw_efps:
         figure="results/{dataset}/efp/graphs/{efp}.png",
     log:
         "logs/{dataset}/draw_efps/{efp}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/draw_efps/{efp}.tsv"
     wildcard_constraints:
         efp=EFP_NAME_PATTERN,
     conda:
@@ -122,6 +124,8 @@ rule draw_efp_gallery:
         ),
     log:
         "logs/{dataset}/draw_efp_gallery.log",
+    benchmark:
+        "results/benchmarks/{dataset}/draw_efp_gallery.tsv"
     conda:
         "../envs/efp.yaml"
     params:

@@ -59,6 +59,8 @@ rule summarise_dataset:
         markdown="results/{dataset}/summary/auc_table.md",
     log:
         "logs/{dataset}/summarise_dataset.log",
+    benchmark:
+        "results/benchmarks/{dataset}/summarise_dataset.tsv"
     conda:
         "../envs/train.yaml"
     params:
@@ -88,6 +90,8 @@ rule plot_roc:
         ),
     log:
         "logs/{dataset}/plot_roc.log",
+    benchmark:
+        "results/benchmarks/{dataset}/plot_roc.tsv"
     conda:
         "../envs/plot.yaml"
     params:
@@ -122,6 +126,8 @@ rule compare_datasets:
         ),
     log:
         "logs/compare/{kind}.log",
+    benchmark:
+        "results/benchmarks/compare/compare_datasets/{kind}.tsv"
     wildcard_constraints:
         kind="[a-z]+",
     conda:

@@ -65,6 +65,8 @@ rule summarise_scan:
         markdown="results/{dataset}/guided/{scan}/table.md",
     log:
         "logs/{dataset}/guided/{scan}/summarise_scan.log",
+    benchmark:
+        "results/benchmarks/{dataset}/summarise_scan/{scan}.tsv"
     wildcard_constraints:
         scan="[A-Za-z0-9_]+",
     conda:
@@ -102,6 +104,8 @@ rule plot_guided:
         ),
     log:
         "logs/{dataset}/guided/plot_guided.log",
+    benchmark:
+        "results/benchmarks/{dataset}/plot_guided.tsv"
     conda:
         "../envs/plot.yaml"
     params:

@@ -71,6 +71,8 @@ rule plot_jets:
         ),
     log:
         "logs/{dataset}/plot_jets.log",
+    benchmark:
+        "results/benchmarks/{dataset}/plot_jets.tsv"
     conda:
         "../envs/plot.yaml"
     script:
@@ -90,6 +92,8 @@ rule top_tagging_table:
         markdown="results/{dataset}/summary/top_tagging.md",
     log:
         "logs/{dataset}/top_tagging_table.log",
+    benchmark:
+        "results/benchmarks/{dataset}/top_tagging_table.tsv"
     conda:
         "../envs/plot.yaml"
     params:

@@ -102,6 +102,8 @@ rule plot_history:
         ),
     log:
         "logs/{dataset}/plot_history/{name}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/plot_history/{name}.tsv"
     conda:
         "../envs/plot.yaml"
     script:

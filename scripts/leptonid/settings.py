@@ -324,11 +324,14 @@ class TuningSettings:
 
     feature_sets: names tuned (in any dataset that has them); the others keep their config.
     epochs: training epochs per trial; n_trials: TPE trials per feature set.
+    max_batches: at most this many training batches per trial epoch (None: the whole train
+    split); a budget cap for large splits, e.g. the paper-scale rehearsal's 2 tiny trials.
     """
 
     enabled: bool = False
     n_trials: int = 10
     epochs: int = 3
+    max_batches: int | None = None
     feature_sets: tuple[str, ...] = ()
     space: SearchSpace = field(default_factory=SearchSpace)
 

@@ -179,16 +179,18 @@ def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: in
     tuning = TuningSettings.from_config(settings["tuning"])
     seed = int(settings["seed"])
     configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
+    # images as io.ArrayRows: every trial streams batches (leptonid.training.tuning)
     train_arrays, valid_arrays = (
-        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        split_input(inputs, split).load(feature_set.inputs, feature_set.efps, on_demand=True)
         for split in ("train", "valid")
     )
     best, trials = tune_network(train_arrays, valid_arrays, feature_set, training, tuning, seed)
     network = {key: value for key, value in best.items() if key != "valid_auc"}
+    capped = f" of at most {tuning.max_batches} batches" if tuning.max_batches else ""
     header = (
         f"# optuna TPE search (seed {seed}) for feature set {feature_set.name}: "
-        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s), ranges of docs/reference.md "
-        f'"Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
+        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s){capped}, ranges of "
+        f'docs/reference.md "Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
         "# train_model merges this over the feature set's network when tuning is enabled.\n"
     )
     io.write_text(outputs["tuned"], header + yaml.safe_dump({"network": network}))

@@ -1,26 +1,35 @@
 """Optional optuna TPE search of a feature set's network hyper-parameters on train/valid
 (docs/reference.md "Networks" ranges). Arrays in, the best settings and the trial table out;
-``leptonid.steps.models.tune_model`` writes them."""
+``leptonid.steps.models.tune_model`` writes them.
+
+Memory: the splits are streamed as in training (``leptonid.training.fit``): each trial fits on
+batches read from the arrays (``io.ArrayRows`` for images) and scaled one at a time, and scores
+valid in blocks of ``SCORE_BLOCK_EVENTS`` events, so a tuning job holds a few batches and one
+block of model inputs, never a whole split (docs/cluster.md "Memory")."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from leptonid import metrics
-from leptonid.dataset import input_names
+from leptonid.dataset import LABEL, WEIGHT, input_names
 from leptonid.models.networks import build_model, compile_model
 from leptonid.settings import FeatureSet, NetworkSettings, TrainingSettings, TuningSettings
-from leptonid.training.fit import seed_everything, xyw
+from leptonid.training.fit import PREDICT_BATCH, PREDICT_BLOCK_EVENTS, seed_everything
+from leptonid.training.fit import _batches as train_batches
 from leptonid.training.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
 
+SCORE_BLOCK_EVENTS = PREDICT_BLOCK_EVENTS  # valid events read and scaled at a time
 
-def _score_eagerly(model, x: Mapping[str, np.ndarray], batch: int = 4096) -> np.ndarray:
+
+def _score_eagerly(model, x: Mapping[str, np.ndarray], batch: int = PREDICT_BATCH) -> np.ndarray:
     """(N,) scores from direct model calls in chunks: no predict-function tracing per trial."""
     n = len(next(iter(x.values())))
     chunks = [
@@ -28,6 +37,20 @@ def _score_eagerly(model, x: Mapping[str, np.ndarray], batch: int = 4096) -> np.
         for i in range(0, n, batch)
     ]
     return np.concatenate(chunks).reshape(-1).astype(np.float64)
+
+
+def score_streamed(
+    model, preprocessor: Preprocessor, arrays: Mapping[str, np.ndarray]
+) -> np.ndarray:
+    """(N,) scores of load_split arrays, read and scaled SCORE_BLOCK_EVENTS events at a time."""
+    names = [spec.name for spec in preprocessor.specs]
+    n = len(arrays[LABEL])
+    scores = np.empty(n, dtype=np.float64)
+    for start in range(0, n, SCORE_BLOCK_EVENTS):
+        block = {name: arrays[name][start : start + SCORE_BLOCK_EVENTS] for name in names}
+        values = _score_eagerly(model, preprocessor.transform(block))
+        scores[start : start + len(values)] = values
+    return scores
 
 
 def tune_network(
@@ -40,20 +63,27 @@ def tune_network(
 ) -> tuple[dict, pd.DataFrame]:
     """Optuna TPE search (seeded) over docs/reference.md's ranges; objective: weighted valid AUC.
 
-    Each trial trains ``tuning.epochs`` epochs (no early stopping). Returns (best network
-    settings, one row per trial with its parameters and valid AUC). Conv settings are only
-    searched for feature sets with image inputs; dense layers range 1-3 (CNN) or 1-8 (DNN).
+    train/valid: load_split dicts; images may be ``io.ArrayRows`` (load_split on_demand): every
+    trial streams them (module docstring). Each trial trains ``tuning.epochs`` epochs (no early
+    stopping) on the batches of ``leptonid.training.fit`` (batch_size, events shuffled anew each
+    epoch from ``seed + trial number``), at most ``tuning.max_batches`` batches per epoch when
+    set. Returns (best network settings, one row per trial with its parameters and valid AUC).
+    Conv settings are only searched for feature sets with image inputs; dense layers range 1-3
+    (CNN) or 1-8 (DNN).
     """
     import keras
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     names = input_names(feature_set.inputs, feature_set.efps)
-    preprocessor = Preprocessor.fit(train, names)
-    x_train, y_train, w_train = xyw(train, preprocessor)
-    x_valid, y_valid, w_valid = xyw(valid, preprocessor)
+    preprocessor = Preprocessor.fit(train, names)  # images in blocks of events
+    y_valid = np.asarray(valid[LABEL], dtype=np.float32)
+    w_valid = np.asarray(valid[WEIGHT], dtype=np.float32)
     has_images = any(spec.is_image for spec in preprocessor.specs)
     space = tuning.space
+    batches_per_epoch = math.ceil(len(train[LABEL]) / settings.batch_size)
+    if tuning.max_batches is not None:
+        batches_per_epoch = min(batches_per_epoch, tuning.max_batches)
 
     def suggest(trial) -> dict:
         values = {}
@@ -79,15 +109,12 @@ def tune_network(
             network.learning_rate,
         )
         model.fit(
-            x_train,
-            y_train,
-            sample_weight=w_train,
-            batch_size=settings.batch_size,
+            train_batches(train, preprocessor, settings.batch_size, seed=seed + trial.number),
             epochs=tuning.epochs,
-            shuffle=True,
+            steps_per_epoch=batches_per_epoch,
             verbose=0,
         )
-        score = _score_eagerly(model, x_valid)
+        score = score_streamed(model, preprocessor, valid)
         if not np.isfinite(score).all() or np.ptp(score) == 0:
             value = 0.5
         else:
