@@ -151,6 +151,8 @@ rule write_results:
         document="results/results.md",
     log:
         "logs/write_results.log",
+    benchmark:
+        "results/benchmarks/write_results.tsv"
     conda:
         "../envs/plot.yaml"
     params:
