@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY_FULL, run_snakemake
+from conftest import REPO, TINY_FULL, run_snakemake
 from leptonid import io, plan
 from leptonid.efp.names import parse_efp_name
 from leptonid.settings import feature_sets_from_config
@@ -31,6 +31,109 @@ CONFIG = "tests/tiny_full.yaml"
 
 def config_of(workdir) -> dict:
     return yaml.safe_load((workdir / CONFIG).read_text())
+
+
+# --- the tiny run's models learn ---
+# Every model of tests/tiny_full.yaml (each result name of each dataset, and each trained pass of
+# each guided scan) must learn: status ok and the lower edge of its bootstrap interval on the
+# test split above LEARNED_AUC_LOW. The run is seeded, so this is stable; the margin (every
+# lower edge sat at 0.67 or more when it was set: muons' PFN and EFN lowest, with n_test of
+# 80-120 events and half-widths of 0.02-0.07) absorbs changes of batch order or
+# initialisation. A model that may fail to learn at this size is listed here, dataset -> result
+# name (or a scan's pass feature set) -> why, and the check skips it; nothing else may.
+MAY_NOT_LEARN: dict[str, dict[str, str]] = {}
+LEARNED_AUC_LOW = 0.6
+
+
+def read_auc_table(path) -> pd.DataFrame:
+    """An AUC table (summarise_dataset's or a scan's) indexed by result name."""
+    table = pd.read_csv(path)
+    return table.set_index("name" if "name" in table.columns else "feature_set")
+
+
+def learning_failures(table: pd.DataFrame, names, threshold: float) -> list[str]:
+    """Why each of ``names`` did not learn in an AUC table: no row, a status other than ok, or
+    the lower edge of its bootstrap interval missing or at most ``threshold``."""
+    failures = []
+    for name in names:
+        if name not in table.index:
+            failures.append(f"{name}: no row")
+            continue
+        row = table.loc[name]
+        if row["status"] != "ok":
+            failures.append(f"{name}: status {row['status']} ({row.get('collapse_reason')})")
+        elif not np.isfinite(row["auc_low"]) or row["auc_low"] <= threshold:
+            failures.append(
+                f"{name}: AUC {row['auc']:.4f} [{row['auc_low']:.4f}, {row['auc_high']:.4f}], "
+                f"lower edge not above {threshold}"
+            )
+    return failures
+
+
+def test_the_learning_check_fails_a_model_that_did_not_learn(tmp_path):
+    """Negative control of the check, on an AUC table written as summarise_dataset writes it
+    (metrics.evaluate_scores, metrics.summary_table): a model that learned passes; one that
+    collapsed, one just outside the collapse tolerance of AUC 0.5, a weak one whose interval
+    reaches down to the threshold and a missing one fail."""
+    from leptonid import metrics
+    from leptonid.settings import EvaluationSettings
+
+    settings = EvaluationSettings.from_config(config_of(REPO)["evaluation"])
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 4000)
+    scores = {
+        "learned": y + rng.normal(0, 0.5, y.size),
+        "collapsed": np.full(y.size, 0.5),
+        "chance": 0.15 * y + rng.normal(0, 1, y.size),  # AUC about 0.54
+        "weak": y + rng.normal(0, 3.0, y.size),
+    }
+    entries = []
+    for name, score in scores.items():
+        entry = metrics.evaluate_scores(y, score, None, settings, seed=1)
+        entries.append({**entry, "name": name, "model": "nn"})
+    path = tmp_path / "auc_table.csv"
+    table = metrics.summary_table(entries, None, settings.signal_efficiencies)
+    table.to_csv(path, index=False)
+    table = read_auc_table(path)
+    assert table.loc["collapsed", "status"] == "collapsed"
+    assert table.loc["chance", "status"] == "ok"  # |AUC - 0.5| beyond the collapse tolerance
+    assert 0.5 < table.loc["weak", "auc"] and table.loc["weak", "auc_low"] <= LEARNED_AUC_LOW
+
+    failures = learning_failures(table, [*scores, "missing"], LEARNED_AUC_LOW)
+    assert [failure.split(":")[0] for failure in failures] == [
+        "collapsed",
+        "chance",
+        "weak",
+        "missing",
+    ], failures
+    assert learning_failures(table, ["learned"], LEARNED_AUC_LOW) == []
+
+
+@pytest.mark.slow
+def test_every_model_of_the_tiny_run_learns(tiny_run):
+    """Each dataset's models and each scan's trained passes: status ok and the lower edge of
+    the test-split interval above LEARNED_AUC_LOW, but for the names in MAY_NOT_LEARN."""
+    config = config_of(tiny_run)
+    results = tiny_run / "results"
+    failures = []
+    for dataset, block in config["datasets"].items():
+        names = plan.result_names(block)
+        tables = {"": read_auc_table(results / dataset / "summary" / "auc_table.csv")}
+        assert sorted(tables[""].index) == sorted(names)
+        for scan in (block.get("guided") or {}).get("scans", {}):
+            tables[f"scan {scan} "] = read_auc_table(
+                results / dataset / "guided" / scan / "table.csv"
+            )
+        exempt = MAY_NOT_LEARN.get(dataset, {})
+        known = {name for table in tables.values() for name in table.index}
+        assert set(exempt) <= known, f"{dataset}: MAY_NOT_LEARN names no model: {exempt}"
+        for label, table in tables.items():
+            expected = [name for name in table.index if name not in exempt]
+            failures += [
+                f"{dataset} {label}{failure}"
+                for failure in learning_failures(table, expected, LEARNED_AUC_LOW)
+            ]
+    assert failures == [], "\n".join(failures)
 
 
 @pytest.mark.slow
@@ -57,9 +160,13 @@ def test_two_datasets_of_one_kind_run_side_by_side(tiny_run):
         dataset: pd.read_csv(results / dataset / "summary" / "auc_table.csv").set_index("name")
         for dataset in ("electrons", "electrons_path")
     }
-    assert sorted(tables["electrons_path"].index) == ["hl", "hl-bdt"]
+    for dataset, table in tables.items():
+        assert sorted(table.index) == sorted(plan.result_names(config["datasets"][dataset]))
     comparison = pd.read_csv(results / "compare" / "electrons" / "auc_table.csv")
-    assert set(comparison["name"]) == set(tables["electrons"].index) | {"hl", "hl-bdt"}
+    assert set(comparison["name"]) == set(tables["electrons"].index) | set(
+        tables["electrons_path"].index
+    )
+    assert set(tables["electrons"].index) - set(tables["electrons_path"].index)  # empty cells
     for row in comparison.itertuples():
         for dataset, table in tables.items():
             got = getattr(row, f"auc_{dataset}")
@@ -130,9 +237,13 @@ def test_top_tagging_end_to_end(tiny_run):
 
     table = pd.read_csv(results / "summary" / "top_tagging.csv").set_index("name")
     assert sorted(table.index) == sorted(["images", "hl", "efp-linear"])
-    assert table.loc["images", "benchmark_tagger"] == "CNN"
-    assert table.loc["images", "benchmark_rejection_0.3"] == 913.6
-    assert table["benchmark_tagger"].isna().sum() == 2  # only images has a reference here
+    # The benchmark's values beside ours, as the config gives them (only images has one here).
+    reference = config["benchmark_reference"]
+    assert set(reference) == {"images"}
+    for name, published in reference.items():
+        for key, value in published.items():
+            assert table.loc[name, f"benchmark_{key}"] == value, (name, key)
+    assert table["benchmark_tagger"].isna().sum() == len(table) - len(reference)
     metrics = json.loads((results / "metrics" / "efp-linear.json").read_text())
     assert table.loc["efp-linear", "auc"] == pytest.approx(metrics["auc"])
 
@@ -185,7 +296,7 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
         "plot_history": sum(bdts.values()),
         "summarise_dataset": with_bdt,
         "plot_roc": with_bdt,
-        "compare_datasets": 1,  # both electron datasets have a BDT
+        "compare_datasets": 1,  # the electrons dataset has a BDT
         "write_results": 1,  # the results document (its stamp holds the config digest)
     }
 
@@ -271,7 +382,8 @@ def test_tiny_workflow_report_has_every_model(tiny_run):
     assert "Feature sets trained" in report_variable(html, "workflow_desc")
     assert len(config["datasets"]) == 4
     for dataset, block in config["datasets"].items():
-        check_dataset_in_report(results, dataset, feature_sets_from_config(block))
+        sets = feature_sets_from_config(block)
+        check_dataset_in_report(results, dataset, sets, MAY_NOT_LEARN.get(dataset, {}))
 
     # Two datasets of kind electrons: their tables side by side, with its caption.
     comparison = embedded(results["results/compare/electrons/auc_table.csv"]).decode()
