@@ -342,7 +342,7 @@ def test_results_document_holds_every_table_of_the_run(tiny_run):
     assert len(tables) > len(config["datasets"])
     for path in tables:
         assert path.read_text().strip() in text, path
-    assert "- code: `" in text and "sha256 of the resolved configuration" in text
+    assert "- code: `" in text and "## The resolved configuration" in text
 
 
 @pytest.mark.slow

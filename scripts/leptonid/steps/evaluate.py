@@ -9,6 +9,8 @@ Every number comes from ``leptonid.metrics`` on the test split's scores files (y
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -219,10 +221,13 @@ def results_markdown(
 
     tables: path under results/ -> the markdown it holds (AUC tables, top-tagging tables,
     guided-scan tables, comparison tables); figures: paths under results/ that exist;
-    settings: the rule's params (datasets: name -> kind in config order, config_files,
-    config_sha256). Nothing in it is typed by hand: every number is one of the run's files.
+    settings: the rule's params (datasets: name -> kind in config order; config: the resolved
+    configuration, whose digest is the stamp and which is appended in full). Nothing in it is
+    typed by hand: every number is one of the run's files.
     """
     datasets = dict(settings["datasets"])
+    resolved = json.dumps(settings["config"], indent=1, sort_keys=True)
+    digest = hashlib.sha256(resolved.encode()).hexdigest()
     lines = [
         "# Results of this run",
         "",
@@ -230,8 +235,8 @@ def results_markdown(
         "copied from the file named above it.",
         "",
         f"- code: `{version}`",
-        f"- configuration: {', '.join(f'`{name}`' for name in settings['config_files'])} "
-        f"(sha256 of the resolved configuration `{settings['config_sha256'][:16]}`)",
+        f"- configuration: sha256 `{digest[:16]}` of the resolved configuration (in full at the "
+        "end of this document)",
         f"- datasets: {', '.join(f'`{name}` ({kind})' for name, kind in datasets.items())}",
         "",
         RELIABILITY_NOTE,
@@ -283,6 +288,17 @@ def results_markdown(
             tables[path].strip(),
             "",
         ]
+    lines += [
+        "## The resolved configuration",
+        "",
+        "<details><summary>every setting of this run (JSON, keys sorted)</summary>",
+        "",
+        "```json",
+        resolved,
+        "```",
+        "",
+        "</details>",
+    ]
     return "\n".join(lines).rstrip() + "\n"
 
 
