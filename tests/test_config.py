@@ -74,17 +74,20 @@ def test_unknown_source_is_rejected(default_config):
         validate_config(bad, SCHEMA)
 
 
+def dry_run(config_file):
+    """``snakemake -n`` of the repository's workflow with one config file."""
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1"]
+    return subprocess.run(
+        [*command, "--configfile", str(config_file)], cwd=REPO, capture_output=True, text=True
+    )
+
+
 def test_workflow_start_up_stops_on_a_typo(tmp_path, default_config):
     bad = copy.deepcopy(default_config)
     bad["evaluation"]["bootstrap_resampels"] = 10
     config_file = tmp_path / "typo.yaml"
     config_file.write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(config_file)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(config_file)
     assert result.returncode != 0
     assert "evaluation: unknown key(s) ['bootstrap_resampels']" in result.stdout + result.stderr
 
@@ -129,12 +132,7 @@ def test_workflow_start_up_names_the_dataset_of_an_unknown_key(tmp_path, default
     validate_config(bad, SCHEMA)  # the schema cannot see it: a key's name depends on the kind
     config_file = tmp_path / "bogus.yaml"
     config_file.write_text(yaml.safe_dump(bad))
-    result = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(config_file)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
+    result = dry_run(config_file)
     assert result.returncode != 0
     assert (
         "datasets.my_electrons.keys: unknown key 'bogus' for kind electrons (allowed: et, ee, "

@@ -211,6 +211,12 @@ def efp_meaning(name: str) -> str:
     )
 
 
+def _table_section(heading: str, path: str, table: str, note: str = "") -> list[str]:
+    """Markdown lines of one table of the run: its heading, the file it was copied from, the
+    table itself."""
+    return [heading, "", f"`results/{path}`{note}:", "", table.strip(), ""]
+
+
 def results_markdown(
     tables: Mapping[str, str],
     figures: Sequence[str],
@@ -247,7 +253,7 @@ def results_markdown(
         for relative, title in DATASET_TABLES:
             path = f"{dataset}/{relative}"
             if path in tables:
-                lines += [f"### {title}", "", f"`results/{path}`:", "", tables[path].strip(), ""]
+                lines += _table_section(f"### {title}", path, tables[path])
         scans = sorted(
             path
             for path in tables
@@ -255,14 +261,8 @@ def results_markdown(
         )
         for path in scans:
             scan = path.split("/")[2]
-            lines += [
-                f"### Guided search, scan `{scan}`",
-                "",
-                f"`results/{path}` (every choice on the validation split; AUCs on test):",
-                "",
-                tables[path].strip(),
-                "",
-            ]
+            note = " (every choice on the validation split; AUCs on test)"
+            lines += _table_section(f"### Guided search, scan `{scan}`", path, tables[path], note)
             picks = chosen_efps(tables[path])
             if picks:
                 lines += ['What each chosen EFP weighs (docs/guided.md "Reading an EFP"):', ""]
@@ -280,14 +280,7 @@ def results_markdown(
     comparisons = sorted(path for path in tables if path.startswith("compare/"))
     for path in comparisons:
         kind = path.split("/")[1]
-        lines += [
-            f"## Datasets of kind {kind} side by side",
-            "",
-            f"`results/{path}`:",
-            "",
-            tables[path].strip(),
-            "",
-        ]
+        lines += _table_section(f"## Datasets of kind {kind} side by side", path, tables[path])
     lines += [
         "## The resolved configuration",
         "",
