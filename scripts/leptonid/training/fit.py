@@ -229,7 +229,7 @@ def _data_digest(*parts) -> str:
     return digest.hexdigest()
 
 
-def _batches(
+def training_batches(
     arrays: Mapping[str, np.ndarray],
     preprocessor: Preprocessor,
     batch_size: int,
@@ -291,7 +291,7 @@ def _make_callback_class():
 
         One callback so that its whole state can be saved and restored between runs: the
         Keras EarlyStopping/ReduceLROnPlateau callbacks reset their state at train start. It
-        also tells the training batches which epoch begins (their shuffle, ``_batches``).
+        also tells the training batches which epoch begins (their shuffle, ``training_batches``).
         """
 
         def __init__(self, run: _Run, batches):
@@ -551,12 +551,12 @@ def train_network(
             n_valid,
         )
         # batches are read from the files and scaled one at a time, in an order drawn from
-        # (seed, epoch) (_batches); shuffle=False: Keras would reorder them with Python's
+        # (seed, epoch) (training_batches); shuffle=False: Keras would reorder them with Python's
         # global generator
-        batches = _batches(train, preprocessor, settings.batch_size, seed=seed)
+        batches = training_batches(train, preprocessor, settings.batch_size, seed=seed)
         model.fit(
             batches,
-            validation_data=_batches(valid, preprocessor, settings.batch_size),
+            validation_data=training_batches(valid, preprocessor, settings.batch_size),
             epochs=settings.epochs,
             initial_epoch=initial_epoch,
             shuffle=False,

@@ -20,8 +20,12 @@ from leptonid import metrics
 from leptonid.dataset import LABEL, WEIGHT, input_names
 from leptonid.models.networks import build_model, compile_model
 from leptonid.settings import FeatureSet, NetworkSettings, TrainingSettings, TuningSettings
-from leptonid.training.fit import PREDICT_BATCH, PREDICT_BLOCK_EVENTS, seed_everything
-from leptonid.training.fit import _batches as train_batches
+from leptonid.training.fit import (
+    PREDICT_BATCH,
+    PREDICT_BLOCK_EVENTS,
+    seed_everything,
+    training_batches,
+)
 from leptonid.training.preprocess import Preprocessor
 
 log = logging.getLogger(__name__)
@@ -109,7 +113,7 @@ def tune_network(
             network.learning_rate,
         )
         model.fit(
-            train_batches(train, preprocessor, settings.batch_size, seed=seed + trial.number),
+            training_batches(train, preprocessor, settings.batch_size, seed=seed + trial.number),
             epochs=tuning.epochs,
             steps_per_epoch=batches_per_epoch,
             verbose=0,
