@@ -1,7 +1,7 @@
 # Reproduces "Learning to Identify Electrons" (PRD 103, 116028) and "Learning to Isolate
 # Muons" (JHEP 10 (2021) 200) end to end, and runs the same stages on boosted top jets (the
 # top-tagging benchmark, arXiv:1902.09914; docs/jets.md). This file is the table of contents: the rules
-# live in rules/, the logic in scripts/leptonid/. See README.md.
+# live in rules/, the logic in scripts/hepml/. See README.md.
 
 import os
 

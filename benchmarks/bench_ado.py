@@ -1,4 +1,4 @@
-"""ADO of many candidates with one black box: leptonid.guided.ado.ado_columns against two
+"""ADO of many candidates with one black box: hepml.guided.ado.ado_columns against two
 references.
 
 Paths, all on the same pairs and candidates, timed side by side (alternating, median of the
@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.guided import ado  # noqa: E402
+from hepml.guided import ado  # noqa: E402
 
 LOOP_FRACTION = 20  # the pair loop runs on 1/LOOP_FRACTION of the pairs
 

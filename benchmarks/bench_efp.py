@@ -1,4 +1,4 @@
-"""EFP engine (leptonid.efp.engine.EFPEngine) vs energyflow's EFPSet.batch_compute, single process.
+"""EFP engine (hepml.efp.engine.EFPEngine) vs energyflow's EFPSet.batch_compute, single process.
 
 Both compute the same EFPs of the same simulated ECal images (the workflow's built-in electron
 simulator, 2,000 events by default, about 25 non-zero cells each), one thread each (OMP,
@@ -35,9 +35,9 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.data.simulate_electrons import ElectronSimSettings, simulate_block  # noqa: E402
-from leptonid.efp.engine import EFPEngine, select_graphs  # noqa: E402
-from leptonid.geometry import ECAL  # noqa: E402
+from hepml.efp.engine import EFPEngine, select_graphs  # noqa: E402
+from hepml.geometry import ECAL  # noqa: E402
+from hepml.sources.simulate.electrons import ElectronSimSettings, simulate_block  # noqa: E402
 
 PAIRS = ((2.0, 0.5), (1.0, 0.5), (1.0, 2.0))  # (kappa, beta): docs/reference.md, guided picks
 CASES = (("d<=5", 10.0, False), ("d<=7", 3.0, True))  # selection, target ratio, subsample ef

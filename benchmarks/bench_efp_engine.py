@@ -19,7 +19,7 @@ engine / baseline >= 10 on HCal 20 cells, d <= 7. Max relative deviations: engin
 energyflow on the events energyflow ran, engine vs baseline on the events both ran.
 
 Also: the FFT crossover (FFT convolution vs gathered matrix-vector product per event and
-width, `leptonid.efp.grid.GridConvolver`), and the paper grid on the CPU (509 graphs, one pair
+width, `hepml.efp.grid.GridConvolver`), and the paper grid on the CPU (509 graphs, one pair
 timed per case, times 15 pairs, both images, 214,884 events), extrapolated in CPU-hours.
 Writes results/bench/efp_engine.json; exits 1 when a target is missed.
 
@@ -45,9 +45,9 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.efp.engine import EFPEngine, select_graphs  # noqa: E402
-from leptonid.efp.grid import CostModel, GridConvolver  # noqa: E402
-from leptonid.geometry import ECAL, HCAL, ImageGeometry  # noqa: E402
+from hepml.efp.engine import EFPEngine, select_graphs  # noqa: E402
+from hepml.efp.grid import CostModel, GridConvolver  # noqa: E402
+from hepml.geometry import ECAL, HCAL, ImageGeometry  # noqa: E402
 
 SEED = 1212
 PAIR = (1.0, 1.0)

@@ -35,9 +35,9 @@ import yaml  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.generate import electrons, muons  # noqa: E402
-from leptonid.generate.pileup import build_library  # noqa: E402
-from leptonid.generate.pythia import final_state, start_pythia  # noqa: E402
+from hepml.sources.pythia import electrons, muons  # noqa: E402
+from hepml.sources.pythia.pileup import build_library  # noqa: E402
+from hepml.sources.pythia.pythia import final_state, start_pythia  # noqa: E402
 
 SEED = 20211
 

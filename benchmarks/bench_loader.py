@@ -1,6 +1,6 @@
 """Training throughput through the workflow's loader vs the same model fed in-memory tensors.
 
-Path "loader": Feather files (written with leptonid.io) -> dataset.load_split (memory-mapped)
+Path "loader": Feather files (written with hepml.io) -> dataset.load_split (memory-mapped)
 -> Preprocessor (fitted on train) -> model.fit, all inside the timed region, as
 train_model does it. Path "memory": the same preprocessed arrays held as TensorFlow tensors
 before the clock starts -> model.fit. Same model (the default et_and_ht CNN), same seed, same
@@ -29,12 +29,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from leptonid import io  # noqa: E402
-from leptonid.dataset import load_split, split_files  # noqa: E402
-from leptonid.models.networks import build_model, compile_model  # noqa: E402
-from leptonid.settings import SEED_OFFSETS, TrainingSettings, feature_sets_from_config  # noqa: E402
-from leptonid.training.fit import configure_tensorflow, seed_everything  # noqa: E402
-from leptonid.training.preprocess import Preprocessor  # noqa: E402
+from hepml import io  # noqa: E402
+from hepml.dataset import load_split, split_files  # noqa: E402
+from hepml.models.networks import build_model, compile_model  # noqa: E402
+from hepml.settings import SEED_OFFSETS, TrainingSettings, feature_sets_from_config  # noqa: E402
+from hepml.training.fit import configure_tensorflow, seed_everything  # noqa: E402
+from hepml.training.preprocess import Preprocessor  # noqa: E402
 
 MIN_RATIO = 0.9
 FEATURE_SET = "et_and_ht"

@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.data.simulate_muons import MuonSimSettings, simulate_muons  # noqa: E402
-from leptonid.geometry import MUON  # noqa: E402
+from hepml.geometry import MUON  # noqa: E402
+from hepml.sources.simulate.muons import MuonSimSettings, simulate_muons  # noqa: E402
 
 TARGET_PER_MIN = 100_000
 RING_EDGES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.6)

@@ -39,13 +39,13 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from leptonid.data.simulate_electrons import (  # noqa: E402
+from hepml.geometry import ECAL  # noqa: E402
+from hepml.publish import split_sizes  # noqa: E402
+from hepml.sources.simulate.electrons import (  # noqa: E402
     ElectronSimSettings,
     simulate_electrons,
 )
-from leptonid.geometry import ECAL  # noqa: E402
-from leptonid.publish import split_sizes  # noqa: E402
-from leptonid.steps.data import write_electron_dataset  # noqa: E402
+from hepml.steps.data import write_electron_dataset  # noqa: E402
 
 TARGET_PER_MIN = 100_000
 SEED = 20211

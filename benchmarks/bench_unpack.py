@@ -2,7 +2,7 @@
 
 Writes an electron file whose train ``et`` key alone is over 2 GB (uniform random ET, float32,
 uncompressed like the published files) into a temporary directory, then unpacks that key in a
-fresh subprocess with :func:`leptonid.io.unpack_key` and records the subprocess's peak RSS
+fresh subprocess with :func:`hepml.io.unpack_key` and records the subprocess's peak RSS
 (getrusage) and throughput.  Side by side, a naive unpacking (the whole key read into memory,
 then written) runs on the same file in another subprocess, as the ratio's reference.  The
 streamed unpacking must stay under 1 GB of peak RSS whatever N is.  The file is read from the
@@ -37,7 +37,7 @@ SMALL_SPLITS = {"valid": 1000, "test": 1000}
 
 STREAMED = """
 import json, resource, sys, time
-from leptonid import io
+from hepml import io
 h5, out, keys = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 start = time.perf_counter()
 io.unpack_key(h5, "electrons", keys, "train", "et", out, seed=0)
@@ -49,7 +49,7 @@ print(json.dumps({"seconds": seconds,
 NAIVE = """
 import json, resource, sys, time
 import h5py
-from leptonid import io
+from hepml import io
 h5, out = sys.argv[1], sys.argv[2]
 start = time.perf_counter()
 with h5py.File(h5, "r") as f:
@@ -63,7 +63,7 @@ print(json.dumps({"seconds": seconds,
 IMPORTS_ONLY = """
 import json, resource
 import h5py, numpy, pyarrow
-from leptonid import io
+from hepml import io
 print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -126,7 +126,7 @@ def main() -> None:
 
         # correctness spot check: a few rows against the source
         sys.path.insert(0, str(SCRIPTS))
-        from leptonid import io
+        from hepml import io
 
         unpacked = io.read_array(streamed_out)
         rows = np.array([0, n_train // 2, n_train - 1])

@@ -2,7 +2,7 @@
 
 For every feature set of config/paper.yaml (electrons: the authors' networks per feature set;
 muons: the CNN, the isolation DNN, PFN and EFN), the model the workflow builds
-(leptonid.models.networks.build_model) is trained on synthetic inputs of the published shapes
+(hepml.models.networks.build_model) is trained on synthetic inputs of the published shapes
 with the paper's batch size, and the samples/s of the steady state is measured (the first
 batches, which trace the graph, are excluded). Writes results/bench/training_paper.json with the
 device, the thread count and, per feature set, samples/s, parameters, and the hours one epoch of the
@@ -27,11 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from leptonid.dataset import input_names  # noqa: E402
-from leptonid.models.networks import build_model, compile_model  # noqa: E402
-from leptonid.settings import feature_sets_from_config  # noqa: E402
-from leptonid.training.fit import configure_tensorflow, seed_everything  # noqa: E402
-from leptonid.training.preprocess import Preprocessor  # noqa: E402
+from hepml.dataset import input_names  # noqa: E402
+from hepml.models.networks import build_model, compile_model  # noqa: E402
+from hepml.settings import feature_sets_from_config  # noqa: E402
+from hepml.training.fit import configure_tensorflow, seed_everything  # noqa: E402
+from hepml.training.preprocess import Preprocessor  # noqa: E402
 
 SHAPES = {"et": (31, 31, 1), "ee": (31, 31, 1), "ht": (32, 32, 1), "he": (32, 32, 1)}
 SHAPES.update(hl=(7,), mass=(1,), images=(32, 32, 1), iso=(6,), pt=(1,))

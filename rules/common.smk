@@ -5,12 +5,12 @@ from pathlib import Path
 
 import yaml
 
-# The library (scripts/leptonid) is importable here and, via the script directory, in every job.
+# The library (scripts/hepml) is importable here and, via the script directory, in every job.
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from leptonid import plan
-from leptonid.settings import SEED_OFFSETS, SPLITS
-from leptonid.configcheck import validate_config
+from hepml import plan
+from hepml.settings import SEED_OFFSETS, SPLITS
+from hepml.configcheck import validate_config
 
 SCHEMA_PATH = Path(workflow.basedir) / "config" / "schema.yaml"
 validate_config(
@@ -19,7 +19,7 @@ validate_config(
     source=", ".join(map(str, workflow.config_settings.configfiles)) or "config/config.yaml",
 )
 # What the schema cannot see: every dataset's keys against its kind's layout, feature-set and
-# EFP inputs against its keys (leptonid.plan.check_datasets), named by dataset.
+# EFP inputs against its keys (hepml.plan.check_datasets), named by dataset.
 plan.check_datasets(config)
 
 

@@ -1,6 +1,6 @@
 # Energy Flow Polynomials of the calorimeter cells (docs/reference.md "Energy Flow Polynomials";
-# library: scripts/leptonid/efp/, storage scripts/leptonid/efp_store.py, rule entry points
-# scripts/leptonid/steps/efp.py). For every dataset with an `efp` config block:
+# library: scripts/hepml/efp/, storage scripts/hepml/efp_store.py, rule entry points
+# scripts/hepml/steps/efp.py). For every dataset with an `efp` config block:
 #   compute_efps      results/{dataset}/efp/{split}/chunk{chunk}/   one event range, column blocks
 #   gather_efps       results/{dataset}/efp/{split}/index.json   the split's table: checks the
 #                     chunks against the grid and lists them (no copy); canonical column names

@@ -2,7 +2,7 @@
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
 
-from leptonid.efp.names import EFP_NAME_PATTERN
+from hepml.efp.names import EFP_NAME_PATTERN
 
 # The keys of the efp block that define the grid's columns (every EFP rule reads them).
 EFP_GRID_KEYS = ("images", "graphs", "kappas", "betas")

@@ -2,9 +2,9 @@
 # Pythia 8 events through a parametrised calorimeter, in chunks (docs/generator.md).
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
-from leptonid.generate.electrons import ElectronGenSettings
-from leptonid.generate.muons import MuonGenSettings
-from leptonid.jets.generate import TopGenSettings
+from hepml.sources.pythia.electrons import ElectronGenSettings
+from hepml.sources.pythia.muons import MuonGenSettings
+from hepml.sources.pythia.jets import TopGenSettings
 
 GENERATE_SETTINGS = {
     "electrons": ElectronGenSettings,

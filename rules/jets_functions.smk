@@ -3,10 +3,10 @@
 
 # SPLIT_FILES: the benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5,
 # test.h5); REJECTION_EFFICIENCIES: where the top-tagging table quotes 1/eps_B (0.3, 0.5).
-from leptonid.jets.benchmark import REJECTION_EFFICIENCIES, SPLIT_FILES
+from hepml.jets.benchmark import REJECTION_EFFICIENCIES, SPLIT_FILES
 
 JET_DATASETS = datasets_of_kind("jets")
-# The keys unpack_jets writes, all at once (leptonid.steps.jets, leptonid.plan.KIND_KEYS).
+# The keys unpack_jets writes, all at once (hepml.steps.jets, hepml.plan.KIND_KEYS).
 JET_KEYS = list(plan.KIND_KEYS["jets"])
 # Generated jets are shared among the splits as the benchmark's 1.2 M / 400 k / 400 k.
 JET_SPLIT_FRACTIONS = {"train": 0.6, "valid": 0.2, "test": 0.2}
@@ -28,7 +28,7 @@ def jets_published_file(wildcards):
 def unpack_jets_params(wildcards):
     """Jets per block (memory bound of the unpacking) and sqrt(s), the scale of the physical
     bounds checked on the way (docs/reference.md "Physical bounds"); the keys were checked at
-    start-up (leptonid.plan.check_datasets)."""
+    start-up (hepml.plan.check_datasets)."""
     return {
         "block_rows": JET_BLOCK_ROWS,
         "ecm_gev": plan.collision_energy(dataset_config(wildcards.dataset)),

@@ -4,7 +4,7 @@
 # Every rule's params carry exactly what its script reads (so that editing one config block
 # reruns only the rules that read it), and its inputs are exactly the files it reads.
 
-from leptonid.settings import SEED_OFFSETS, FeatureSet, TrainingSettings
+from hepml.settings import SEED_OFFSETS, FeatureSet, TrainingSettings
 
 TRAINING_THREADS = int(config["training"].get("threads", TrainingSettings.threads))
 # Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
@@ -310,7 +310,7 @@ def evaluation_targets():
 import functools
 import json
 
-from leptonid.guided.names import (
+from hepml.guided.names import (
     parse_pass_feature_set_name,
     pass_feature_set,
     scans_from_config,

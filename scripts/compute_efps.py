@@ -1,16 +1,16 @@
 """Rule compute_efps: the EFPs of one chunk (an event range) of one split.
 
-The engine lives in :mod:`leptonid.efp.engine`, the table layout in :mod:`leptonid.efp_store`, the
-step in :func:`leptonid.steps.efp.compute_efps`.
+The engine lives in :mod:`hepml.efp.engine`, the table layout in :mod:`hepml.efp_store`, the
+step in :func:`hepml.steps.efp.compute_efps`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
-from leptonid.steps import efp as steps  # noqa: E402
+from hepml.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
+from hepml.steps import efp as steps  # noqa: E402
 
 settings = EFPSettings.from_config(snakemake.params.settings)
 steps.compute_efps(

@@ -1,12 +1,12 @@
 """Rule deduplicate_efps: EFPs identical on the train split -> duplicates.csv, kept.txt."""
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
-from leptonid.steps import efp as steps  # noqa: E402
+from hepml.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
+from hepml.steps import efp as steps  # noqa: E402
 
 steps.deduplicate_efps(
     train_index=str(snakemake.input.train_efps),

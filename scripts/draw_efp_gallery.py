@@ -1,14 +1,14 @@
 """Rule draw_efp_gallery: the graphs of the best single-EFP AUCs, one report item each.
 
-See :func:`leptonid.steps.efp.draw_efp_gallery`.
+See :func:`hepml.steps.efp.draw_efp_gallery`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import efp  # noqa: E402 (after the log is set up)
+from hepml.steps import efp  # noqa: E402 (after the log is set up)
 
 efp.draw_efp_gallery(
     single_auc_path=str(snakemake.input.single_auc),

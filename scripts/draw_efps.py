@@ -1,13 +1,13 @@
 """Rule draw_efps: the multigraph of one EFP, given by its canonical name.
 
-See :func:`leptonid.steps.efp.draw_efps`.
+See :func:`hepml.steps.efp.draw_efps`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import efp  # noqa: E402 (after the log is set up)
+from hepml.steps import efp  # noqa: E402 (after the log is set up)
 
 efp.draw_efps(name=str(snakemake.wildcards.efp), figure_path=str(snakemake.output.figure))

@@ -126,7 +126,7 @@ ENVIRONMENTS = (
         name="plot",
         description=(
             "Figures: data, EFP drawings, ROC curves, training histories, guided search (h5py and",
-            "tqdm: every script reads its inputs through leptonid.io).",
+            "tqdm: every script reads its inputs through hepml.io).",
         ),
         packages=("matplotlib", "pandas", "pyarrow", "scikit-learn", "numpy", "h5py", "tqdm"),
     ),
@@ -230,7 +230,7 @@ def render(environment: Environment, lock: Mapping[str, tuple[str, str]]) -> str
         "# disagree.",
         *(f"# {line}" for line in environment.description),
         *(f"# {line}" for line in requested),
-        f"name: leptonid-{environment.name}",
+        f"name: hepml-{environment.name}",
         "channels:",
         "  - conda-forge",
         "  - nodefaults",

@@ -1,12 +1,12 @@
 """Rule merge_generated_chunks: the chunks of a generated dataset -> data.h5, unscaled_data.h5.
-See :func:`leptonid.steps.data.merge_generated_chunks`."""
+See :func:`hepml.steps.data.merge_generated_chunks`."""
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import data  # noqa: E402 (after the log is set up)
+from hepml.steps import data  # noqa: E402 (after the log is set up)
 
 data.merge_generated_chunks(
     inputs=dict(snakemake.input.items()),

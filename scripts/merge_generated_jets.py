@@ -1,12 +1,12 @@
 """Rule merge_generated_jets: the generated chunks of a jets dataset -> the benchmark's
-train.h5, val.h5 and test.h5. See :func:`leptonid.steps.jets.merge_generated_jets`."""
+train.h5, val.h5 and test.h5. See :func:`hepml.steps.jets.merge_generated_jets`."""
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import jets  # noqa: E402 (after the log is set up)
+from hepml.steps import jets  # noqa: E402 (after the log is set up)
 
 jets.merge_generated_jets(
     chunk_paths=[str(path) for path in snakemake.input.chunks],

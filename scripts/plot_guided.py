@@ -1,14 +1,14 @@
 """Rule plot_guided: AUC against pass per scan (black box and start set as reference lines
 from their metrics files), the candidates' ADO histograms, and drawings of the chosen EFP
-graphs. See :func:`leptonid.steps.guided.plot_guided`.
+graphs. See :func:`hepml.steps.guided.plot_guided`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import guided  # noqa: E402 (after the log is set up)
+from hepml.steps import guided  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 inputs = snakemake.input

@@ -1,13 +1,13 @@
 """Rule plot_history: training curves of one model (loss, AUC and learning rate per epoch;
-loss per boosting iteration for a BDT). See :func:`leptonid.steps.evaluate.plot_history`.
+loss per boosting iteration for a BDT). See :func:`hepml.steps.evaluate.plot_history`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
+from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.plot_history(
     history_path=str(snakemake.input.history),

@@ -1,14 +1,14 @@
 """Rule plot_radial_profile: mean ET against Delta R from the muon, per class (weighted).
 
-See :func:`leptonid.steps.muons.plot_radial_profile`.
+See :func:`hepml.steps.muons.plot_radial_profile`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import muons  # noqa: E402 (after the log is set up)
+from hepml.steps import muons  # noqa: E402 (after the log is set up)
 
 muons.plot_radial_profile(
     images_path=str(snakemake.input.images),

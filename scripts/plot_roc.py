@@ -1,14 +1,14 @@
 """Rule plot_roc: ROC overlays of every model of a dataset (TPR vs FPR, and 1/eps_B vs eps_S).
 
-See :func:`leptonid.steps.evaluate.plot_roc`.
+See :func:`hepml.steps.evaluate.plot_roc`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
+from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.plot_roc(
     scores_paths=[str(path) for path in snakemake.input.scores],

@@ -2,16 +2,16 @@
 
 Writes the pairs summary, the ADO ranking of every candidate EFP, the choice (an EFP, or
 the reason the scan stops) and the pass's feature set. See
-:func:`leptonid.steps.guided.select_next_efp`.
+:func:`hepml.steps.guided.select_next_efp`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.efp.engine import storage_settings  # noqa: E402 (after the log is set up)
-from leptonid.steps import guided  # noqa: E402
+from hepml.efp.engine import storage_settings  # noqa: E402 (after the log is set up)
+from hepml.steps import guided  # noqa: E402
 
 settings = snakemake.params.settings
 inputs = snakemake.input

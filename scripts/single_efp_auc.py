@@ -1,12 +1,12 @@
 """Rule single_efp_auc: the AUC of every kept EFP alone on one split (valid or test)."""
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.efp.engine import storage_settings  # noqa: E402 (after the log is set up)
-from leptonid.steps import efp as steps  # noqa: E402
+from hepml.efp.engine import storage_settings  # noqa: E402 (after the log is set up)
+from hepml.steps import efp as steps  # noqa: E402
 
 split = str(snakemake.wildcards.split)
 steps.single_efp_auc(

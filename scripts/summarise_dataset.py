@@ -1,13 +1,13 @@
 """Rule summarise_dataset: the AUC table of every model of a dataset (CSV + markdown twin),
-next to the paper's numbers. See :func:`leptonid.steps.evaluate.summarise_dataset`.
+next to the paper's numbers. See :func:`hepml.steps.evaluate.summarise_dataset`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
+from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.summarise_dataset(
     metrics_paths=[str(path) for path in snakemake.input.metrics],

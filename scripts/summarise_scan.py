@@ -1,13 +1,13 @@
 """Rule summarise_scan: the table of one guided scan (one row per trained pass), CSV and
-markdown. See :func:`leptonid.steps.guided.summarise_scan`.
+markdown. See :func:`hepml.steps.guided.summarise_scan`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import guided  # noqa: E402 (after the log is set up)
+from hepml.steps import guided  # noqa: E402 (after the log is set up)
 
 settings = snakemake.params.settings
 inputs = snakemake.input

@@ -1,14 +1,14 @@
 """Rule train_bdt: the boosted-decision-tree baseline of a flat feature set, trained on train and
 early-stopped on valid; its trees are saved as arrays (trees.npz, no pickle) and score_model
-scores any split from them. See :func:`leptonid.steps.models.train_bdt`.
+scores any split from them. See :func:`hepml.steps.models.train_bdt`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import models  # noqa: E402 (after the log is set up)
+from hepml.steps import models  # noqa: E402 (after the log is set up)
 
 models.train_bdt(
     inputs=dict(snakemake.input.items()),

@@ -1,15 +1,15 @@
 """Rule unpack_h5: one key of one split of the published HDF5 file -> one Feather file.
 
-The reading, validation and streaming live in :func:`leptonid.io.unpack_key`, called by
-:func:`leptonid.steps.data.unpack_h5`.
+The reading, validation and streaming live in :func:`hepml.io.unpack_key`, called by
+:func:`hepml.steps.data.unpack_h5`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import data  # noqa: E402 (after the log is set up)
+from hepml.steps import data  # noqa: E402 (after the log is set up)
 
 data.unpack_h5(
     inputs=dict(snakemake.input.items()),

@@ -1,14 +1,14 @@
 """Rule write_results: the run's results document, results/results.md, from the tables and
 figures the run wrote, stamped with the code version and the configuration.
-See :func:`leptonid.steps.evaluate.write_results`.
+See :func:`hepml.steps.evaluate.write_results`.
 """
 
-from leptonid.logs import log_to
+from hepml.logs import log_to
 
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from leptonid.steps import evaluate  # noqa: E402 (after the log is set up)
+from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.write_results(
     table_paths=[str(path) for path in snakemake.input.tables],

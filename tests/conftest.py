@@ -1,4 +1,4 @@
-"""Test configuration: the library lives in scripts/leptonid, importable with no install step.
+"""Test configuration: the library lives in scripts/hepml, importable with no install step.
 
 ``tiny_run``: the whole workflow on tests/tiny_full.yaml (every stage of both analyses, and two
 electron datasets side by side), run once per test session in a copy of the repository; the
@@ -57,8 +57,8 @@ def tiny_run(tmp_path_factory) -> Path:
 def write_published_electrons(directory: Path) -> None:
     """The files of tiny_full.yaml's electrons_path dataset (source path): the published
     layout, written by the built-in simulator with a seed of its own."""
-    from leptonid.data.simulate_electrons import ElectronSimSettings
-    from leptonid.steps.data import write_electron_dataset
+    from hepml.sources.simulate.electrons import ElectronSimSettings
+    from hepml.steps.data import write_electron_dataset
 
     directory.mkdir(parents=True)
     write_electron_dataset(

@@ -3,7 +3,7 @@ package."""
 
 import numpy as np
 import pytest
-from leptonid.guided import ado
+from hepml.guided import ado
 
 
 def loop_do(f, g, signal_index, background_index):

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-LIBRARY = REPO / "scripts" / "leptonid"
+LIBRARY = REPO / "scripts" / "hepml"
 
 # Modules every layer may import: plain settings, the detector geometry, the config check, logs.
-BASE = {"leptonid.settings", "leptonid.geometry", "leptonid.configcheck", "leptonid.logs"}
+BASE = {"hepml.settings", "hepml.geometry", "hepml.configcheck", "hepml.logs"}
 # The I/O layer: the only modules that know file formats (Feather, HDF5, the EFP tables).
-IO = {"leptonid.io", "leptonid.efp_store", "leptonid.publish", "leptonid.dataset"}
+IO = {"hepml.io", "hepml.efp_store", "hepml.publish", "hepml.dataset"}
 LAYERS = {"base": 0, "io": 1, "domain": 2, "steps": 3}
 # What building the DAG must not import: each costs seconds, or is missing from the envs of
 # most rules (tensorflow, pythia8mc).
@@ -44,12 +44,12 @@ HEAVY = (
 
 
 def layer(module: str) -> str:
-    """The layer of a library module (a dotted name under leptonid)."""
-    if module in BASE or module == "leptonid":
+    """The layer of a library module (a dotted name under hepml)."""
+    if module in BASE or module == "hepml":
         return "base"
     if module in IO:
         return "io"
-    if module == "leptonid.steps" or module.startswith("leptonid.steps."):
+    if module == "hepml.steps" or module.startswith("hepml.steps."):
         return "steps"
     return "domain"
 
@@ -60,14 +60,14 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(source: str, known: set[str]) -> set[str]:
-    """The library modules a source text imports; ``from leptonid.x import y`` counts as
-    leptonid.x.y when that is a module (``known``), else as leptonid.x."""
+    """The library modules a source text imports; ``from hepml.x import y`` counts as
+    hepml.x.y when that is a module (``known``), else as hepml.x."""
     found = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.startswith("leptonid"))
+            found.update(alias.name for alias in node.names if alias.name.startswith("hepml"))
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if not node.module.startswith("leptonid"):
+            if not node.module.startswith("hepml"):
                 continue
             for alias in node.names:
                 candidate = f"{node.module}.{alias.name}"
@@ -99,14 +99,14 @@ def test_the_direction_check_fails_on_a_module_that_breaks_it():
     modules = library_modules()
     known = set(modules)
     broken = {
-        "leptonid.metrics": "def f():\n    from leptonid.steps import evaluate\n",
-        "leptonid.io": "from leptonid import hl\n",
-        "leptonid.geometry": "import leptonid.efp_store\n",
+        "hepml.metrics": "def f():\n    from hepml.steps import evaluate\n",
+        "hepml.io": "from hepml import hl\n",
+        "hepml.geometry": "import hepml.efp_store\n",
     }
     assert direction_violations(broken, known) == [
-        "leptonid.metrics (domain) imports leptonid.steps.evaluate (steps)",
-        "leptonid.io (io) imports leptonid.hl (domain)",
-        "leptonid.geometry (base) imports leptonid.efp_store (io)",
+        "hepml.metrics (domain) imports hepml.steps.evaluate (steps)",
+        "hepml.io (io) imports hepml.hl (domain)",
+        "hepml.geometry (base) imports hepml.efp_store (io)",
     ]
 
 
@@ -131,24 +131,24 @@ def rule_scripts() -> list[Path]:
 
 def calls_step(script: str, rule: str) -> bool:
     """Whether a script's text imports a steps module and calls its function ``rule``."""
-    imports = re.findall(r"^from leptonid\.steps import (\w+)(?: as (\w+))?", script, re.M)
+    imports = re.findall(r"^from hepml\.steps import (\w+)(?: as (\w+))?", script, re.M)
     return any(f"{alias or module}.{rule}(" in script for module, alias in imports)
 
 
 def test_every_rule_script_calls_the_step_named_after_its_rule():
     """A newcomer finds any rule's code in one hop: scripts/<rule>.py calls
-    leptonid.steps.<stage>.<rule> (docs/architecture.md "Rule map")."""
+    hepml.steps.<stage>.<rule> (docs/architecture.md "Rule map")."""
     pairs = rule_script_pairs()
     assert len(pairs) >= 25
     missing = [rule for rule, script in pairs.items() if not calls_step(script.read_text(), rule)]
     assert missing == []
-    assert calls_step("from leptonid.steps import efp as steps\nsteps.draw_efps(x)\n", "draw_efps")
-    assert not calls_step("from leptonid.steps import efp\nefp.draw_efp_gallery()\n", "draw_efps")
+    assert calls_step("from hepml.steps import efp as steps\nsteps.draw_efps(x)\n", "draw_efps")
+    assert not calls_step("from hepml.steps import efp\nefp.draw_efp_gallery()\n", "draw_efps")
 
 
 def test_rule_scripts_reach_files_only_through_the_steps():
     """No rule script imports the I/O layer: reading inputs and writing outputs is the job of
-    its step (or, for the generator's scripts, of leptonid.generate.chunks)."""
+    its step (or, for the generator's scripts, of hepml.sources.pythia.chunks)."""
     known = set(library_modules())
     scripts = rule_scripts()
     assert len(scripts) >= 20
@@ -158,16 +158,16 @@ def test_rule_scripts_reach_files_only_through_the_steps():
         if (layer_io := {m for m in imported_modules(path.read_text(), known) if m in IO})
     }
     assert offending == {}
-    assert imported_modules("from leptonid import io\n", known) & IO == {"leptonid.io"}
+    assert imported_modules("from hepml import io\n", known) & IO == {"hepml.io"}
 
 
 def rules_imports() -> list[str]:
-    """The ``from leptonid... import ...`` statements of the Snakefile and rules/*.smk, as
+    """The ``from hepml... import ...`` statements of the Snakefile and rules/*.smk, as
     written (parenthesised ones joined)."""
     statements = []
     for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
         text = path.read_text()
-        statements += re.findall(r"^from leptonid[\w.]* import (?:\([^)]*\)|[^\n]*)", text, re.M)
+        statements += re.findall(r"^from hepml[\w.]* import (?:\([^)]*\)|[^\n]*)", text, re.M)
     return statements
 
 
@@ -190,13 +190,13 @@ def heavy_modules_after(statements: list[str]) -> list[str]:
 
 def test_building_the_dag_imports_only_light_modules():
     statements = rules_imports()
-    assert any("leptonid.guided" in s for s in statements)  # the parse found the imports
+    assert any("hepml.guided" in s for s in statements)  # the parse found the imports
     assert heavy_modules_after(statements) == []
 
 
 @pytest.mark.parametrize(
     ("statement", "heavy"),
-    [("from leptonid import io", "h5py"), ("from leptonid.steps import guided", "pandas")],
+    [("from hepml import io", "h5py"), ("from hepml.steps import guided", "pandas")],
 )
 def test_the_light_import_check_sees_heavy_modules(statement, heavy):
     assert heavy in heavy_modules_after([statement])

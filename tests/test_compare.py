@@ -1,9 +1,9 @@
-"""Datasets of one kind side by side (leptonid.compare): rows joined by model name."""
+"""Datasets of one kind side by side (hepml.compare): rows joined by model name."""
 
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid.compare import comparison_table
+from hepml.compare import comparison_table
 
 
 def table(rows):

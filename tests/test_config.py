@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from leptonid.configcheck import ConfigError, validate_config
+from hepml.configcheck import ConfigError, validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())

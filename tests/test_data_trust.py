@@ -1,4 +1,4 @@
-"""Corrupt or unphysical published data never passes silently (leptonid.io.unpack_key,
+"""Corrupt or unphysical published data never passes silently (hepml.io.unpack_key,
 docs/reference.md "Physical bounds"): bytes overwritten on disk, values no collision gives,
 Fletcher32 checksums, integer images, empty splits, the per-key summary of the unpack log."""
 
@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import io, plan
-from leptonid.jets import benchmark
-from leptonid.publish import PublishedWriter
-from leptonid.steps.jets import KEYS as JET_KEYS
-from leptonid.steps.jets import unpack_jets
+from hepml import io, plan
+from hepml.jets import benchmark
+from hepml.publish import PublishedWriter
+from hepml.steps.jets import KEYS as JET_KEYS
+from hepml.steps.jets import unpack_jets
 from test_io import MUON_KEYS, SPLITS, assert_no_output, muon_file
 from test_jets_benchmark import random_jets
 
@@ -156,7 +156,7 @@ def test_the_candidate_bound_follows_from_the_window_and_sqrt_s():
 
 
 # ---------------------------------------------------------------------------------------------
-# Fletcher32 checksums (files written by leptonid.publish carry them)
+# Fletcher32 checksums (files written by hepml.publish carry them)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -280,7 +280,7 @@ def test_muon_bounds_name_the_published_group_and_row(tmp_path, group, key, inde
 
 
 def test_scaled_groups_are_checked_in_raw_units(tmp_path):
-    """data.h5 as leptonid.publish writes it: images divided, hl standardised (attributes)."""
+    """data.h5 as hepml.publish writes it: images divided, hl standardised (attributes)."""
     path, arrays = physical_file(tmp_path, name="data.h5")
     mean, std = arrays["train"]["hl"].mean(axis=0), arrays["train"]["hl"].std(axis=0)
     with h5py.File(path, "a") as h5:
@@ -301,7 +301,7 @@ def test_scaled_groups_are_checked_in_raw_units(tmp_path):
 def test_a_file_of_unknown_scale_gets_the_scale_free_checks_and_says_so(tmp_path, caplog):
     """The authors' electron data.h5 records no transform: hl is standardised, images scaled."""
     path, arrays = physical_file(tmp_path, name="data.h5", change=set_value("hl", (1, 0), -3.0))
-    with caplog.at_level(logging.WARNING, logger="leptonid.io"):
+    with caplog.at_level(logging.WARNING, logger="hepml.io"):
         io.unpack_key(path, "electrons", PHYSICAL_KEYS, "valid", "hl", tmp_path / "hl.feather", 0)
     assert "scale is not recorded" in caplog.text and "key 'hl', split 'valid'" in caplog.text
     renamed = path.rename(tmp_path / "unscaled_data.h5")  # the same values, known to be raw
@@ -319,7 +319,7 @@ def test_integer_images_are_cast_to_float32_and_logged(tmp_path, caplog):
 
     path, arrays = physical_file(tmp_path, change=to_int)
     out = tmp_path / "et.feather"
-    with caplog.at_level(logging.WARNING, logger="leptonid.io"):
+    with caplog.at_level(logging.WARNING, logger="hepml.io"):
         io.unpack_key(path, "electrons", PHYSICAL_KEYS, "train", "et", out, 0)
         io.unpack_key(path, "electrons", PHYSICAL_KEYS, "train", "y", tmp_path / "y.feather", 0)
     unpacked = io.read_array(out)
@@ -352,7 +352,7 @@ def test_the_unpack_log_summarises_each_key(tmp_path, caplog):
             arrays["ht"][[1, 4, 7]] = 0.0
 
     path, arrays = physical_file(tmp_path, change=blank)
-    with caplog.at_level(logging.INFO, logger="leptonid.io"):
+    with caplog.at_level(logging.INFO, logger="hepml.io"):
         result = io.unpack_key(
             path, "electrons", PHYSICAL_KEYS, "train", "ht", tmp_path / "ht.feather", 0
         )

@@ -1,4 +1,4 @@
-"""Tests of leptonid.io.download_file on file:// URLs (no network)."""
+"""Tests of hepml.io.download_file on file:// URLs (no network)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from leptonid import io
+from hepml import io
 
 PIN_KEY = "datasets.electrons.download.sha256['data.h5']"
 REPO = Path(__file__).resolve().parents[1]
@@ -38,21 +38,21 @@ def test_pinned_digest_downloads(tmp_path, published):
 def test_unpinned_digest_is_logged_with_the_key_to_pin(tmp_path, published, caplog):
     url, content, digest = published
     dest = tmp_path / "data.h5"
-    with caplog.at_level(logging.INFO, logger="leptonid.io"):
+    with caplog.at_level(logging.INFO, logger="hepml.io"):
         io.download_file(url, dest, sha256=None, pin_key=PIN_KEY)
     assert dest.read_bytes() == content
     warning = next(r for r in caplog.records if r.levelno == logging.WARNING)
     message = warning.getMessage()
     assert digest in message and PIN_KEY in message and "no digest pinned" in message
     assert hashlib.md5(content).hexdigest() in message
-    assert warning.terminal  # leptonid.logs.TERMINAL: shown on the terminal too
+    assert warning.terminal  # hepml.logs.TERMINAL: shown on the terminal too
 
 
 def test_pinned_md5_is_checked(tmp_path, published, caplog):
     """md5 (what Zenodo publishes) pins a file as sha256 does: no warning; a mismatch refused."""
     url, content, digest = published
     md5 = hashlib.md5(content).hexdigest()
-    with caplog.at_level(logging.INFO, logger="leptonid.io"):
+    with caplog.at_level(logging.INFO, logger="hepml.io"):
         assert io.download_file(url, tmp_path / "a.h5", md5=md5.upper(), pin_key=PIN_KEY) == digest
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     dest = tmp_path / "out" / "b.h5"
@@ -67,16 +67,16 @@ def test_pinned_md5_is_checked(tmp_path, published, caplog):
 TERMINAL_JOB = """
 import sys
 sys.path.insert(0, {scripts!r})
-from leptonid.logs import log_to
+from hepml.logs import log_to
 log_to({log!r})
-from leptonid import io
+from hepml import io
 io.download_file({url!r}, {dest!r}, sha256={sha256!r}, pin_key="the.key")
 """
 
 
 @pytest.mark.parametrize("pinned", [False, True])
 def test_an_unpinned_download_warns_on_the_terminal_of_a_rule_job(tmp_path, published, pinned):
-    """Inside a rule job (leptonid.logs.log_to sends stderr to the log) the warning still
+    """Inside a rule job (hepml.logs.log_to sends stderr to the log) the warning still
     reaches the job's original stderr, which Snakemake shows; a pinned download says
     nothing there (negative control)."""
     url, _, digest = published

@@ -1,4 +1,4 @@
-"""EFP engine and names (leptonid.efp): graphs, values against brute force and energyflow.
+"""EFP engine and names (hepml.efp): graphs, values against brute force and energyflow.
 
 The images come from `simulated_like_images`, a small seeded generator of sparse calorimeter
 images (an electron-like core plus scattered noise; HCal-like images are made of 4 x 4 pixel
@@ -13,8 +13,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import io
-from leptonid.efp.engine import (
+from hepml import io
+from hepml.efp.engine import (
     EFPEngine,
     EFPGraph,
     EFPSettings,
@@ -24,8 +24,8 @@ from leptonid.efp.engine import (
     graph_from_ndk,
     select_graphs,
 )
-from leptonid.efp.names import efp_name, parse_efp_name
-from leptonid.geometry import ECAL, HCAL, ImageGeometry, geometry_for
+from hepml.efp.names import efp_name, parse_efp_name
+from hepml.geometry import ECAL, HCAL, ImageGeometry, geometry_for
 
 KAPPAS = (-1.0, 0.0, 0.5, 1.0, 2.0)
 BETAS = (0.5, 1.0, 2.0)
@@ -343,8 +343,8 @@ def test_chunk_bounds_cover_the_split():
 def test_chunks_then_gather_equal_one_pass(tmp_path):
     """compute_efps on 3 chunks + gather_efps == the table computed in one go, with the
     chunks written in row blocks and column blocks smaller than the grid."""
-    from leptonid import efp_store
-    from leptonid.steps import efp as steps
+    from hepml import efp_store
+    from hepml.steps import efp as steps
 
     rng = np.random.default_rng(4)
     paths = {}
@@ -389,8 +389,8 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
 
 
 def test_graph_drawing_shows_parallel_edges(tmp_path):
-    from leptonid.plots import efp as plots_efp
-    from leptonid.steps import efp as steps
+    from hepml.plots import efp as plots_efp
+    from hepml.steps import efp as steps
     from matplotlib.figure import Figure
 
     ax = Figure().add_subplot(1, 1, 1)
@@ -412,8 +412,8 @@ def test_efp_rules_end_to_end(tmp_path):
     from pathlib import Path
 
     import yaml
-    from leptonid import efp_store
-    from leptonid.steps.efp import read_kept
+    from hepml import efp_store
+    from hepml.steps.efp import read_kept
 
     repo = Path(__file__).resolve().parents[1]
     work = tmp_path / "workflow"
@@ -486,8 +486,8 @@ def test_efp_rules_end_to_end(tmp_path):
 
 def jet_constituents(seed: int, n: int = 6) -> np.ndarray:
     """(n, 50, 3) float32 constituents (pT / pT_jet, d eta, d phi) of random jets as unpack_jets
-    writes them (leptonid.jets.preprocess.particle_inputs), 3 to 40 particles, zero-padded."""
-    from leptonid.jets.preprocess import particle_inputs
+    writes them (hepml.jets.preprocess.particle_inputs), 3 to 40 particles, zero-padded."""
+    from hepml.jets.preprocess import particle_inputs
     from test_jets_preprocess import random_jets
 
     jets = random_jets(seed, n=n)
@@ -512,8 +512,8 @@ def test_particle_lists_match_energyflow_on_the_constituents():
     constituents, every d <= 5 graph and K4, at each (kappa, beta); phi differences are taken
     the short way round (an event across phi = +-pi). The EFPs of the same jets' images do
     not: the comparison tells pixels from particles."""
-    from leptonid.geometry import JET
-    from leptonid.jets.preprocess import jet_images
+    from hepml.geometry import JET
+    from hepml.jets.preprocess import jet_images
     from test_jets_preprocess import random_jets
 
     pytest.importorskip("energyflow")
@@ -561,8 +561,8 @@ def test_compute_efps_reads_the_constituents_as_particles(tmp_path):
     """compute_efps with efp.images [constituents] (the jets config) takes the unpacked
     constituents as particle lists: names prefixed constituents_, values those of the engine
     without geometry, a bad particle names the file and event."""
-    from leptonid import efp_store
-    from leptonid.steps import efp as steps
+    from hepml import efp_store
+    from hepml.steps import efp as steps
 
     particles = jet_constituents(8, n=9)
     path = tmp_path / "constituents.feather"

@@ -1,20 +1,20 @@
-"""Duplicate EFPs and single-EFP AUCs (leptonid.efp.duplicates): identities on generated data."""
+"""Duplicate EFPs and single-EFP AUCs (hepml.efp.duplicates): identities on generated data."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import io
-from leptonid.efp.duplicates import (
+from hepml import io
+from hepml.efp.duplicates import (
     AUDIT_COLUMNS,
     find_duplicate_efps,
     relative_deviation,
     single_efp_aucs,
 )
-from leptonid.efp.engine import EFPSettings, compute_efp_table, select_graphs
-from leptonid.efp.names import efp_name
-from leptonid.geometry import ECAL, HCAL
+from hepml.efp.engine import EFPSettings, compute_efp_table, select_graphs
+from hepml.efp.names import efp_name
+from hepml.geometry import ECAL, HCAL
 from sklearn.metrics import roc_auc_score
 from test_efp import simulated_like_images
 
@@ -249,7 +249,7 @@ def test_single_efp_aucs_match_sklearn():
 
 def write_store(directory, table, storage, n_chunks=2):
     """A split's EFP table (chunks + index.json) holding a DataFrame, as compute/gather do."""
-    from leptonid import efp_store
+    from hepml import efp_store
 
     edges = np.linspace(0, len(table), n_chunks + 1).round().astype(int)
     chunks = []
@@ -264,8 +264,8 @@ def write_store(directory, table, storage, n_chunks=2):
 
 def test_rules_from_files(tmp_path):
     """deduplicate_efps and single_efp_auc steps: files in, files out, read in blocks."""
-    from leptonid.efp_store import StorageSettings
-    from leptonid.steps import efp as steps
+    from hepml.efp_store import StorageSettings
+    from hepml.steps import efp as steps
 
     rng = np.random.default_rng(12)
     storage = StorageSettings(block_rows=16, block_columns=3)
@@ -312,9 +312,9 @@ def test_rules_from_files(tmp_path):
 def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
     """An infinite EFP on the train split stops deduplicate_efps with the index file and the
     column named, and no output is written."""
-    from leptonid.efp.engine import efp_names
-    from leptonid.efp_store import StorageSettings
-    from leptonid.steps import efp as steps
+    from hepml.efp.engine import efp_names
+    from hepml.efp_store import StorageSettings
+    from hepml.steps import efp as steps
 
     storage = StorageSettings(block_rows=8, block_columns=2)
     settings = EFPSettings(

@@ -1,6 +1,6 @@
-"""Fast exact paths of the EFP engine (leptonid.efp.grid) and its TensorFlow backend (efp.tf).
+"""Fast exact paths of the EFP engine (hepml.efp.grid) and its TensorFlow backend (efp.tf).
 
-K4 pair sums are checked against the conditioned contraction of leptonid.efp.engine (itself
+K4 pair sums are checked against the conditioned contraction of hepml.efp.engine (itself
 checked against brute force and energyflow in test_efp.py), FFT convolutions against the direct
 sum on dense images (round-off bound), the engine with every fast path forced on against energyflow
 at occupancies up to a dense image, and the TensorFlow backend against the numpy engine.
@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 import pytest
-from leptonid.efp.engine import (
+from hepml.efp.engine import (
     EFPEngine,
     EFPSettings,
     _contract,
@@ -21,7 +21,7 @@ from leptonid.efp.engine import (
     iter_efp_blocks,
     select_graphs,
 )
-from leptonid.efp.grid import (
+from hepml.efp.grid import (
     FFT_RELATIVE_BOUND,
     CostModel,
     GridConvolver,
@@ -30,7 +30,7 @@ from leptonid.efp.grid import (
     k4_contract_batch,
     k4_layout,
 )
-from leptonid.geometry import ECAL, HCAL, ImageGeometry
+from hepml.geometry import ECAL, HCAL, ImageGeometry
 from test_efp import energyflow_columns, energyflow_particles, mismatched_graphs
 
 ALL_FAST = CostModel(k4_min_width=0, fft_min_width=0)
@@ -256,7 +256,7 @@ def test_tensorflow_k4_every_shortcut():
     matrices where the shortcuts hold (one symmetric matrix, one vector) and, without
     shortcuts, on six different non-symmetric matrices."""
     pytest.importorskip("tensorflow")
-    from leptonid.efp.tf import TFBatchRunner
+    from hepml.efp.tf import TFBatchRunner
 
     engine = EFPEngine(select_graphs([["d<=1", "p==1"]]), [1.0], [1.0], ECAL)
     runner = TFBatchRunner(engine, element_budget=5000)

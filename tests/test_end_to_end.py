@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TINY_FULL, run_snakemake
-from leptonid import io, plan
-from leptonid.efp.names import parse_efp_name
-from leptonid.settings import feature_sets_from_config
+from hepml import io, plan
+from hepml.efp.names import parse_efp_name
+from hepml.settings import feature_sets_from_config
 from test_dag import job_graph, planned_jobs
 from test_dag import test_leaks as leaks_of
 from test_report import check_dataset_in_report, embedded, report_variable
@@ -75,8 +75,8 @@ def test_the_learning_check_fails_a_model_that_did_not_learn(tmp_path):
     (metrics.evaluate_scores, metrics.summary_table): a model that learned passes; one that
     collapsed, one just outside the collapse tolerance of AUC 0.5, a weak one whose interval
     reaches down to the threshold and a missing one fail."""
-    from leptonid import metrics
-    from leptonid.settings import EvaluationSettings
+    from hepml import metrics
+    from hepml.settings import EvaluationSettings
 
     settings = EvaluationSettings.from_config(config_of(REPO)["evaluation"])
     rng = np.random.default_rng(0)
@@ -218,7 +218,7 @@ def test_muon_analysis_end_to_end(tiny_run):
 def test_top_tagging_end_to_end(tiny_run):
     """Generated jets in the benchmark's layout, unpacked to images, constituents and the
     standard features; every model, the linear EFP model, the table beside the benchmark."""
-    from leptonid.jets import benchmark
+    from hepml.jets import benchmark
 
     config = config_of(tiny_run)["datasets"]["jets"]
     results = tiny_run / "results" / "jets"

@@ -3,7 +3,7 @@
 Conda channels are out of reach here, so the environments cannot be created in a test;
 instead every pin is checked against requirements.txt, every rule is checked to name an
 existing environment, and every script rule is checked to import only packages its
-environment installs (following `leptonid` imports into the library).
+environment installs (following `hepml` imports into the library).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ CONDA_TO_PYPI = {
 CONDA_UNPINNED = {"pip"}
 # Imports that need no package: the library next to the scripts, and snakemake, which puts
 # itself on the path of every script it runs.
-LOCAL_IMPORTS = {"leptonid", "snakemake"}
+LOCAL_IMPORTS = {"hepml", "snakemake"}
 
 PIP_PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]+\])?==(?P<version>\S+)$")
 
@@ -236,7 +236,7 @@ def imported_modules(path: Path) -> set[str]:
     """Names a Python file imports when it is imported (absolute, dotted).
 
     Imports inside functions are not followed: the library defers optional heavy imports on
-    purpose (e.g. energyflow in leptonid.efp.engine, needed only by the rules that compute EFPs).
+    purpose (e.g. energyflow in hepml.efp.engine, needed only by the rules that compute EFPs).
     """
     tree = ast.parse(path.read_text(), filename=str(path))
     names = set()
@@ -249,7 +249,7 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             # relative imports only occur inside the library: `from .io import x`
-            parts = [node.module] if node.level == 0 else ["leptonid", node.module]
+            parts = [node.module] if node.level == 0 else ["hepml", node.module]
             module = ".".join(part for part in parts if part)
             if module:
                 names.add(module)
@@ -259,7 +259,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def third_party_imports(script: Path) -> set[str]:
-    """Top-level third-party modules a script needs, following leptonid modules it imports."""
+    """Top-level third-party modules a script needs, following hepml modules it imports."""
     seen_files: set[Path] = set()
     pending = [script]
     needed = set()
@@ -270,7 +270,7 @@ def third_party_imports(script: Path) -> set[str]:
         seen_files.add(path)
         for name in imported_modules(path):
             top = name.split(".")[0]
-            if top == "leptonid":
+            if top == "hepml":
                 pending.extend(library_files(name))
             elif top not in sys.stdlib_module_names and top not in LOCAL_IMPORTS:
                 needed.add(top)
@@ -278,10 +278,10 @@ def third_party_imports(script: Path) -> set[str]:
 
 
 def library_files(name: str) -> list[Path]:
-    """The files importing a dotted leptonid name runs: every package __init__ on the way and
-    the module itself (``leptonid.steps.models`` -> leptonid/__init__.py,
-    leptonid/steps/__init__.py, leptonid/steps/models.py); a name that is no module (an
-    attribute, ``leptonid.io.read_array``) adds nothing."""
+    """The files importing a dotted hepml name runs: every package __init__ on the way and
+    the module itself (``hepml.steps.models`` -> hepml/__init__.py,
+    hepml/steps/__init__.py, hepml/steps/models.py); a name that is no module (an
+    attribute, ``hepml.io.read_array``) adds nothing."""
     files = []
     directory = SCRIPTS
     for part in name.split("."):
@@ -330,9 +330,9 @@ def test_scripts_import_only_what_their_env_installs(workflow_rules):
 
 def test_import_scan_follows_the_library(tmp_path):
     script = tmp_path / "adapter.py"
-    script.write_text("import json\nfrom leptonid import io\nimport numpy as np\n")
+    script.write_text("import json\nfrom hepml import io\nimport numpy as np\n")
     needed = third_party_imports(script)
     assert "numpy" in needed and "json" not in needed
-    assert "h5py" in needed  # imported by leptonid/io.py, reached through the adapter
-    script.write_text("from leptonid.steps import models\n")
+    assert "h5py" in needed  # imported by hepml/io.py, reached through the adapter
+    script.write_text("from hepml.steps import models\n")
     assert "keras" in third_party_imports(script)  # through steps/ and models/networks.py

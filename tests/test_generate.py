@@ -1,4 +1,4 @@
-"""The generate source: Pythia 8 events through the parametrised calorimeter (leptonid.generate).
+"""The generate source: Pythia 8 events through the parametrised calorimeter (hepml.sources.pythia).
 
 No network: Pythia 8 runs locally from its wheel.  The generated samples are a few dozen
 candidates per class, enough for the published-layout validation and the determinism checks.
@@ -16,29 +16,29 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from leptonid import io
-from leptonid.configcheck import validate_config
-from leptonid.data.simulate_muons import PtWeights
-from leptonid.generate import calorimeter as calo
-from leptonid.generate.chunks import (
+from hepml import io
+from hepml.configcheck import validate_config
+from hepml.hl import compute_hl
+from hepml.publish import split_sizes
+from hepml.sources.pythia import calorimeter as calo
+from hepml.sources.pythia.chunks import (
     flatten_muon_chunk,
     merge_electron_chunks,
     merge_muon_chunks,
     train_pt_weights,
     write_chunk,
 )
-from leptonid.generate.electrons import ElectronGenSettings, generate_electron_chunk
-from leptonid.generate.muons import MuonGenSettings, generate_muon_chunk, pt_weights_from_sample
-from leptonid.generate.pileup import MinBiasLibrary, overlay
-from leptonid.generate.pythia import (
+from hepml.sources.pythia.electrons import ElectronGenSettings, generate_electron_chunk
+from hepml.sources.pythia.muons import MuonGenSettings, generate_muon_chunk, pt_weights_from_sample
+from hepml.sources.pythia.pileup import MinBiasLibrary, overlay
+from hepml.sources.pythia.pythia import (
     Particles,
     final_state,
     is_heavy_flavour_hadron,
     pythia_seed,
     start_pythia,
 )
-from leptonid.hl import compute_hl
-from leptonid.publish import split_sizes
+from hepml.sources.simulate.muons import PtWeights
 
 ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
 MUON_KEYS = ["images", "iso", "pt", "y"]

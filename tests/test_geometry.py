@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from leptonid.geometry import ECAL, HCAL, MUON, geometry_for
+from hepml.geometry import ECAL, HCAL, MUON, geometry_for
 
 
 def test_ecal_centres_are_symmetric_cell_centres():

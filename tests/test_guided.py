@@ -10,24 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from leptonid import io, metrics
-from leptonid.guided import ado
-from leptonid.guided.names import (
+from hepml import io, metrics
+from hepml.guided import ado
+from hepml.guided.names import (
     ScanSettings,
     parse_pass_feature_set_name,
     pass_feature_set,
     pass_feature_set_name,
     scans_from_config,
 )
-from leptonid.guided.search import (
+from hepml.guided.search import (
     RANKING_COLUMNS,
     candidate_pool,
     rank_candidates,
     select_next_efp,
     stop_reason,
 )
-from leptonid.guided.tables import TABLE_COLUMNS, gap_closed, scan_table, single_aucs
-from leptonid.settings import SEED_OFFSETS, FeatureSet, NetworkSettings, SettingsError
+from hepml.guided.tables import TABLE_COLUMNS, gap_closed, scan_table, single_aucs
+from hepml.settings import SEED_OFFSETS, FeatureSet, NetworkSettings, SettingsError
 
 NETWORK = {
     "conv_blocks": 1,
@@ -365,7 +365,7 @@ def write_scores(path, y, score):
 
 
 def selection_files(tmp_path, toy):
-    from leptonid.efp_store import StorageSettings
+    from hepml.efp_store import StorageSettings
     from test_efp_dedup import write_store
 
     y, model, black_box, _, _ = toy
@@ -407,7 +407,7 @@ def selection_files(tmp_path, toy):
 
 
 def test_select_next_efp_step_writes_every_output(tmp_path, toy):
-    from leptonid.steps import guided as steps
+    from hepml.steps import guided as steps
 
     arguments = selection_files(tmp_path, toy)
     selection = steps.select_next_efp(**arguments)
@@ -419,8 +419,8 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
     ranking = pd.read_csv(arguments["ranking_path"])
     assert len(ranking) == 3  # the EFP chosen before is no candidate any more
     # streaming the table column by column ranks exactly as the whole table at once
-    from leptonid.efp_store import EFPTable
-    from leptonid.guided import ado
+    from hepml.efp_store import EFPTable
+    from hepml.guided import ado
 
     y, model, black_box, _, _ = toy
     pool = ["et_efp_1_0_0_k_2_b_0.5", "et_efp_2_1_0_k_1_b_1", "ht_efp_2_1_0_k_1_b_2"]
@@ -445,7 +445,7 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
 
 
 def test_select_next_efp_step_irc_safe_pool(tmp_path, toy):
-    from leptonid.steps import guided as steps
+    from hepml.steps import guided as steps
 
     arguments = selection_files(tmp_path, toy)
     arguments.update(candidates="irc_safe")
@@ -454,7 +454,7 @@ def test_select_next_efp_step_irc_safe_pool(tmp_path, toy):
 
 
 def test_select_next_efp_step_rejects_scores_of_other_events(tmp_path, toy):
-    from leptonid.steps import guided as steps
+    from hepml.steps import guided as steps
 
     arguments = selection_files(tmp_path, toy)
     y, _, black_box, _, _ = toy
@@ -465,7 +465,7 @@ def test_select_next_efp_step_rejects_scores_of_other_events(tmp_path, toy):
 
 
 def test_summarise_scan(tmp_path):
-    from leptonid.steps import guided as steps
+    from hepml.steps import guided as steps
 
     choice = {"pass": 1, "efp": "et_efp_1_0_0_k_2_b_0.5", "ado_disagreeing": 0.8, "ado_all": 0.7}
     io.write_json(tmp_path / "choice1.json", choice)
@@ -560,8 +560,8 @@ def test_guided_dag_dry_run(tmp_path):
 
 
 def test_plot_guided_writes_three_figures(tmp_path):
-    from leptonid.plots import guided as plots_guided
-    from leptonid.steps import guided as steps
+    from hepml.plots import guided as plots_guided
+    from hepml.steps import guided as steps
 
     table = pd.DataFrame(
         {
@@ -600,7 +600,7 @@ def test_plot_guided_writes_three_figures(tmp_path):
 
 
 def test_constant_candidates_are_dropped_before_ranking():
-    from leptonid.guided.search import drop_constant_columns
+    from hepml.guided.search import drop_constant_columns
 
     rng = np.random.default_rng(3)
     varying = rng.normal(size=100)
@@ -615,7 +615,7 @@ def test_constant_means_equal_to_relative_tolerance_whatever_the_scale():
     """A kappa = -1-like column (one 1e14 event, the rest of order one) that varies only
     where its values are small is informative and kept; a column equal to relative rounding
     is constant at any scale (1e-30 or 1e30)."""
-    from leptonid.guided.search import drop_constant_columns
+    from hepml.guided.search import drop_constant_columns
 
     rng = np.random.default_rng(4)
     soft = rng.lognormal(size=200)

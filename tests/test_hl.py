@@ -1,11 +1,11 @@
-"""The 7 HL features and the invariant mass on hand-worked images (leptonid.hl)."""
+"""The 7 HL features and the invariant mass on hand-worked images (hepml.hl)."""
 
 import math
 
 import numpy as np
 import pytest
-from leptonid.geometry import ECAL, HCAL
-from leptonid.hl import HL_NAMES, compare_hl, compute_hl, invariant_mass, recompute_hl
+from hepml.geometry import ECAL, HCAL
+from hepml.hl import HL_NAMES, compare_hl, compute_hl, invariant_mass, recompute_hl
 
 C = 15  # central row / column of the 31 x 31 ECal image
 D_ETA = ECAL.d_eta

@@ -1,4 +1,4 @@
-"""Tests of leptonid.io: Feather arrays, published-file validation and unpacking."""
+"""Tests of hepml.io: Feather arrays, published-file validation and unpacking."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.feather
 import pytest
-from leptonid import io
+from hepml import io
 
 SPLITS = ("train", "valid", "test")
 ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
@@ -231,7 +231,7 @@ SKELETON_PROBE = textwrap.dedent(
     """
     import json, os, resource, sys
     import numpy as np
-    from leptonid import io
+    from hepml import io
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     writer = io.FeatherArrayWriter(sys.argv[1], 2**18, (32, 32, 1), np.float32).__enter__()
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
@@ -292,7 +292,7 @@ def test_array_rows_does_not_misread_a_compressed_file(tmp_path, caplog):
     column = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), 4)
     table = pa.table({"values": column}).replace_schema_metadata({"shape": "[4]", "dtype": "int64"})
     pyarrow.feather.write_feather(table, tmp_path / "c.feather", compression="lz4")
-    with caplog.at_level(logging.WARNING, logger="leptonid.io"):
+    with caplog.at_level(logging.WARNING, logger="hepml.io"):
         rows = io.ArrayRows(tmp_path / "c.feather")
     assert rows._offset is None
     assert "c.feather: not one uncompressed record batch of rows" in caplog.text

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from leptonid.generate.pythia import Particles
-from leptonid.jets import benchmark
-from leptonid.jets import generate as gen
-from leptonid.jets.preprocess import jet_kinematics
+from hepml.jets import benchmark
+from hepml.jets.preprocess import jet_kinematics
+from hepml.sources.pythia import jets as gen
+from hepml.sources.pythia.pythia import Particles
 
 
 def massless(pt, eta, phi) -> np.ndarray:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from leptonid.jets import preprocess as pp
+from hepml.jets import preprocess as pp
 
 
 def massless(pt, eta, phi) -> np.ndarray:

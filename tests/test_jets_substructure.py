@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from leptonid.jets import substructure as sub
+from hepml.jets import substructure as sub
 
 
 def massless(pt, eta, phi) -> np.ndarray:

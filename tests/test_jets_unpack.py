@@ -1,4 +1,4 @@
-"""unpack_jets (leptonid.steps.jets): a benchmark-layout file to the workflow's arrays, block by
+"""unpack_jets (hepml.steps.jets): a benchmark-layout file to the workflow's arrays, block by
 block, equal to the preprocessing applied to the whole file at once; no partial output on a
 bad file; merge_generated_jets shares chunks among the three files; top_tagging_table refuses
 metrics without the rejections it reports."""
@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import io
-from leptonid.generate.chunks import write_chunk
-from leptonid.jets import benchmark
-from leptonid.jets.preprocess import jet_images, particle_inputs
-from leptonid.jets.substructure import substructure_features
-from leptonid.steps.jets import KEYS, merge_generated_jets, top_tagging_table, unpack_jets
+from hepml import io
+from hepml.jets import benchmark
+from hepml.jets.preprocess import jet_images, particle_inputs
+from hepml.jets.substructure import substructure_features
+from hepml.sources.pythia.chunks import write_chunk
+from hepml.steps.jets import KEYS, merge_generated_jets, top_tagging_table, unpack_jets
 from test_jets_benchmark import booby_trap, random_jets
 
 
@@ -125,8 +125,8 @@ def test_plot_jets_streams_the_images(tmp_path, monkeypatch):
     """The class-average jet images are summed from blocks read on demand (io.ArrayRows),
     not from a memory map of the whole split (the paper-scale rehearsal measured the job at
     the size of the train images, 1.96 GB for 300,000 jets, before)."""
-    from leptonid.plots import data as plots_data
-    from leptonid.steps import jets as steps_jets
+    from hepml.plots import data as plots_data
+    from hepml.steps import jets as steps_jets
 
     rng = np.random.default_rng(1)
     n = 64

@@ -1,10 +1,10 @@
-"""Fisher's linear discriminant (leptonid.training.linear): against an independent fit,
+"""Fisher's linear discriminant (hepml.training.linear): against an independent fit,
 streamed equals one-shot, the validation split chooses the shrinkage, the score is monotone."""
 
 import numpy as np
 import pytest
-from leptonid import metrics
-from leptonid.training.linear import (
+from hepml import metrics
+from hepml.training.linear import (
     LinearModel,
     LinearSettings,
     blocks_of,

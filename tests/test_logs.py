@@ -1,4 +1,4 @@
-"""leptonid.logs.log_to: a rule job's logging, stray output and uncaught errors reach its log."""
+"""hepml.logs.log_to: a rule job's logging, stray output and uncaught errors reach its log."""
 
 import subprocess
 import sys
@@ -12,9 +12,9 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 JOB = """
 import logging, os, sys, warnings
 sys.path.insert(0, {scripts!r})
-from leptonid.logs import log_to
+from hepml.logs import log_to
 log_to({log!r})
-logging.getLogger("leptonid.job").info("python logging line")
+logging.getLogger("hepml.job").info("python logging line")
 print("stdout line")
 os.write(2, b"C++ noise on file descriptor 2\\n")
 warnings.warn("a library warning")
@@ -35,11 +35,11 @@ def test_everything_goes_to_the_log_and_nothing_to_the_terminal(tmp_path):
     result, text = run_job(tmp_path, 'ValueError("bad input in file.h5, key et")')
     assert result.returncode == 1
     assert result.stdout == "" and result.stderr == ""
-    assert "INFO leptonid.job: python logging line" in text
+    assert "INFO hepml.job: python logging line" in text
     assert "stdout line" in text
     assert "C++ noise on file descriptor 2" in text
     assert "a library warning" in text
-    assert "ERROR leptonid: uncaught ValueError: bad input in file.h5, key et" in text
+    assert "ERROR hepml: uncaught ValueError: bad input in file.h5, key et" in text
     assert "Traceback (most recent call last)" in text
     assert text.count("bad input in file.h5") == 2  # the record and the traceback's last line
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from leptonid import metrics
-from leptonid.settings import EvaluationSettings
+from hepml import metrics
+from hepml.settings import EvaluationSettings
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 

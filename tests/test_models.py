@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from leptonid.models.networks import (
+from hepml.models.networks import (
     BUILDERS,
     InputSpec,
     build_model,
@@ -13,7 +13,7 @@ from leptonid.models.networks import (
     input_specs,
     register_builder,
 )
-from leptonid.settings import FeatureSet, NetworkSettings, SettingsError, feature_sets_from_config
+from hepml.settings import FeatureSet, NetworkSettings, SettingsError, feature_sets_from_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPES = {"et": (31, 31, 1), "ht": (32, 32, 1), "ee": (31, 31, 1), "hl": (7,), "mass": (1,)}

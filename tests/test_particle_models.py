@@ -5,15 +5,15 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from leptonid.geometry import MUON  # noqa: E402
-from leptonid.models.networks import InputSpec, build_model, compile_model  # noqa: E402
-from leptonid.models.particles import (  # noqa: E402
+from hepml.geometry import MUON  # noqa: E402
+from hepml.models.networks import InputSpec, build_model, compile_model  # noqa: E402
+from hepml.models.particles import (  # noqa: E402
     efn_on_particles,
     image_particles,
     particles_from_image,
     pfn_on_particles,
 )
-from leptonid.settings import NetworkSettings  # noqa: E402
+from hepml.settings import NetworkSettings  # noqa: E402
 
 SPEC = InputSpec("images", (*MUON.shape, 1))
 CORES = {"pfn": pfn_on_particles, "efn": efn_on_particles}
@@ -194,8 +194,8 @@ def test_one_epoch_smoke(kind):
 def test_particle_list_input_goes_to_the_particle_model_as_it_is(kind):
     """Jet constituents (N, P, 3): the model on them equals the bare particle model, and extra
     zero-padded rows change nothing."""
-    from leptonid.models.networks import input_specs
-    from leptonid.training.preprocess import Preprocessor
+    from hepml.models.networks import input_specs
+    from hepml.training.preprocess import Preprocessor
 
     particles = random_particles(6, 5)
     specs = input_specs({"constituents": particles}, ["constituents"])

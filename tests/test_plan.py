@@ -1,12 +1,12 @@
-"""The plan of a run from the config (leptonid.plan): datasets by kind, unpacked keys, result
+"""The plan of a run from the config (hepml.plan): datasets by kind, unpacked keys, result
 names and their inverse, on the shipped configs and on hand-made blocks."""
 
 from pathlib import Path
 
 import pytest
 import yaml
-from leptonid import plan
-from leptonid.settings import SettingsError
+from hepml import plan
+from hepml.settings import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,8 +68,8 @@ def test_names_follow_the_config():
 def test_each_kind_lists_the_keys_its_unpacking_writes():
     """plan.KIND_KEYS (read when the DAG is built) names the keys of io's published layouts
     and of unpack_jets: the start-up check and the unpacking agree on what a key is."""
-    from leptonid import io
-    from leptonid.steps import jets
+    from hepml import io
+    from hepml.steps import jets
 
     assert set(plan.KIND_KEYS) == set(plan.KINDS)
     for kind, layout in io.LAYOUTS.items():

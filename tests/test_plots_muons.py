@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from leptonid.geometry import MUON
-from leptonid.plots import muons as plots_muons
+from hepml.geometry import MUON
+from hepml.plots import muons as plots_muons
 
 
 def toy(n: int = 40, seed: int = 0):

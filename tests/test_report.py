@@ -64,8 +64,8 @@ def check_dataset_in_report(
 
 def test_roc_figures_label_every_model_and_mark_collapsed_ones(tmp_path):
     import numpy as np
-    from leptonid import io
-    from leptonid.plots import eval as plots_eval
+    from hepml import io
+    from hepml.plots import eval as plots_eval
 
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 500)

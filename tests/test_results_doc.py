@@ -6,8 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from leptonid import io
-from leptonid.steps import evaluate
+from hepml import io
+from hepml.steps import evaluate
 
 SETTINGS = {
     "datasets": [["electrons", "electrons"], ["jets", "jets"]],

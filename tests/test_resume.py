@@ -1,7 +1,7 @@
 """An interrupted training job resumes from its last checkpoint and ends bit-identical to an
 uninterrupted run (docs/cluster.md "Preemption, time limits, resume").
 
-Real training processes (the library's entry, ``python -m leptonid.steps.models``, one thread)
+Real training processes (the library's entry, ``python -m hepml.steps.models``, one thread)
 run on small synthetic Feather data, with dropout and a learning-rate schedule that acts. One
 run goes through uninterrupted. The other is killed with SIGKILL as soon as it reports its 2nd
 checkpoint, its rerun gets SIGINT (Ctrl-C) after its 4th, and a third run finishes it. Both
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from leptonid import io
+from hepml import io
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS = 6
@@ -65,7 +65,7 @@ def config(tmp_path: Path) -> Path:
 
 def train_command(tmp_path: Path, name: str) -> list[str]:
     """The training command line writing to tmp_path/name/{model,checkpoints}."""
-    command = [sys.executable, "-u", "-m", "leptonid.steps.models"]
+    command = [sys.executable, "-u", "-m", "hepml.steps.models"]
     command += ["--config", str(tmp_path / "config.yaml"), "--dataset", "electrons"]
     command += ["--feature-set", "hl", "--feather-dir", str(tmp_path / "feather")]
     command += ["--out-dir", str(tmp_path / name / "model")]
@@ -105,9 +105,9 @@ def saved_state(path: Path):
 
 @pytest.mark.slow
 def test_killed_training_resumes_bit_identical_to_an_uninterrupted_run(tmp_path):
-    from leptonid.dataset import SplitInput, split_files
-    from leptonid.steps.models import load_model
-    from leptonid.training.fit import predict_scores
+    from hepml.dataset import SplitInput, split_files
+    from hepml.steps.models import load_model
+    from hepml.training.fit import predict_scores
 
     write_feather_dataset(tmp_path / "feather")
     config(tmp_path)

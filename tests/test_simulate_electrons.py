@@ -1,19 +1,19 @@
 """The built-in electron/jet simulator and the published-layout writer
-(leptonid.data.simulate_electrons, leptonid.steps.data, leptonid.publish)."""
+(hepml.sources.simulate.electrons, hepml.steps.data, hepml.publish)."""
 
 import hashlib
 
 import h5py
 import numpy as np
 import pytest
-from leptonid import io
-from leptonid.data.simulate_electrons import (
+from hepml import io
+from hepml.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
+from hepml.sources.simulate.electrons import (
     ElectronSimSettings,
     simulate_block,
     simulate_electrons,
 )
-from leptonid.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
-from leptonid.steps.data import write_electron_dataset
+from hepml.steps.data import write_electron_dataset
 
 SETTINGS = ElectronSimSettings()
 
@@ -58,7 +58,7 @@ def test_settings_from_config_ignore_n_events_and_name_unknown_keys():
 
 
 def test_published_layout(files):
-    """Both files have the layout the reader (leptonid.io) expects, not just the writer's own
+    """Both files have the layout the reader (hepml.io) expects, not just the writer's own
     table: every group the reader takes, with its accepted per-event shape, 64/16/20 split."""
     expected = {"train": 192, "valid": 48, "test": 60}
     reader = io.layout_for("electrons")
@@ -125,7 +125,7 @@ def test_values_finite_and_non_negative(sample):
 
 def hl_from_the_definitions(et, ht, ee):
     """The 7 HL features written out from their definitions (docs/reference.md "The 7
-    high-level features"), independently of leptonid.hl: (N, 31, 31) ECal arrays indexed
+    high-level features"), independently of hepml.hl: (N, 31, 31) ECal arrays indexed
     [phi row, eta column], ECal cells 0.025 x pi/126, centre pixel (15, 15)."""
     c, d_eta, d_phi = 15, 0.025, np.pi / 126
 
@@ -290,7 +290,7 @@ def test_rule_adapter_writes_both_files(tmp_path, monkeypatch):
     from pathlib import Path
     from types import SimpleNamespace
 
-    from leptonid import logs
+    from hepml import logs
 
     class Named(dict):
         """Snakemake's named lists: attribute access and items()."""
@@ -340,7 +340,7 @@ def schema_minimum(kind: str) -> int:
 def test_the_schema_minimum_gives_both_classes_in_every_split(tmp_path):
     """n_events at the schema's minimum gives a file whose splits all hold both classes, for
     each of 20 seeds (the checked stream passes, and the written file says so)."""
-    from leptonid.data.simulate_electrons import require_both_classes
+    from hepml.sources.simulate.electrons import require_both_classes
 
     n_events = schema_minimum("electrons")
     for seed in range(20):

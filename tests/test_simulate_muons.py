@@ -6,10 +6,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from leptonid import io, metrics
-from leptonid.data import simulate_muons as sim
-from leptonid.geometry import MUON
-from leptonid.steps.data import write_muon_dataset
+from hepml import io, metrics
+from hepml.geometry import MUON
+from hepml.sources.simulate import muons as sim
+from hepml.steps.data import write_muon_dataset
 from sklearn.metrics import roc_auc_score
 
 SEED = 11

@@ -6,16 +6,16 @@ import math
 
 import numpy as np
 import pytest
-from leptonid import metrics
-from leptonid.settings import (
+from hepml import metrics
+from hepml.settings import (
     BdtSettings,
     FeatureSet,
     NetworkSettings,
     TrainingSettings,
     TuningSettings,
 )
-from leptonid.training import bdt
-from leptonid.training.fit import (
+from hepml.training import bdt
+from hepml.training.fit import (
     HISTORY_COLUMNS,
     STATE_FILE,
     _Run,
@@ -23,8 +23,8 @@ from leptonid.training.fit import (
     predict_scores,
     train_network,
 )
-from leptonid.training.preprocess import Preprocessor
-from leptonid.training.tuning import tune_network
+from hepml.training.preprocess import Preprocessor
+from hepml.training.tuning import tune_network
 
 NETWORK = NetworkSettings(
     conv_blocks=1, filters=2, dense_layers=1, units=8, learning_rate=3e-3, dropout=0.0
@@ -118,7 +118,7 @@ def test_plateau_state_reduces_lr_and_stops_like_keras():
 
 @pytest.mark.slow
 def test_seeded_training_weights_and_checkpoint_reuse(tmp_path, caplog, monkeypatch):
-    from leptonid.training import fit as fit_module
+    from hepml.training import fit as fit_module
 
     train, valid = flat_split(1000, 1, decoys=True), flat_split(400, 2)
 
@@ -164,7 +164,7 @@ def test_rng_state_restores_every_generator_that_draws_in_training():
 
     import keras
     import tensorflow as tf
-    from leptonid.training.fit import rng_state, seed_everything, set_rng_state
+    from hepml.training.fit import rng_state, seed_everything, set_rng_state
 
     def model(dropouts: int):
         inputs = keras.Input((64,))
@@ -196,7 +196,7 @@ def test_rng_state_restores_every_generator_that_draws_in_training():
 
 
 def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
-    from leptonid import io
+    from hepml import io
 
     train, valid, test = flat_split(2000, 1), flat_split(500, 2), flat_split(1000, 3)
     hl_mass = FeatureSet("hl_and_mass", ("hl", "mass"), NETWORK, models=("nn", "bdt"))
@@ -268,8 +268,8 @@ def test_tuning_is_seeded_and_stays_in_the_paper_ranges():
 
 def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
     """The rule's threads (2) override training.threads (1) in train_info.json (issue 11)."""
-    from leptonid.steps import models as steps
-    from leptonid.training.fit import TrainResult
+    from hepml.steps import models as steps
+    from hepml.training.fit import TrainResult
 
     used = {}
 
@@ -300,8 +300,8 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
 def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
     """Snakemake can still mark written outputs incomplete (Ctrl-C to the workflow waits for
     the job, then does): the checkpoint must outlive the job so that the rerun reuses it."""
-    from leptonid.steps import models as steps
-    from leptonid.training.fit import TrainResult
+    from hepml.steps import models as steps
+    from hepml.training.fit import TrainResult
 
     checkpoint = tmp_path / "checkpoints" / "hl"
 
@@ -328,9 +328,9 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
     """tune_model's YAML -> train_model: the tuned keys win, the
     others keep the feature set's configured network; a wrong tuned key is named."""
     import pandas as pd
-    from leptonid.dataset import SplitInput
-    from leptonid.settings import SettingsError
-    from leptonid.steps import models as steps
+    from hepml.dataset import SplitInput
+    from hepml.settings import SettingsError
+    from hepml.steps import models as steps
 
     best = {"dense_layers": 4, "units": 33, "learning_rate": 2e-3, "dropout": 0.25}
     trials = pd.DataFrame({"trial": [0], "valid_auc": [0.9]})
@@ -404,8 +404,8 @@ def test_tuning_streams_batches_and_never_reads_a_whole_split(monkeypatch):
     """tune_network reads images in training batches, preprocessing blocks and scoring blocks,
     never a whole split (the old code scaled both splits whole, 7.7 GB for the benchmark's
     1.2 M jet images); max_batches caps the batches of a trial epoch."""
-    from leptonid.training import preprocess
-    from leptonid.training import tuning as tuning_module
+    from hepml.training import preprocess
+    from hepml.training import tuning as tuning_module
 
     monkeypatch.setattr(preprocess, "FIT_BLOCK_EVENTS", 100)
     monkeypatch.setattr(tuning_module, "SCORE_BLOCK_EVENTS", 100)

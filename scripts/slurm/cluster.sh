@@ -20,7 +20,7 @@ set -euo pipefail
 CONF_DIR=/etc/slurm # where Debian's slurm clients look for slurm.conf
 PARTITION=${SLURM_LOCAL_PARTITION:-local}
 GPUS=${SLURM_LOCAL_GPUS:-1}
-CLUSTER_NAME=leptonid-local
+CLUSTER_NAME=hepml-local
 STATE_DIR=/var/spool/slurm-local
 LOG_DIR=/var/log/slurm-local
 RUN_DIR=/run/slurm-local

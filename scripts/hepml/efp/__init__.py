@@ -1,0 +1,3 @@
+"""Energy Flow Polynomials: canonical names (`names`, light: the rules import it), the engine
+and its grid settings (`engine`), its exact fast paths (`grid`) and TensorFlow backend (`tf`),
+duplicates and single-EFP AUCs (`duplicates`). The EFP tables on disk are ``hepml.efp_store``."""

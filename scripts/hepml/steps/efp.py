@@ -1,0 +1,220 @@
+"""The EFP stage's rules (rules/efp.smk): compute_efps, gather_efps, deduplicate_efps,
+single_efp_auc, draw_efps, draw_efp_gallery.
+
+Every step streams the EFP table (``hepml.efp_store``): no step holds more than one block of
+``efp.storage.block_rows x block_columns`` values of the grid at a time, plus the columns it
+asked for, so widening the grid or lengthening the splits changes time and disk, not memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hepml import efp_store, io
+from hepml.efp.duplicates import find_duplicate_efps, single_efp_aucs
+from hepml.efp.engine import (
+    EFPSettings,
+    chunk_bounds,
+    efp_names,
+    input_geometry,
+    iter_efp_blocks,
+)
+from hepml.efp.names import parse_efp_name
+
+log = logging.getLogger(__name__)
+
+
+def read_kept(path: str | Path) -> list[str]:
+    """Kept EFP names from kept.txt (one canonical name per line); ValueError names the line."""
+    names = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+    for number, name in enumerate(names, start=1):
+        try:
+            parse_efp_name(name)
+        except ValueError as error:
+            raise ValueError(f"{path}, line {number}: {error}") from None
+    return names
+
+
+def compute_efps(
+    image_paths: Mapping[str, str | Path],
+    settings: EFPSettings,
+    chunk: int,
+    out_dir: str | Path,
+    threads: int = 1,
+) -> int:
+    """EFPs of one chunk (an event range) of one split -> a chunk directory of column blocks.
+
+    image_paths: input key -> Feather array of the split (memory-mapped; only the chunk's
+    events are read): an image key, or a particle list (the jets' constituents, EFPs on the
+    particles: `hepml.efp.engine.input_geometry`). The chunk is computed in row blocks of at most
+    ``storage.rows_for(n_columns)`` events and each block is appended to the chunk's files at
+    once, so memory holds one row block of the grid whatever the chunk's length. threads: BLAS
+    threads (chunks, not threads, are the unit of parallelism). Returns the events written.
+    """
+    from threadpoolctl import threadpool_limits
+
+    images = {key: io.read_array(image_paths[key]) for key in settings.images}
+    lengths = {key: len(array) for key, array in images.items()}
+    if len(set(lengths.values())) != 1:
+        raise io.DataError(
+            "image files hold different numbers of events: "
+            + ", ".join(f"{image_paths[key]}: {n}" for key, n in lengths.items())
+        )
+    start, stop = chunk_bounds(next(iter(lengths.values())), settings.chunks, chunk)
+    names = efp_names(settings)
+    rows = settings.storage.rows_for(len(names))
+    log.info(
+        "chunk %d of %d: events [%d, %d), %d EFPs (backend %s), row blocks of %d events",
+        chunk,
+        settings.chunks,
+        start,
+        stop,
+        len(names),
+        settings.backend,
+        rows,
+    )
+    with (
+        threadpool_limits(limits=int(threads)),
+        efp_store.ChunkWriter(out_dir, names, settings.storage.block_columns) as writer,
+    ):
+        blocks = iter_efp_blocks(
+            {key: array[start:stop] for key, array in images.items()},
+            {key: input_geometry(key) for key in settings.images},
+            settings,
+            rows=rows,
+            sources={key: f"{image_paths[key]} (key {key!r})" for key in settings.images},
+            first_event=start,
+        )
+        for _, _, values in blocks:
+            writer.write_rows(values)
+    return stop - start
+
+
+def gather_efps(
+    chunk_dirs: Sequence[str | Path],
+    settings: EFPSettings,
+    reference_path: str | Path,
+    index_path: str | Path,
+) -> dict:
+    """The split's EFP table: check every chunk against the grid and the split's length
+    (reference_path: one image array of the split) and write index.json. No data is copied."""
+    n_events = len(io.read_array(reference_path))
+    index = efp_store.write_index(index_path, chunk_dirs, efp_names(settings), n_events)
+    log.info("%d chunks: %d events x %d EFPs", len(chunk_dirs), n_events, len(index["columns"]))
+    return index
+
+
+class _Columns(Mapping):
+    """name -> (N,) values of one EFP on every event of the table, read on demand."""
+
+    def __init__(self, table: efp_store.EFPTable):
+        self.table = table
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.table.read([name])[:, 0]
+
+    def __iter__(self):
+        return iter(self.table.names)
+
+    def __len__(self) -> int:
+        return len(self.table.names)
+
+
+def deduplicate_efps(
+    train_index: str | Path,
+    settings: EFPSettings,
+    seed: int,
+    duplicates_path: str | Path,
+    kept_path: str | Path,
+) -> pd.DataFrame:
+    """Identities on the train split -> duplicates.csv (the audit) and kept.txt.
+
+    A sample of settings.dedup_sample_size train events (drawn with seed) finds the suspected
+    identities (`find_duplicate_efps`); each is confirmed or refuted on all train events, read
+    one column at a time. duplicates.csv lists every suspected pair with ``confirmed``; only
+    confirmed ones are dropped. Memory: the (sample, n_EFPs) sample plus two columns.
+    """
+    table = efp_store.EFPTable(train_index)
+    names = efp_names(settings)
+    if table.names != names:
+        raise io.DataError(
+            f"{train_index}: {len(table.names)} columns differ from the EFP grid in the config "
+            f"({len(names)}); recompute the EFPs"
+        )
+    rng = np.random.default_rng(seed)
+    size = min(settings.dedup_sample_size, table.n_events)
+    rows = np.sort(rng.choice(table.n_events, size=size, replace=False))
+    sample = pd.DataFrame(table.read(names, rows=rows), columns=names)
+    try:
+        audit = find_duplicate_efps(sample, _Columns(table), settings.dedup_tolerance)
+    except ValueError as error:
+        raise io.DataError(f"{train_index}: {error}") from None
+    dropped = set(audit.loc[audit["confirmed"], "dropped"])
+    kept = [name for name in names if name not in dropped]
+    log.info(
+        "%d EFPs: %d suspected identities on %d sampled events, %d confirmed on all %d train "
+        "events (relative tolerance per event %g), %d kept",
+        len(names),
+        len(audit),
+        size,
+        len(dropped),
+        table.n_events,
+        settings.dedup_tolerance,
+        len(kept),
+    )
+    io.write_text(duplicates_path, audit.to_csv(index=False))
+    io.write_text(kept_path, "".join(f"{name}\n" for name in kept))
+    return audit
+
+
+def single_efp_auc(
+    index_path: str | Path,
+    kept_path: str | Path,
+    y_path: str | Path,
+    weight_path: str | Path | None,
+    out_path: str | Path,
+    storage: efp_store.StorageSettings,
+) -> pd.DataFrame:
+    """AUC of every kept EFP alone on one split -> single_auc_{split}.csv, streamed in groups
+    of columns of at most one block's elements."""
+    kept = read_kept(kept_path)
+    table = efp_store.EFPTable(index_path)
+    y = io.read_array(y_path)
+    weight = io.read_array(weight_path) if weight_path is not None else None
+    if len(y) != table.n_events:
+        raise io.DataError(f"{index_path}: {table.n_events} events but {y_path} holds {len(y)}")
+    parts = [
+        single_efp_aucs(pd.DataFrame(values, columns=names), y, weight)
+        for names, values in table.iter_groups(kept, storage.block_elements)
+    ]
+    result = pd.concat(parts, ignore_index=True)
+    result = result.sort_values("auc", ascending=False, kind="stable").reset_index(drop=True)
+    io.write_text(out_path, result.to_csv(index=False))
+    log.info("best single EFP: %s (AUC %.4f)", result["efp"].iloc[0], result["auc"].iloc[0])
+    return result
+
+
+def draw_efps(name: str, figure_path: str | Path) -> None:
+    """The multigraph of one EFP, given by its canonical name, as a PNG."""
+    from hepml.plots.efp import efp_figure  # matplotlib: only the drawing rules need it
+
+    io.write_figure(efp_figure(name), figure_path)
+
+
+def draw_efp_gallery(single_auc_path: str | Path, size: int, out_dir: str | Path) -> list[str]:
+    """The graphs of the ``size`` best single-EFP AUCs (valid split's single_auc.csv), one PNG
+    each (rank{rank:02d}_{name}.png) in out_dir; returns the file names."""
+    from hepml.plots.efp import gallery  # matplotlib: only the drawing rules need it
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items = gallery(io.read_csv(single_auc_path), int(size), str(single_auc_path))
+    for file_name, figure in items:
+        io.write_figure(figure, out_dir / file_name)
+    log.info("drew %d gallery graphs into %s", len(items), out_dir)
+    return [file_name for file_name, _ in items]

@@ -1,0 +1,347 @@
+"""The training and scoring rules: train_model, train_bdt, tune_model (rules/train.smk) and
+score_model (rules/evaluate.smk); plot_history is in ``hepml.steps.evaluate``.
+
+Each reads its splits (``hepml.dataset``), calls the training code (``hepml.training``:
+preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``hepml.io``).
+
+Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,
+and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
+(rules/models_functions.smk ``split_inputs``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hepml import io
+from hepml.dataset import SplitInput, input_names, split_files
+from hepml.settings import (
+    SEED_OFFSETS,
+    BdtSettings,
+    FeatureSet,
+    TrainingSettings,
+    TuningSettings,
+)
+from hepml.training import bdt
+from hepml.training.fit import (
+    TrainResult,
+    configure_tensorflow,
+    json_safe,
+    predict_scores,
+    save_model,
+    score_table,
+    train_network,
+)
+from hepml.training.preprocess import Preprocessor
+from hepml.training.tuning import tune_network
+
+log = logging.getLogger(__name__)
+
+
+def split_input(inputs: Mapping, split: str) -> SplitInput:
+    """The SplitInput of one split from a rule's named inputs."""
+    files = inputs[split]
+    files = [files] if isinstance(files, str | Path) else list(files)
+    efp_table = inputs.get(f"{split}_efps")
+    return SplitInput(tuple(map(str, files)), str(efp_table) if efp_table else None)
+
+
+def feature_set_from_param(values: Mapping, tuned_network: Mapping | None = None) -> FeatureSet:
+    """The FeatureSet of a rule's ``feature_set`` param (FeatureSet.to_dict), optionally with
+    tuned network settings merged over its network."""
+    values = dict(values)
+    name = values.pop("name")
+    return FeatureSet.from_config(name, values, None, tuned_network=tuned_network)
+
+
+def train_model(
+    inputs: Mapping,
+    outputs: Mapping,
+    settings: Mapping,
+    threads: int,
+) -> dict:
+    """Fit one feature set's network on train, early-stopping on valid (resumes from its
+    checkpoint). inputs: train, valid (+ *_efps, tuned); outputs: model, preprocess, history,
+    info; settings: the rule's params (feature_set, training, seed, checkpoint_dir)."""
+    import yaml
+
+    tuned = None
+    if inputs.get("tuned"):
+        tuned = yaml.safe_load(Path(inputs["tuned"]).read_text())["network"]
+        log.info("tuned network settings from %s: %s", inputs["tuned"], tuned)
+    return fit_and_save(
+        split_input(inputs, "train"),
+        split_input(inputs, "valid"),
+        feature_set_from_param(settings["feature_set"], tuned),
+        TrainingSettings.from_config(settings["training"]),
+        int(settings["seed"]),
+        ModelFiles(
+            model=Path(outputs["model"]),
+            preprocess=Path(outputs["preprocess"]),
+            history=Path(outputs["history"]),
+            info=Path(outputs["info"]),
+        ),
+        str(settings["checkpoint_dir"]),
+        threads=int(threads),
+    )
+
+
+def train_bdt(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
+    """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info."""
+    feature_set = feature_set_from_param(settings["feature_set"])
+    arrays = [
+        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        for split in ("train", "valid")
+    ]
+    trees, history, info = bdt.train_bdt(
+        *arrays,
+        feature_set,
+        BdtSettings.from_config(settings["bdt"]),
+        int(settings["seed"]),
+        int(threads),
+    )
+    io.write_npz(outputs["trees"], trees)
+    io.write_text(outputs["history"], history.to_csv(index=False))
+    io.write_json(outputs["info"], json_safe(info))
+    return info
+
+
+def train_efp_linear(inputs: Mapping, outputs: Mapping, settings: Mapping) -> dict:
+    """Fisher's linear discriminant on every kept EFP (hepml.training.linear): fitted on
+    train in two streamed passes, its shrinkage chosen on valid -> linear.npz, history.csv
+    (the validation AUC of each shrinkage tried), train_info.json.
+
+    inputs: kept (kept.txt), {split} (the split's y and weight files) and {split}_efps (its
+    EFP index.json) for train and valid; settings: linear (LinearSettings).
+    """
+    from hepml.efp_store import EFPTable
+    from hepml.steps.efp import read_kept
+    from hepml.training.linear import LinearSettings, fit_linear
+
+    names = read_kept(inputs["kept"])
+    if not names:
+        raise ValueError(f"{inputs['kept']}: no kept EFPs to train the linear model on")
+
+    labels = {split: split_input(inputs, split).load([]) for split in ("train", "valid")}
+
+    def blocks(split: str):
+        y, weight = labels[split]["y"], labels[split]["weight"]
+        table = EFPTable(inputs[f"{split}_efps"])
+        if table.n_events != len(y):
+            raise ValueError(
+                f"{inputs[f'{split}_efps']}: {table.n_events} events, but the {split} split "
+                f"has {len(y)}"
+            )
+        return lambda: ((x, y[rows], weight[rows]) for rows, x in table.iter_chunks(names))
+
+    started = time.perf_counter()
+    model, history = fit_linear(
+        names, blocks("train"), blocks("valid"), LinearSettings.from_config(settings["linear"])
+    )
+    seconds = time.perf_counter() - started
+    n_train = len(labels["train"]["y"])
+    log.info(
+        "linear discriminant on %d EFPs: shrinkage %g chosen on valid (AUC %.4f)",
+        len(names), model.shrinkage, max(entry["valid_auc"] for entry in history),
+    )  # fmt: skip
+    info = {
+        "model": "linear",
+        "inputs": len(names),
+        "shrinkage": model.shrinkage,
+        "device": "CPU (numpy)",
+        "training_time_s": seconds,
+        "train_samples_per_s": 2 * n_train / seconds if seconds > 0 else None,
+        "epochs_run": 2,  # two passes over train: moments, then scatter
+        "best_epoch": None,
+    }
+    io.write_npz(outputs["linear"], model.to_arrays())
+    io.write_text(outputs["history"], pd.DataFrame(history).to_csv(index=False))
+    io.write_json(outputs["info"], json_safe(info))
+    return info
+
+
+def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
+    """Optuna search on train/valid -> the best network settings as a YAML config fragment
+    (``network: {...}``, read by train_model) and the trial table."""
+    import yaml
+
+    feature_set = feature_set_from_param(settings["feature_set"])
+    training = TrainingSettings.from_config(settings["training"])
+    tuning = TuningSettings.from_config(settings["tuning"])
+    seed = int(settings["seed"])
+    configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
+    # images as io.ArrayRows: every trial streams batches (hepml.training.tuning)
+    train_arrays, valid_arrays = (
+        split_input(inputs, split).load(feature_set.inputs, feature_set.efps, on_demand=True)
+        for split in ("train", "valid")
+    )
+    best, trials = tune_network(train_arrays, valid_arrays, feature_set, training, tuning, seed)
+    network = {key: value for key, value in best.items() if key != "valid_auc"}
+    capped = f" of at most {tuning.max_batches} batches" if tuning.max_batches else ""
+    header = (
+        f"# optuna TPE search (seed {seed}) for feature set {feature_set.name}: "
+        f"{tuning.n_trials} trials of {tuning.epochs} epoch(s){capped}, ranges of "
+        f'docs/reference.md "Networks"; best valid AUC {best["valid_auc"]:.4f}.\n'
+        "# train_model merges this over the feature set's network when tuning is enabled.\n"
+    )
+    io.write_text(outputs["tuned"], header + yaml.safe_dump({"network": network}))
+    io.write_text(outputs["trials"], trials.to_csv(index=False))
+    return best
+
+
+def score_model(
+    inputs: Mapping, split: str, settings: Mapping, out_path: str | Path, threads: int
+) -> pd.DataFrame:
+    """Scores (y, score, weight) of a trained network, BDT or linear EFP model on one split."""
+    data = split_input(inputs, split)
+    if settings["model"] == "linear":  # every kept EFP, the names in the model file
+        from hepml.efp_store import EFPTable
+        from hepml.training.linear import LinearModel
+
+        model = LinearModel.from_arrays(io.read_npz(inputs["linear"]))
+        table = EFPTable(inputs[f"{split}_efps"])
+        values = [model.score(x) for _, x in table.iter_chunks(model.names)]
+        scores = score_table(data.load([]), np.concatenate(values))
+        io.write_table(scores, out_path)
+        return scores
+    feature_set = feature_set_from_param(settings["feature_set"])
+    if settings["model"] == "bdt":
+        arrays = data.load(feature_set.inputs, feature_set.efps)
+        x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
+        scores = score_table(arrays, bdt.predict_trees(io.read_npz(inputs["trees"]), x))
+    else:
+        configure_tensorflow(int(threads))
+        arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
+        model, preprocessor = load_model(inputs["model"], inputs["preprocess"])
+        scores = score_table(arrays, predict_scores(model, preprocessor, arrays))
+    io.write_table(scores, out_path)
+    return scores
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where train_model writes: results/{dataset}/models/{feature_set}/..."""
+
+    model: Path
+    preprocess: Path
+    history: Path
+    info: Path
+
+
+def save_result(result: TrainResult, files: ModelFiles) -> None:
+    """Write model.keras, preprocess.json, history.csv and train_info.json (each atomically)."""
+    files.model.parent.mkdir(parents=True, exist_ok=True)
+    save_model(result.model, files.model)
+    io.write_json(files.preprocess, result.preprocessor.to_dict())
+    io.write_text(files.history, result.history.to_csv(index=False))
+    io.write_json(files.info, json_safe(result.info))
+
+
+def load_model(model_path: str | Path, preprocess_path: str | Path):
+    """(keras model, Preprocessor) saved by save_result."""
+    import keras
+
+    model = keras.models.load_model(model_path)
+    preprocessor = Preprocessor.from_dict(io.read_json(preprocess_path))
+    return model, preprocessor
+
+
+def fit_and_save(
+    train: SplitInput,
+    valid: SplitInput,
+    feature_set: FeatureSet,
+    settings: TrainingSettings,
+    seed: int,
+    files: ModelFiles,
+    checkpoint_dir: str | Path,
+    threads: int | None = None,
+) -> dict:
+    """Load train/valid, fit (resuming), write the files: train_model and the command line
+    (`main`).
+
+    The checkpoint directory is kept: Snakemake may still mark the outputs incomplete (Ctrl-C
+    to the workflow waits for this job, then does), and its rerun writes the same outputs from
+    the finished checkpoint without training (``hepml.training.fit``); the next run with
+    other settings or data replaces it. Returns the train_info record (also written to
+    ``files.info``).
+    """
+    device = configure_tensorflow(
+        threads or settings.threads, settings.require_gpu, settings.mixed_precision
+    )
+    log.info("device: %s", device["device"])
+    train_arrays, valid_arrays = (
+        split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
+    )
+    result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
+    result.info.update(device=device["device"], device_info=device)
+    result.info["training"] = {**result.info["training"], "threads": device["threads"]}
+    save_result(result, files)
+    return result.info
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train one feature set outside Snakemake (the same entry the train_model rule calls).
+
+    python -m hepml.steps.models --config config/config.yaml --dataset electrons
+        --feature-set hl --feather-dir results/electrons/feather --out-dir DIR
+        --checkpoint-dir DIR
+    """
+    import yaml
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, type=Path)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--feature-set", required=True)
+    parser.add_argument("--feather-dir", required=True, type=Path)
+    parser.add_argument("--efp-dir", type=Path)
+    parser.add_argument("--out-dir", required=True, type=Path)
+    parser.add_argument("--checkpoint-dir", required=True, type=Path)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    config = yaml.safe_load(args.config.read_text())
+    dataset = config["datasets"][args.dataset]
+    feature_set = FeatureSet.from_config(
+        args.feature_set, dataset["feature_sets"][args.feature_set], dataset.get("network_defaults")
+    )
+    files = ModelFiles(
+        args.out_dir / "model.keras",
+        args.out_dir / "preprocess.json",
+        args.out_dir / "history.csv",
+        args.out_dir / "train_info.json",
+    )
+    keys = feature_set.inputs
+    efp_tables = {
+        split: str(args.efp_dir / split / "index.json") if args.efp_dir else None
+        for split in ("train", "valid")
+    }
+    fit_and_save(
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "train", keys))), efp_tables["train"]
+        ),
+        SplitInput(
+            tuple(map(str, split_files(args.feather_dir, "valid", keys))), efp_tables["valid"]
+        ),
+        feature_set,
+        TrainingSettings.from_config(config["training"]),
+        int(config["seed"]) + SEED_OFFSETS["training"],
+        files,
+        args.checkpoint_dir,
+        threads=args.threads,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
