@@ -10,6 +10,8 @@
 #   make bench-paper  paper-scale rehearsal of config/paper.yaml's and config/jets.yaml's rules
 #                + training throughput -> results/bench/paper.json, benchmarks/paper_peaks.json,
 #                results/bench/training_paper.json (~1 h on 2 cores, plus ~1 h for the jets axis)
+#   make bench-doc  keep the JSON of results/bench/ in benchmarks/measured/ (stamped with the
+#                commit) and render docs/benchmarks.md from it: no benchmark figure is typed
 #   make report  results/report.html after a run
 #   make results-doc NAME=default  copy the run's results/results.md (every table, stamped with
 #                the commit and config) to docs/results/NAME.md, the documents README links to
@@ -22,7 +24,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc envs clean
 
 venv: $(STAMP)
 
@@ -44,7 +46,8 @@ NAME ?= default
 results-doc:
 	@test -f results/results.md || { echo "results/results.md missing: run the workflow first"; exit 1; }
 	mkdir -p docs/results
-	cp results/results.md docs/results/$(NAME).md
+	# links to figures are relative to results/: keep their text and the path beside them
+	sed -E 's#\[([^]]*)\]\(([^):]*)\)#\1#g' results/results.md > docs/results/$(NAME).md
 
 test: lint pytest
 
@@ -76,6 +79,9 @@ bench-generate: venv
 bench-paper: venv
 	$(BIN)/python benchmarks/rehearse_paper.py --cores 2
 	$(BIN)/python benchmarks/paper_training.py --threads 2
+
+bench-doc: venv
+	$(BIN)/python benchmarks/write_doc.py --keep
 
 envs: venv
 	$(BIN)/python scripts/make_envs.py

@@ -1,0 +1,50 @@
+"""docs/benchmarks.md is rendered from the kept benchmark JSON (benchmarks/write_doc.py): the
+committed document must equal a fresh rendering, so a figure cannot be typed or go stale."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("write_doc", REPO / "benchmarks" / "write_doc.py")
+write_doc = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(write_doc)
+
+
+def test_committed_document_is_the_rendering_of_the_kept_json():
+    expected = write_doc.render(write_doc.MEASURED, write_doc.PEAKS)
+    assert (REPO / "docs" / "benchmarks.md").read_text() == expected, (
+        "docs/benchmarks.md differs from the rendering of benchmarks/measured/ and "
+        "benchmarks/paper_peaks.json: run `make bench-doc` (never edit it by hand)"
+    )
+
+
+def test_a_changed_figure_changes_the_document(tmp_path):
+    bench, measured = tmp_path / "bench", tmp_path / "measured"
+    bench.mkdir()
+    (bench / "tabular_unpack.json").write_text(json.dumps({"streaming": {"wall_s": 12.5}}))
+    (bench / "summary.json").write_text("{}")
+    assert write_doc.keep(bench, measured) == ["tabular_unpack.json"]
+    manifest = json.loads((measured / "MANIFEST.json").read_text())
+    assert set(manifest) == {"tabular_unpack.json"}
+    first = write_doc.render(measured, tmp_path / "absent.json")
+    assert "`streaming.wall_s` | 12.5 |" in first
+    (measured / "tabular_unpack.json").write_text(json.dumps({"streaming": {"wall_s": 13.5}}))
+    assert write_doc.render(measured, tmp_path / "absent.json") != first
+
+
+def test_efp_engine_table_marks_extrapolated_figures(tmp_path):
+    row = {
+        "engine_events_per_s": 100.0,
+        "energyflow_events_per_s": 0.5,
+        "energyflow_measured": False,
+        "ratio_energyflow": 200.0,
+        "target_ratio_energyflow": 100,
+        "ratio_baseline": 3.0,
+        "max_relative_deviation_energyflow": None,
+    }
+    data = {"cases": {"HCal, 20 hit cells": {"pixels": 320, "selections": {"d<=7": row}}}}
+    lines = write_doc.render_efp_engine(data)
+    assert any("0.5 (extrapolated)" in line and "200x" in line for line in lines)
