@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from hepml.jets.benchmark import (  # noqa: E402
+from hepml.io.jets import (  # noqa: E402
     KEY,
     LABEL_COLUMN,
     N_CONSTITUENTS,

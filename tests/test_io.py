@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.feather
 import pytest
 from hepml import io
+from hepml.io import feather, unpack
 
 SPLITS = ("train", "valid", "test")
 ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
@@ -220,8 +221,8 @@ def test_streamed_file_is_byte_identical_to_pyarrows_own(tmp_path, name):
 def test_writer_refuses_a_body_offset_it_cannot_confirm(tmp_path, monkeypatch, misplace):
     """A pyarrow whose layout or message reader changed fails loudly, never writes rows into
     the wrong bytes, and leaves nothing behind."""
-    found = io._single_body
-    monkeypatch.setattr(io, "_single_body", lambda path: misplace(found(path)))
+    found = feather._single_body
+    monkeypatch.setattr(feather, "_single_body", lambda path: misplace(found(path)))
     with pytest.raises(RuntimeError, match=r"a\.feather: pyarrow .* did not lay out"):
         io.write_array(tmp_path / "a.feather", np.arange(24.0).reshape(6, 4))
     assert list(tmp_path.iterdir()) == []
@@ -245,7 +246,7 @@ SKELETON_PROBE = textwrap.dedent(
 def test_writer_lays_out_a_1gib_file_in_neither_memory_nor_disk(tmp_path):
     """Before any row arrives the 1 GiB body is a hole: the process does not grow and the
     disk holds the metadata and the two marked rows' blocks only (streaming stays O(chunk))."""
-    scripts = Path(io.__file__).resolve().parents[1]
+    scripts = Path(io.__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", SKELETON_PROBE, str(tmp_path / "big.feather")],
         capture_output=True,
@@ -319,7 +320,7 @@ def test_electrons_unpack_every_key_unchanged(tmp_path):
 
 
 def test_unpacking_streams_across_chunk_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 3)
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 3)
     path, arrays = electron_file(tmp_path, sizes={"train": 10, "valid": 4, "test": 3})
     io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "et", tmp_path / "et.feather", 0)
     assert io.read_array(tmp_path / "et.feather").tobytes() == arrays["train"]["et"].tobytes()
@@ -407,7 +408,7 @@ def test_non_finite_pixel_names_the_first_bad_event(tmp_path, bad):
 
 
 def test_non_finite_is_found_in_a_later_chunk(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 4)
 
     def spoil(split, arrays):
         if split == "train":
@@ -468,7 +469,7 @@ def muon_file(tmp_path, sizes=MUON_SIZES, channel=False, pt_2d=False, pt=True, c
 
 @pytest.mark.parametrize("channel,pt_2d", [(False, False), (True, True)])
 def test_muons_merge_and_shuffle_identically_for_every_key(tmp_path, monkeypatch, channel, pt_2d):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)  # several chunks per split
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 4)  # several chunks per split
     path = muon_file(tmp_path, channel=channel, pt_2d=pt_2d)
     out = unpack_all(path, "muons", MUON_KEYS, tmp_path / "out")
     for split, (n_signal, n_bg) in MUON_SIZES.items():

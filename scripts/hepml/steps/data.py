@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from hepml import hl, io
-from hepml.publish import scale_published, split_sizes, write_published
+from hepml.io.publish import scale_published, split_sizes, write_published
 from hepml.sources.simulate.electrons import (
     ELECTRON_LAYOUT,
     IMAGE_KEYS,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hepml import efp_store, io
+from hepml import io
 from hepml.efp.duplicates import find_duplicate_efps, single_efp_aucs
 from hepml.efp.engine import (
     EFPSettings,
@@ -25,6 +25,7 @@ from hepml.efp.engine import (
     iter_efp_blocks,
 )
 from hepml.efp.names import parse_efp_name
+from hepml.io import efp_store
 
 log = logging.getLogger(__name__)
 

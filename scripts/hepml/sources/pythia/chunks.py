@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from hepml.publish import PublishedWriter, scale_published, split_sizes
+from hepml.io.publish import PublishedWriter, scale_published, split_sizes
 from hepml.sources.pythia.muons import MuonGenSettings, pt_weights_from_sample
 from hepml.sources.simulate.electrons import ELECTRON_LAYOUT, IMAGE_KEYS, STANDARDISED_KEYS
 from hepml.sources.simulate.muons import CLASSES, MuonSimSettings, PtWeights, published_layout

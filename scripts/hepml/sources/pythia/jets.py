@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepml.jets.benchmark import N_CONSTITUENTS
+from hepml.io.jets import N_CONSTITUENTS
 from hepml.jets.preprocess import rapidity_phi, wrap_phi
 from hepml.settings import dataclass_from_config
 from hepml.sources.pythia import calorimeter as calo

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hepml import io
-from hepml.efp_store import EFPTable
 from hepml.io import DataError
+from hepml.io.efp_store import EFPTable
 
 LABEL = "y"
 WEIGHT = "weight"
