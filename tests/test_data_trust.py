@@ -158,7 +158,7 @@ def test_the_candidate_bound_follows_from_the_window_and_sqrt_s():
 
 
 # ---------------------------------------------------------------------------------------------
-# Fletcher32 checksums (files written by hepml.publish carry them)
+# Fletcher32 checksums (files written by hepml.io.publish carry them)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -282,7 +282,7 @@ def test_muon_bounds_name_the_published_group_and_row(tmp_path, group, key, inde
 
 
 def test_scaled_groups_are_checked_in_raw_units(tmp_path):
-    """data.h5 as hepml.publish writes it: images divided, hl standardised (attributes)."""
+    """data.h5 as hepml.io.publish writes it: images divided, hl standardised (attributes)."""
     path, arrays = physical_file(tmp_path, name="data.h5")
     mean, std = arrays["train"]["hl"].mean(axis=0), arrays["train"]["hl"].std(axis=0)
     with h5py.File(path, "a") as h5:

@@ -1,4 +1,4 @@
-"""hepml.dataset.load_split, the one data-access function: what it returns and every way
+"""hepml.io.dataset.load_split, the one data-access function: what it returns and every way
 it refuses its input (each error names the file and the key)."""
 
 from __future__ import annotations

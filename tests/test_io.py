@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import logging
 import os
@@ -299,6 +301,72 @@ def test_array_rows_does_not_misread_a_compressed_file(tmp_path, caplog):
     assert "c.feather: not one uncompressed record batch of rows" in caplog.text
     np.testing.assert_array_equal(rows[[3, 1, 49]], values[[3, 1, 49]])
     np.testing.assert_array_equal(rows[10:12], values[10:12])
+
+
+def _plain_pyarrow_array(path) -> np.ndarray:
+    """A Feather array file read back by pyarrow alone, without the codec: Arrow's own reading
+    of the column (a copy), reshaped by the schema metadata (docs/architecture.md)."""
+    table = pyarrow.feather.read_table(path, memory_map=False)
+    shape = json.loads(table.schema.metadata[b"shape"])
+    dtype = np.dtype(table.schema.metadata[b"dtype"].decode())
+    column = table.column("values").combine_chunks()
+    values = (column.flatten() if shape else column).to_numpy(zero_copy_only=False)
+    return values.astype(dtype).reshape((len(column), *shape))
+
+
+def _write_rows_reversed(write):
+    """A writer that misplaces rows: each chunk's rows in reverse order (negative control)."""
+    return lambda self, rows: write(self, np.asarray(rows)[::-1])
+
+
+@pytest.mark.parametrize("misplaced", [False, True], ids=["codec", "misplaced_rows"])
+@pytest.mark.parametrize("name", ["float32_4d", "float64_2d", "int64_1d", "bool_labels"])
+def test_plain_pyarrow_reads_the_streamed_rows_back(tmp_path, monkeypatch, name, misplaced):
+    """The rows the codec streams into the body (several chunks) are where Arrow itself reads
+    them: pyarrow without the codec gives the array back. A writer that misplaces rows writes
+    a file Arrow reads without error, and the check sees it."""
+    monkeypatch.setattr(feather, "CHUNK_EVENTS", 3)
+    if misplaced:
+        write = feather.FeatherArrayWriter.write
+        monkeypatch.setattr(feather.FeatherArrayWriter, "write", _write_rows_reversed(write))
+    array = ROUND_TRIP[name]
+    io.write_array(tmp_path / "a.feather", array)
+    back = _plain_pyarrow_array(tmp_path / "a.feather")
+    assert back.shape == array.shape and back.dtype == array.dtype
+    assert (back.tobytes() == array.tobytes()) is not misplaced
+
+
+# ---------------------------------------------------------------------------------------------
+# The package's re-exports
+# ---------------------------------------------------------------------------------------------
+
+
+def declared_exports(source: str) -> dict[str, set[str]]:
+    """Module -> names of the ``TYPE_CHECKING`` imports of hepml/io/__init__.py's source."""
+    declared: dict[str, set[str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                module = statement.module.removeprefix("hepml.io.")
+                declared.setdefault(module, set()).update(a.name for a in statement.names)
+    return declared
+
+
+def test_the_reexports_are_declared_and_resolve_to_their_modules():
+    """``from hepml import io; io.write_json`` keeps working: every re-exported name is declared
+    by a TYPE_CHECKING import of the same module (what readers and tests/test_envs.py's import
+    scan follow) and is that module's object; an unknown name is an AttributeError."""
+    source = Path(io.__file__).read_text()
+    assert declared_exports(source) == {m: set(names) for m, names in io._EXPORTS.items()}
+    assert declared_exports(source.replace("read_json,\n", "", 1)) != {
+        m: set(names) for m, names in io._EXPORTS.items()
+    }
+    for module, names in io._EXPORTS.items():
+        for name in names:
+            assert getattr(io, name) is getattr(importlib.import_module(f"hepml.io.{module}"), name)
+    assert {"write_json", "read_array", "unpack_key", "DataError"} <= set(dir(io))
+    with pytest.raises(AttributeError, match="no attribute 'write_jsn'"):
+        io.write_jsn  # noqa: B018
 
 
 # ---------------------------------------------------------------------------------------------

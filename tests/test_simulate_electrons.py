@@ -1,5 +1,5 @@
 """The built-in electron/jet simulator and the published-layout writer
-(hepml.sources.simulate.electrons, hepml.steps.data, hepml.publish)."""
+(hepml.sources.simulate.electrons, hepml.steps.data, hepml.io.publish)."""
 
 import hashlib
 

@@ -78,7 +78,7 @@ class PublishedLayout:
     shuffle: bool  # merge the class positions with a seeded permutation (muons)
     # published file names whose values are scaled by a transform the file does not record
     # (the authors' electron data.h5): without a group attribute ``transform`` (written by
-    # hepml.publish), only the scale-free checks apply there (docs/reference.md
+    # hepml.io.publish), only the scale-free checks apply there (docs/reference.md
     # "Physical bounds")
     scaled_names: tuple[str, ...] = ()
 

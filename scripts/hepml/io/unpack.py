@@ -206,7 +206,7 @@ def published_summary(h5_path: str | os.PathLike, kind: str, keys: Iterable[str]
 
 def stored_units(group: h5py.Group, layout: PublishedLayout) -> tuple | None:
     """(offset, scale) such that raw = stored * scale + offset for one published group, from
-    the group's ``transform`` attribute (:func:`hepml.publish.scale_published`: 'copy',
+    the group's ``transform`` attribute (:func:`hepml.io.publish.scale_published`: 'copy',
     'divide' by ``divisor``, 'standardise' with ``mean`` and ``std``).  A group without the
     attribute holds raw values, unless the file's name is one of the layout's
     ``scaled_names`` (the authors' scaled electron data.h5): then, as for a transform not

@@ -2,7 +2,7 @@
 plot_jets and top_tagging_table.
 
 A dataset of kind ``jets`` is published as the benchmark's three pandas HDF5 files
-(hepml.jets.benchmark: train.h5, val.h5, test.h5). unpack_jets turns one of them into the
+(hepml.io.jets: train.h5, val.h5, test.h5). unpack_jets turns one of them into the
 workflow's Feather arrays in one streamed pass, block by block, so that memory is bounded by
 ``block_rows`` whatever the file's length:
 
@@ -97,7 +97,7 @@ def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
 
     params: block_rows (jets per block), ecm_gev (sqrt(s), the scale of
     :func:`check_jet_energies`; default the benchmark's 14 TeV). Returns the number of jets.
-    A bad file raises hepml.jets.benchmark.BenchmarkFormatError naming the file, key and
+    A bad file raises hepml.io.jets.BenchmarkFormatError naming the file, key and
     row (io.DataError for a value outside the physical bounds, or an empty file), and leaves
     no output behind (every Feather file is written under a temporary name first).
     """

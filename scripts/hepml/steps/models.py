@@ -1,7 +1,7 @@
 """The training and scoring rules: train_model, train_bdt, tune_model (rules/train.smk) and
 score_model (rules/evaluate.smk); plot_history is in ``hepml.steps.evaluate``.
 
-Each reads its splits (``hepml.dataset``), calls the training code (``hepml.training``:
+Each reads its splits (``hepml.io.dataset``), calls the training code (``hepml.training``:
 preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``hepml.io``).
 
 Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,

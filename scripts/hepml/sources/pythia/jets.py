@@ -260,7 +260,7 @@ def generate_top_chunk(
     seed: int, chunk: int, n_jets: int, settings: TopGenSettings
 ) -> dict[str, np.ndarray]:
     """One chunk of n_jets jets (both classes, ``signal_fraction`` tops) in a seeded random
-    order, as arrays for :func:`hepml.jets.benchmark.write_benchmark`:
+    order, as arrays for :func:`hepml.io.jets.write_benchmark`:
 
     constituents (n, 200, 4) [E, px, py, pz] GeV, pT ordered, zero-padded; labels (n,) int8,
     1 = top; truth (n, 4) the matched parton-level top (zeros for QCD jets).
