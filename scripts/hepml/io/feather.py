@@ -1,6 +1,5 @@
 """Feather (Arrow IPC) files: the array codec, :class:`ArrayRows` and Feather tables.
 
-
 Feather array files (docs/architecture.md, "Feather array layout")
 ------------------------------------------------------------------
 One Arrow table with a single column ``values``: a plain column for (N,) arrays, a
@@ -15,6 +14,7 @@ zeros that is never allocated (:class:`_SparseFile` turns zero blocks into holes
 message reader gives the body's offset (:func:`_single_body`), and marked first and last rows
 confirm it before the rows are written there, so a pyarrow that lays out the body otherwise
 fails loudly instead of misplacing rows.  :class:`ArrayRows` finds the rows the same way and
+reads them with positioned reads.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The shared conventions of the I/O layer: :class:`DataError`, temporary names, and the
 atomic writers of text, JSON, ``.npz`` and figures (a failed job leaves no partial file).
 
-Every writer of the I/O layer writes to a hidden temporary name beside its output
-(:func:`_temporary_name`) and renames it once complete; temporaries a killed job left behind
-are removed first (:func:`remove_stale_temporaries`).
+The writers here, in ``feather`` and in ``download`` write to a hidden temporary name beside
+their output (:func:`_temporary_name`) and rename it once complete; temporaries a killed job
+left behind are removed first (:func:`remove_stale_temporaries`).  (``publish``, ``jets`` and
+``efp_store`` name their temporaries their own way, to the same effect.)
 """
 
 from __future__ import annotations
