@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from hepml import io  # noqa: E402
-from hepml.dataset import load_split, split_files  # noqa: E402
+from hepml.io.dataset import load_split, split_files  # noqa: E402
 from hepml.models.networks import build_model, compile_model  # noqa: E402
 from hepml.settings import SEED_OFFSETS, TrainingSettings, feature_sets_from_config  # noqa: E402
 from hepml.training.fit import configure_tensorflow, seed_everything  # noqa: E402

@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 from hepml.geometry import ECAL  # noqa: E402
-from hepml.publish import split_sizes  # noqa: E402
+from hepml.io.publish import split_sizes  # noqa: E402
 from hepml.sources.simulate.electrons import (  # noqa: E402
     ElectronSimSettings,
     simulate_electrons,

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from hepml.dataset import input_names  # noqa: E402
+from hepml.io.dataset import input_names  # noqa: E402
 from hepml.models.networks import build_model, compile_model  # noqa: E402
 from hepml.settings import feature_sets_from_config  # noqa: E402
 from hepml.training.fit import configure_tensorflow, seed_everything  # noqa: E402

@@ -7,7 +7,7 @@ sketch, enough for the rules to do their work on realistic shapes: jets of 550-6
 |eta| < 2 whose massless constituents (30-80 of them, pT ordered, zero-padded to 200) sit
 around three prongs (top) or one hard and one soft prong (QCD), each prong a Gaussian of
 width 0.05 in (eta, phi). Files: pandas ``format="table"`` under key ``table``, the 806
-columns of :func:`hepml.jets.benchmark.benchmark_columns` (momenta float32, ttv and label
+columns of :func:`hepml.io.jets.benchmark_columns` (momenta float32, ttv and label
 int64), appended ``block_rows`` jets at a time so that memory holds one block. Seeded: block
 b of a split draws from ``default_rng([seed, split index, b])``.
 """
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from hepml.jets.benchmark import (  # noqa: E402
+from hepml.io.jets import (  # noqa: E402
     KEY,
     LABEL_COLUMN,
     N_CONSTITUENTS,

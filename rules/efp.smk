@@ -1,5 +1,5 @@
 # Energy Flow Polynomials of the calorimeter cells (docs/reference.md "Energy Flow Polynomials";
-# library: scripts/hepml/efp/, storage scripts/hepml/efp_store.py, rule entry points
+# library: scripts/hepml/efp/, storage scripts/hepml/io/efp_store.py, rule entry points
 # scripts/hepml/steps/efp.py). For every dataset with an `efp` config block:
 #   compute_efps      results/{dataset}/efp/{split}/chunk{chunk}/   one event range, column blocks
 #   gather_efps       results/{dataset}/efp/{split}/index.json   the split's table: checks the

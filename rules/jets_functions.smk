@@ -3,7 +3,7 @@
 
 # SPLIT_FILES: the benchmark's file of each split (arXiv:1902.09914 sec. 2: train.h5, val.h5,
 # test.h5); REJECTION_EFFICIENCIES: where the top-tagging table quotes 1/eps_B (0.3, 0.5).
-from hepml.jets.benchmark import REJECTION_EFFICIENCIES, SPLIT_FILES
+from hepml.io.jets import REJECTION_EFFICIENCIES, SPLIT_FILES
 
 JET_DATASETS = datasets_of_kind("jets")
 # The keys unpack_jets writes, all at once (hepml.steps.jets, hepml.plan.KIND_KEYS).

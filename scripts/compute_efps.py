@@ -1,6 +1,6 @@
 """Rule compute_efps: the EFPs of one chunk (an event range) of one split.
 
-The engine lives in :mod:`hepml.efp.engine`, the table layout in :mod:`hepml.efp_store`, the
+The engine lives in :mod:`hepml.efp.engine`, the table layout in :mod:`hepml.io.efp_store`, the
 step in :func:`hepml.steps.efp.compute_efps`.
 """
 

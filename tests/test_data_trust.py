@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from hepml import io, plan
-from hepml.jets import benchmark
-from hepml.publish import PublishedWriter
+from hepml.io import jets as benchmark
+from hepml.io import layouts
+from hepml.io.publish import PublishedWriter
 from hepml.steps.jets import KEYS as JET_KEYS
 from hepml.steps.jets import unpack_jets
 from test_io import MUON_KEYS, SPLITS, assert_no_output, muon_file
@@ -138,7 +139,7 @@ def test_uncompressed_chunk_overwritten_with_a_bytes_is_refused_by_the_image_sum
     # 0x41414141 is 12.08 GeV in every pixel: finite, non-negative, far below the beam energy
     np.testing.assert_allclose(read, 12.078431, rtol=1e-6)
     message = unpack_error(path, "ht", split="valid")
-    limit = 13000.0 / (1 + math.cos(io._WINDOW_HALF_DIAGONAL))
+    limit = 13000.0 / (1 + math.cos(layouts._WINDOW_HALF_DIAGONAL))
     assert f"image sum {float(f'{12.078431 * 1024:.7g}')}" in message
     assert f"above the bound {limit:.7g} (one candidate's energy)" in message
     assert "at event 4 ('ht/valid' row 4)" in message
@@ -146,7 +147,8 @@ def test_uncompressed_chunk_overwritten_with_a_bytes_is_refused_by_the_image_sum
 
 def test_the_candidate_bound_follows_from_the_window_and_sqrt_s():
     # E <= sqrt(s) / (1 + cos alpha), alpha the widest window's half-diagonal (HCal, 0.57)
-    assert io._WINDOW_HALF_DIAGONAL == pytest.approx(math.hypot(32 * 0.025, 32 * math.pi / 124) / 2)
+    half_diagonal = math.hypot(32 * 0.025, 32 * math.pi / 124) / 2
+    assert layouts._WINDOW_HALF_DIAGONAL == pytest.approx(half_diagonal)
     limits = io.physical_limits(13000.0)
     assert limits[io.BEAM] == 6500.0
     assert 1.08 * 6500 < limits[io.CANDIDATE] < 1.09 * 6500
@@ -156,7 +158,7 @@ def test_the_candidate_bound_follows_from_the_window_and_sqrt_s():
 
 
 # ---------------------------------------------------------------------------------------------
-# Fletcher32 checksums (files written by hepml.publish carry them)
+# Fletcher32 checksums (files written by hepml.io.publish carry them)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -280,7 +282,7 @@ def test_muon_bounds_name_the_published_group_and_row(tmp_path, group, key, inde
 
 
 def test_scaled_groups_are_checked_in_raw_units(tmp_path):
-    """data.h5 as hepml.publish writes it: images divided, hl standardised (attributes)."""
+    """data.h5 as hepml.io.publish writes it: images divided, hl standardised (attributes)."""
     path, arrays = physical_file(tmp_path, name="data.h5")
     mean, std = arrays["train"]["hl"].mean(axis=0), arrays["train"]["hl"].std(axis=0)
     with h5py.File(path, "a") as h5:

@@ -1,4 +1,4 @@
-"""hepml.dataset.load_split, the one data-access function: what it returns and every way
+"""hepml.io.dataset.load_split, the one data-access function: what it returns and every way
 it refuses its input (each error names the file and the key)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hepml import io
-from hepml.dataset import DataError, SplitInput, load_split
+from hepml.io.dataset import DataError, SplitInput, load_split
 
 
 def split_dir(tmp_path, n=6, **overrides):

@@ -343,7 +343,7 @@ def test_chunk_bounds_cover_the_split():
 def test_chunks_then_gather_equal_one_pass(tmp_path):
     """compute_efps on 3 chunks + gather_efps == the table computed in one go, with the
     chunks written in row blocks and column blocks smaller than the grid."""
-    from hepml import efp_store
+    from hepml.io import efp_store
     from hepml.steps import efp as steps
 
     rng = np.random.default_rng(4)
@@ -412,7 +412,7 @@ def test_efp_rules_end_to_end(tmp_path):
     from pathlib import Path
 
     import yaml
-    from hepml import efp_store
+    from hepml.io import efp_store
     from hepml.steps.efp import read_kept
 
     repo = Path(__file__).resolve().parents[1]
@@ -561,7 +561,7 @@ def test_compute_efps_reads_the_constituents_as_particles(tmp_path):
     """compute_efps with efp.images [constituents] (the jets config) takes the unpacked
     constituents as particle lists: names prefixed constituents_, values those of the engine
     without geometry, a bad particle names the file and event."""
-    from hepml import efp_store
+    from hepml.io import efp_store
     from hepml.steps import efp as steps
 
     particles = jet_constituents(8, n=9)

@@ -249,7 +249,7 @@ def test_single_efp_aucs_match_sklearn():
 
 def write_store(directory, table, storage, n_chunks=2):
     """A split's EFP table (chunks + index.json) holding a DataFrame, as compute/gather do."""
-    from hepml import efp_store
+    from hepml.io import efp_store
 
     edges = np.linspace(0, len(table), n_chunks + 1).round().astype(int)
     chunks = []
@@ -264,7 +264,7 @@ def write_store(directory, table, storage, n_chunks=2):
 
 def test_rules_from_files(tmp_path):
     """deduplicate_efps and single_efp_auc steps: files in, files out, read in blocks."""
-    from hepml.efp_store import StorageSettings
+    from hepml.io.efp_store import StorageSettings
     from hepml.steps import efp as steps
 
     rng = np.random.default_rng(12)
@@ -313,7 +313,7 @@ def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
     """An infinite EFP on the train split stops deduplicate_efps with the index file and the
     column named, and no output is written."""
     from hepml.efp.engine import efp_names
-    from hepml.efp_store import StorageSettings
+    from hepml.io.efp_store import StorageSettings
     from hepml.steps import efp as steps
 
     storage = StorageSettings(block_rows=8, block_columns=2)

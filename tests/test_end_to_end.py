@@ -218,7 +218,7 @@ def test_muon_analysis_end_to_end(tiny_run):
 def test_top_tagging_end_to_end(tiny_run):
     """Generated jets in the benchmark's layout, unpacked to images, constituents and the
     standard features; every model, the linear EFP model, the table beside the benchmark."""
-    from hepml.jets import benchmark
+    from hepml.io import jets as benchmark
 
     config = config_of(tiny_run)["datasets"]["jets"]
     results = tiny_run / "results" / "jets"

@@ -333,6 +333,6 @@ def test_import_scan_follows_the_library(tmp_path):
     script.write_text("import json\nfrom hepml import io\nimport numpy as np\n")
     needed = third_party_imports(script)
     assert "numpy" in needed and "json" not in needed
-    assert "h5py" in needed  # imported by hepml/io.py, reached through the adapter
+    assert "h5py" in needed  # imported by hepml/io/'s re-exports, reached through the adapter
     script.write_text("from hepml.steps import models\n")
     assert "keras" in third_party_imports(script)  # through steps/ and models/networks.py

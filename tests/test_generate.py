@@ -19,7 +19,7 @@ import yaml
 from hepml import io
 from hepml.configcheck import validate_config
 from hepml.hl import compute_hl
-from hepml.publish import split_sizes
+from hepml.io.publish import split_sizes
 from hepml.sources.pythia import calorimeter as calo
 from hepml.sources.pythia.chunks import (
     flatten_muon_chunk,

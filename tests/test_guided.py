@@ -365,7 +365,7 @@ def write_scores(path, y, score):
 
 
 def selection_files(tmp_path, toy):
-    from hepml.efp_store import StorageSettings
+    from hepml.io.efp_store import StorageSettings
     from test_efp_dedup import write_store
 
     y, model, black_box, _, _ = toy
@@ -419,8 +419,8 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
     ranking = pd.read_csv(arguments["ranking_path"])
     assert len(ranking) == 3  # the EFP chosen before is no candidate any more
     # streaming the table column by column ranks exactly as the whole table at once
-    from hepml.efp_store import EFPTable
     from hepml.guided import ado
+    from hepml.io.efp_store import EFPTable
 
     y, model, black_box, _, _ = toy
     pool = ["et_efp_1_0_0_k_2_b_0.5", "et_efp_2_1_0_k_1_b_1", "ht_efp_2_1_0_k_1_b_2"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import logging
 import os
@@ -16,6 +18,7 @@ import pyarrow as pa
 import pyarrow.feather
 import pytest
 from hepml import io
+from hepml.io import feather, unpack
 
 SPLITS = ("train", "valid", "test")
 ELECTRON_KEYS = ["et", "ht", "ee", "he", "hl", "mass", "y"]
@@ -220,8 +223,8 @@ def test_streamed_file_is_byte_identical_to_pyarrows_own(tmp_path, name):
 def test_writer_refuses_a_body_offset_it_cannot_confirm(tmp_path, monkeypatch, misplace):
     """A pyarrow whose layout or message reader changed fails loudly, never writes rows into
     the wrong bytes, and leaves nothing behind."""
-    found = io._single_body
-    monkeypatch.setattr(io, "_single_body", lambda path: misplace(found(path)))
+    found = feather._single_body
+    monkeypatch.setattr(feather, "_single_body", lambda path: misplace(found(path)))
     with pytest.raises(RuntimeError, match=r"a\.feather: pyarrow .* did not lay out"):
         io.write_array(tmp_path / "a.feather", np.arange(24.0).reshape(6, 4))
     assert list(tmp_path.iterdir()) == []
@@ -245,7 +248,7 @@ SKELETON_PROBE = textwrap.dedent(
 def test_writer_lays_out_a_1gib_file_in_neither_memory_nor_disk(tmp_path):
     """Before any row arrives the 1 GiB body is a hole: the process does not grow and the
     disk holds the metadata and the two marked rows' blocks only (streaming stays O(chunk))."""
-    scripts = Path(io.__file__).resolve().parents[1]
+    scripts = Path(io.__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", SKELETON_PROBE, str(tmp_path / "big.feather")],
         capture_output=True,
@@ -300,6 +303,72 @@ def test_array_rows_does_not_misread_a_compressed_file(tmp_path, caplog):
     np.testing.assert_array_equal(rows[10:12], values[10:12])
 
 
+def _plain_pyarrow_array(path) -> np.ndarray:
+    """A Feather array file read back by pyarrow alone, without the codec: Arrow's own reading
+    of the column (a copy), reshaped by the schema metadata (docs/architecture.md)."""
+    table = pyarrow.feather.read_table(path, memory_map=False)
+    shape = json.loads(table.schema.metadata[b"shape"])
+    dtype = np.dtype(table.schema.metadata[b"dtype"].decode())
+    column = table.column("values").combine_chunks()
+    values = (column.flatten() if shape else column).to_numpy(zero_copy_only=False)
+    return values.astype(dtype).reshape((len(column), *shape))
+
+
+def _write_rows_reversed(write):
+    """A writer that misplaces rows: each chunk's rows in reverse order (negative control)."""
+    return lambda self, rows: write(self, np.asarray(rows)[::-1])
+
+
+@pytest.mark.parametrize("misplaced", [False, True], ids=["codec", "misplaced_rows"])
+@pytest.mark.parametrize("name", ["float32_4d", "float64_2d", "int64_1d", "bool_labels"])
+def test_plain_pyarrow_reads_the_streamed_rows_back(tmp_path, monkeypatch, name, misplaced):
+    """The rows the codec streams into the body (several chunks) are where Arrow itself reads
+    them: pyarrow without the codec gives the array back. A writer that misplaces rows writes
+    a file Arrow reads without error, and the check sees it."""
+    monkeypatch.setattr(feather, "CHUNK_EVENTS", 3)
+    if misplaced:
+        write = feather.FeatherArrayWriter.write
+        monkeypatch.setattr(feather.FeatherArrayWriter, "write", _write_rows_reversed(write))
+    array = ROUND_TRIP[name]
+    io.write_array(tmp_path / "a.feather", array)
+    back = _plain_pyarrow_array(tmp_path / "a.feather")
+    assert back.shape == array.shape and back.dtype == array.dtype
+    assert (back.tobytes() == array.tobytes()) is not misplaced
+
+
+# ---------------------------------------------------------------------------------------------
+# The package's re-exports
+# ---------------------------------------------------------------------------------------------
+
+
+def declared_exports(source: str) -> dict[str, set[str]]:
+    """Module -> names of the ``TYPE_CHECKING`` imports of hepml/io/__init__.py's source."""
+    declared: dict[str, set[str]] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                module = statement.module.removeprefix("hepml.io.")
+                declared.setdefault(module, set()).update(a.name for a in statement.names)
+    return declared
+
+
+def test_the_reexports_are_declared_and_resolve_to_their_modules():
+    """``from hepml import io; io.write_json`` keeps working: every re-exported name is declared
+    by a TYPE_CHECKING import of the same module (what readers and tests/test_envs.py's import
+    scan follow) and is that module's object; an unknown name is an AttributeError."""
+    source = Path(io.__file__).read_text()
+    assert declared_exports(source) == {m: set(names) for m, names in io._EXPORTS.items()}
+    assert declared_exports(source.replace("read_json,\n", "", 1)) != {
+        m: set(names) for m, names in io._EXPORTS.items()
+    }
+    for module, names in io._EXPORTS.items():
+        for name in names:
+            assert getattr(io, name) is getattr(importlib.import_module(f"hepml.io.{module}"), name)
+    assert {"write_json", "read_array", "unpack_key", "DataError"} <= set(dir(io))
+    with pytest.raises(AttributeError, match="no attribute 'write_jsn'"):
+        io.write_jsn  # noqa: B018
+
+
 # ---------------------------------------------------------------------------------------------
 # Electrons
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +388,7 @@ def test_electrons_unpack_every_key_unchanged(tmp_path):
 
 
 def test_unpacking_streams_across_chunk_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 3)
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 3)
     path, arrays = electron_file(tmp_path, sizes={"train": 10, "valid": 4, "test": 3})
     io.unpack_key(path, "electrons", ELECTRON_KEYS, "train", "et", tmp_path / "et.feather", 0)
     assert io.read_array(tmp_path / "et.feather").tobytes() == arrays["train"]["et"].tobytes()
@@ -407,7 +476,7 @@ def test_non_finite_pixel_names_the_first_bad_event(tmp_path, bad):
 
 
 def test_non_finite_is_found_in_a_later_chunk(tmp_path, monkeypatch):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 4)
 
     def spoil(split, arrays):
         if split == "train":
@@ -468,7 +537,7 @@ def muon_file(tmp_path, sizes=MUON_SIZES, channel=False, pt_2d=False, pt=True, c
 
 @pytest.mark.parametrize("channel,pt_2d", [(False, False), (True, True)])
 def test_muons_merge_and_shuffle_identically_for_every_key(tmp_path, monkeypatch, channel, pt_2d):
-    monkeypatch.setattr(io, "CHUNK_EVENTS", 4)  # several chunks per split
+    monkeypatch.setattr(unpack, "CHUNK_EVENTS", 4)  # several chunks per split
     path = muon_file(tmp_path, channel=channel, pt_2d=pt_2d)
     out = unpack_all(path, "muons", MUON_KEYS, tmp_path / "out")
     for split, (n_signal, n_bg) in MUON_SIZES.items():

@@ -7,8 +7,8 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from hepml.jets import benchmark
-from hepml.jets.benchmark import BenchmarkFormatError
+from hepml.io import jets as benchmark
+from hepml.io.jets import BenchmarkFormatError
 
 
 def random_jets(rng: np.random.Generator, n: int, max_constituents: int = 30):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hepml.jets import benchmark
+from hepml.io import jets as benchmark
 from hepml.jets.preprocess import jet_kinematics
 from hepml.sources.pythia import jets as gen
 from hepml.sources.pythia.pythia import Particles

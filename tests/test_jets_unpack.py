@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hepml import io
-from hepml.jets import benchmark
+from hepml.io import jets as benchmark
 from hepml.jets.preprocess import jet_images, particle_inputs
 from hepml.jets.substructure import substructure_features
 from hepml.sources.pythia.chunks import write_chunk

@@ -105,7 +105,7 @@ def saved_state(path: Path):
 
 @pytest.mark.slow
 def test_killed_training_resumes_bit_identical_to_an_uninterrupted_run(tmp_path):
-    from hepml.dataset import SplitInput, split_files
+    from hepml.io.dataset import SplitInput, split_files
     from hepml.steps.models import load_model
     from hepml.training.fit import predict_scores
 

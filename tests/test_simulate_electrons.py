@@ -1,5 +1,5 @@
 """The built-in electron/jet simulator and the published-layout writer
-(hepml.sources.simulate.electrons, hepml.steps.data, hepml.publish)."""
+(hepml.sources.simulate.electrons, hepml.steps.data, hepml.io.publish)."""
 
 import hashlib
 
@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 from hepml import io
-from hepml.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
+from hepml.io.publish import SPLITS, PublishedWriter, scale_published, split_sizes, write_published
 from hepml.sources.simulate.electrons import (
     ElectronSimSettings,
     simulate_block,

@@ -328,7 +328,7 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
     """tune_model's YAML -> train_model: the tuned keys win, the
     others keep the feature set's configured network; a wrong tuned key is named."""
     import pandas as pd
-    from hepml.dataset import SplitInput
+    from hepml.io.dataset import SplitInput
     from hepml.settings import SettingsError
     from hepml.steps import models as steps
 

@@ -49,8 +49,8 @@ import pandas as pd
 
 from hepml.efp.grid import CostModel, GridConvolver, K4Layout, k4_layouts, k4_pair_forms
 from hepml.efp.names import efp_name, format_number
-from hepml.efp_store import StorageSettings
 from hepml.geometry import PARTICLE_KEYS, ImageGeometry, geometry_for
+from hepml.io.efp_store import StorageSettings
 from hepml.settings import reject_unknown_keys
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,6 @@ and momenta in GeV, angles in radians, eta the pseudorapidity.
 
 Modules:
 
-* :mod:`~hepml.jets.benchmark`: the published file layout (pandas HDF5, key ``table``):
-  a streaming reader in row blocks and a writer of the same layout;
 * :mod:`~hepml.jets.preprocess`: constituents to (pT, eta, phi), jet four-momenta, the
   40 x 40 jet images of the CNN taggers and the (pT fraction, delta eta, delta phi) inputs
   of particle-flow and energy-flow networks;
@@ -19,6 +17,9 @@ Modules:
 * :mod:`~hepml.sources.pythia.jets`: the ``generate`` data source of this kind, Pythia 8 ttbar
   and QCD dijets through the project's calorimeter model, clustered with FastJet.
 
-FastJet (``fastjet``) and PyTables (``tables``, through pandas) are imported inside the
-functions that need them, so that importing this package stays light.
+The benchmark's published files (pandas HDF5, key ``table``) are read in row blocks and
+written by :mod:`hepml.io.jets`, in the I/O layer: no module of this package touches files.
+
+FastJet (``fastjet``) is imported inside the functions that need it, so that importing this
+package stays light.
 """

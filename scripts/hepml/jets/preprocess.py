@@ -2,7 +2,7 @@
 
 Pure numpy, vectorised over jets.  Input everywhere: constituents (n, m, 4) [E, px, py, pz]
 in GeV, detector frame (z along the beam), zero rows for padding (the benchmark layout,
-:mod:`hepml.jets.benchmark`, m = 200).  A row is a constituent when its pT > 0.
+:mod:`hepml.io.jets`, m = 200).  A row is a constituent when its pT > 0.
 
 Jet images (:func:`jet_images`), the preprocessing of the image-based taggers of the benchmark
 (arXiv:1902.09914, the CNN entry: Kasieczka, Plehn, Russell, Schell, "Deep-learning top

@@ -1,7 +1,7 @@
 """High-level jet substructure: mass, N-subjettiness ratios, constituent multiplicity.
 
 Input: constituents (n, m, 4) [E, px, py, pz] in GeV, zero rows for padding (the benchmark
-layout, :mod:`hepml.jets.benchmark`); a row is a constituent when its pT > 0.
+layout, :mod:`hepml.io.jets`); a row is a constituent when its pT > 0.
 
 * jet mass: of the summed four-momentum, sqrt(max(E^2 - |p|^2, 0)) in GeV;
 * N-subjettiness (Thaler, Van Tilburg, arXiv:1011.2268 sec. 2, eq. 2.1-2.2; the normalised

@@ -2,7 +2,7 @@
 simulators' files), generate_chunk and merge_generated_chunks (Pythia 8, docs/generator.md),
 download_dataset, unpack_h5, recompute_hl, plot_data.
 
-The published HDF5 layout is written by ``hepml.publish`` and read, validated and unpacked by
+The published HDF5 layout is written by ``hepml.io.publish`` and read, validated and unpacked by
 ``hepml.io``; the simulators (``hepml.sources.simulate``) and the HL features (``hepml.hl``) only
 see arrays.
 """
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from hepml import hl, io
-from hepml.publish import scale_published, split_sizes, write_published
+from hepml.io.publish import scale_published, split_sizes, write_published
 from hepml.sources.simulate.electrons import (
     ELECTRON_LAYOUT,
     IMAGE_KEYS,
@@ -94,7 +94,7 @@ def write_electron_dataset(
 
     unscaled_path: raw values (GeV).  scaled_path: the same events with the images divided by
     ``settings.image_scale`` (GeV) and hl, mass standardised with train-split mean and standard
-    deviation (:func:`hepml.publish.scale_published`; the transform is stored in each
+    deviation (:func:`hepml.io.publish.scale_published`; the transform is stored in each
     group's attributes); y copied.
     """
     write_published(
@@ -129,7 +129,7 @@ def write_muon_dataset(
 
     The published muon data.h5 holds raw values (images in GeV, isolation as a fraction of
     the muon pT), so data.h5 is the same content as unscaled_data.h5: a copy through
-    :func:`hepml.publish.scale_published` with no transform (every group's attribute
+    :func:`hepml.io.publish.scale_published` with no transform (every group's attribute
     ``transform`` reads 'copy').  Both files are written under temporary names.
     """
     write_published(

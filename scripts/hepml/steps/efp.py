@@ -1,7 +1,7 @@
 """The EFP stage's rules (rules/efp.smk): compute_efps, gather_efps, deduplicate_efps,
 single_efp_auc, draw_efps, draw_efp_gallery.
 
-Every step streams the EFP table (``hepml.efp_store``): no step holds more than one block of
+Every step streams the EFP table (``hepml.io.efp_store``): no step holds more than one block of
 ``efp.storage.block_rows x block_columns`` values of the grid at a time, plus the columns it
 asked for, so widening the grid or lengthening the splits changes time and disk, not memory.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hepml import efp_store, io
+from hepml import io
 from hepml.efp.duplicates import find_duplicate_efps, single_efp_aucs
 from hepml.efp.engine import (
     EFPSettings,
@@ -25,6 +25,7 @@ from hepml.efp.engine import (
     iter_efp_blocks,
 )
 from hepml.efp.names import parse_efp_name
+from hepml.io import efp_store
 
 log = logging.getLogger(__name__)
 

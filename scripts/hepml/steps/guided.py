@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hepml import efp_store, io, metrics
+from hepml import io, metrics
 from hepml.guided.search import PassSelection, candidate_pool
 from hepml.guided.search import select_next_efp as select_pass
 from hepml.guided.tables import scan_markdown, scan_table, single_aucs
+from hepml.io import efp_store
 from hepml.steps.efp import read_kept
 
 log = logging.getLogger(__name__)

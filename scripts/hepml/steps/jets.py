@@ -2,7 +2,7 @@
 plot_jets and top_tagging_table.
 
 A dataset of kind ``jets`` is published as the benchmark's three pandas HDF5 files
-(hepml.jets.benchmark: train.h5, val.h5, test.h5). unpack_jets turns one of them into the
+(hepml.io.jets: train.h5, val.h5, test.h5). unpack_jets turns one of them into the
 workflow's Feather arrays in one streamed pass, block by block, so that memory is bounded by
 ``block_rows`` whatever the file's length:
 
@@ -97,11 +97,11 @@ def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
 
     params: block_rows (jets per block), ecm_gev (sqrt(s), the scale of
     :func:`check_jet_energies`; default the benchmark's 14 TeV). Returns the number of jets.
-    A bad file raises hepml.jets.benchmark.BenchmarkFormatError naming the file, key and
+    A bad file raises hepml.io.jets.BenchmarkFormatError naming the file, key and
     row (io.DataError for a value outside the physical bounds, or an empty file), and leaves
     no output behind (every Feather file is written under a temporary name first).
     """
-    from hepml.jets.benchmark import count_jets, read_blocks
+    from hepml.io.jets import count_jets, read_blocks
 
     path = str(inputs["h5"])
     keys = [key for key in KEYS if key in outputs]
@@ -145,7 +145,7 @@ def merge_generated_jets(
     valid, test): the first ``fractions['train']`` of the jets to train, the next
     ``fractions['valid']`` to valid, the rest to test (each chunk's jets are already in a
     seeded random order of both classes)."""
-    from hepml.jets.benchmark import SPLIT_TTV, write_benchmark
+    from hepml.io.jets import SPLIT_TTV, write_benchmark
     from hepml.sources.pythia.chunks import read_chunk
 
     chunks = [read_chunk(path) for path in chunk_paths]
@@ -204,7 +204,7 @@ def top_tagging_table(
     (a collapsed model, or no background left at that efficiency) stays an empty cell.
     """
     from hepml import metrics
-    from hepml.jets.benchmark import REJECTION_EFFICIENCIES
+    from hepml.io.jets import REJECTION_EFFICIENCIES
 
     rows = []
     published = params.get("published") or {}

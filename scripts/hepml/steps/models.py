@@ -1,7 +1,7 @@
 """The training and scoring rules: train_model, train_bdt, tune_model (rules/train.smk) and
 score_model (rules/evaluate.smk); plot_history is in ``hepml.steps.evaluate``.
 
-Each reads its splits (``hepml.dataset``), calls the training code (``hepml.training``:
+Each reads its splits (``hepml.io.dataset``), calls the training code (``hepml.training``:
 preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``hepml.io``).
 
 Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hepml import io
-from hepml.dataset import SplitInput, input_names, split_files
+from hepml.io.dataset import SplitInput, input_names, split_files
 from hepml.settings import (
     SEED_OFFSETS,
     BdtSettings,
@@ -123,7 +123,7 @@ def train_efp_linear(inputs: Mapping, outputs: Mapping, settings: Mapping) -> di
     inputs: kept (kept.txt), {split} (the split's y and weight files) and {split}_efps (its
     EFP index.json) for train and valid; settings: linear (LinearSettings).
     """
-    from hepml.efp_store import EFPTable
+    from hepml.io.efp_store import EFPTable
     from hepml.steps.efp import read_kept
     from hepml.training.linear import LinearSettings, fit_linear
 
@@ -204,7 +204,7 @@ def score_model(
     """Scores (y, score, weight) of a trained network, BDT or linear EFP model on one split."""
     data = split_input(inputs, split)
     if settings["model"] == "linear":  # every kept EFP, the names in the model file
-        from hepml.efp_store import EFPTable
+        from hepml.io.efp_store import EFPTable
         from hepml.training.linear import LinearModel
 
         model = LinearModel.from_arrays(io.read_npz(inputs["linear"]))

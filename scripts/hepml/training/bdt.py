@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from hepml.dataset import LABEL, WEIGHT, input_names
+from hepml.io.dataset import LABEL, WEIGHT, input_names
 from hepml.settings import BdtSettings, FeatureSet
 
 log = logging.getLogger(__name__)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from hepml import io
-from hepml.dataset import LABEL, WEIGHT, input_names
+from hepml.io.dataset import LABEL, WEIGHT, input_names
 from hepml.models.networks import build_model, compile_model
 from hepml.settings import FeatureSet, TrainingSettings
 from hepml.training.preprocess import FIT_BLOCK_EVENTS, Preprocessor

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hepml import metrics
-from hepml.dataset import LABEL, WEIGHT, input_names
+from hepml.io.dataset import LABEL, WEIGHT, input_names
 from hepml.models.networks import build_model, compile_model
 from hepml.settings import FeatureSet, NetworkSettings, TrainingSettings, TuningSettings
 from hepml.training.fit import (

@@ -3,9 +3,9 @@
 A chunk file is a plain HDF5 file with one dataset per array, named ``<key>`` (electrons) or
 ``<class>/<key>`` (muons: ``signal/images``, ``bg/pt``, ...), written under a temporary name
 and renamed when complete, without timestamps (same events, same bytes).  Merging streams the
-chunks in chunk order into :class:`hepml.publish.PublishedWriter`, so the first 64 % of the
+chunks in chunk order into :class:`hepml.io.publish.PublishedWriter`, so the first 64 % of the
 events (per class for muons) go to train, the next 16 % to valid and the rest to test, and
-writes the scaled companion file with :func:`hepml.publish.scale_published`.  Every
+writes the scaled companion file with :func:`hepml.io.publish.scale_published`.  Every
 statistic of the data fitted at the merge (the muons' pT weights, the electrons'
 standardisation) is fitted on the train events only.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from hepml.publish import PublishedWriter, scale_published, split_sizes
+from hepml.io.publish import PublishedWriter, scale_published, split_sizes
 from hepml.sources.pythia.muons import MuonGenSettings, pt_weights_from_sample
 from hepml.sources.simulate.electrons import ELECTRON_LAYOUT, IMAGE_KEYS, STANDARDISED_KEYS
 from hepml.sources.simulate.muons import CLASSES, MuonSimSettings, PtWeights, published_layout
@@ -152,7 +152,7 @@ def train_pt_weights(
 
     pts: class ('signal', 'bg') -> (n,) pT of all its events in chunk order; the published
     writer gives the first ``split_sizes(n)["train"]`` of them to train
-    (:func:`hepml.publish.split_sizes`), and only those enter the fit. Returns the weights
+    (:func:`hepml.io.publish.split_sizes`), and only those enter the fit. Returns the weights
     and the attributes recorded in the published files.
     """
     train = {label: pts[label][: split_sizes(len(pts[label]))["train"]] for label in CLASSES}
@@ -199,7 +199,7 @@ def write_generated_chunk(
         from hepml.sources.pythia.jets import TopGenSettings, generate_top_chunk
 
         jets = generate_top_chunk(seed, chunk, n_events, TopGenSettings.from_config(settings))
-        # single precision, as the benchmark's files store momenta (hepml.jets.benchmark)
+        # single precision, as the benchmark's files store momenta (hepml.io.jets)
         arrays = {key: np.asarray(values, dtype=np.float32) for key, values in jets.items()}
         arrays["labels"] = jets["labels"]
     else:

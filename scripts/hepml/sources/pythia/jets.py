@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepml.jets.benchmark import N_CONSTITUENTS
+from hepml.io.jets import N_CONSTITUENTS
 from hepml.jets.preprocess import rapidity_phi, wrap_phi
 from hepml.settings import dataclass_from_config
 from hepml.sources.pythia import calorimeter as calo
@@ -260,7 +260,7 @@ def generate_top_chunk(
     seed: int, chunk: int, n_jets: int, settings: TopGenSettings
 ) -> dict[str, np.ndarray]:
     """One chunk of n_jets jets (both classes, ``signal_fraction`` tops) in a seeded random
-    order, as arrays for :func:`hepml.jets.benchmark.write_benchmark`:
+    order, as arrays for :func:`hepml.io.jets.write_benchmark`:
 
     constituents (n, 200, 4) [E, px, py, pz] GeV, pT ordered, zero-padded; labels (n,) int8,
     1 = top; truth (n, 4) the matched parton-level top (zeros for QCD jets).

@@ -515,7 +515,7 @@ def finish_images(raw: dict[str, np.ndarray], y: np.ndarray) -> dict[str, np.nda
 def simulate_block(seed: int, block: int, n_events: int, settings: ElectronSimSettings) -> dict:
     """One independently seeded block of n_events accepted candidates, classes shuffled.
 
-    Returns the published keys (module docstring of :mod:`hepml.publish`): et, ee
+    Returns the published keys (module docstring of :mod:`hepml.io.publish`): et, ee
     (n, 31, 31, 1) float32 GeV; ht, he (n, 32, 32, 1) float32 GeV; hl (n, 7) float64;
     mass (n, 1) float64 GeV; y (n,) int8, 1 = electron.
     """
@@ -575,10 +575,10 @@ def require_both_classes(
 ) -> Iterator[dict[str, np.ndarray]]:
     """The chunks of :func:`simulate_electrons`, passed on unchanged, checked on the way: the
     published file's splits are consecutive event ranges of ``sizes`` (train, valid, test;
-    :func:`hepml.publish.split_sizes`), and after the last chunk a split holding one class
+    :func:`hepml.io.publish.split_sizes`), and after the last chunk a split holding one class
     only raises ValueError naming simulate.n_events (a split of one class has no AUC and
     would stop every unpack job of the dataset). Raised while the file is still being
-    written, so it leaves no output (:class:`hepml.publish.PublishedWriter`).
+    written, so it leaves no output (:class:`hepml.io.publish.PublishedWriter`).
 
     The events are shuffled (:func:`simulate_block`), not stratified per split, so that the
     published numbers of every existing run stay as they are; the schema's minimum n_events

@@ -474,7 +474,7 @@ def simulate_muons(
 
 def published_layout(settings: MuonSimSettings) -> dict[str, tuple[tuple[int, ...], str]]:
     """Per-event shape and dtype of every published group (docs/reference.md 2), for
-    :class:`hepml.publish.PublishedWriter`: images_signal, images_bg (32, 32) float32,
+    :class:`hepml.io.publish.PublishedWriter`: images_signal, images_bg (32, 32) float32,
     iso_* (n_radii,) float32, weights_* () float64, pt_* () float32."""
     per_key = {
         "images": (MUON.shape, "float32"),
@@ -499,7 +499,7 @@ def published_chunks(
     """:func:`simulate_muons` as chunks keyed by published group (``images_signal``, ...).
 
     Within a group, rows come train, then valid, then test, with the split sizes of
-    :func:`split_sizes` - the order :class:`hepml.publish.PublishedWriter` fills splits in.
+    :func:`split_sizes` - the order :class:`hepml.io.publish.PublishedWriter` fills splits in.
     """
     for chunk in simulate_muons(n_events, seed, settings, chunk_size):
         yield {f"{key}_{chunk.label}": chunk.arrays[key] for key in PUBLISHED_KEYS}

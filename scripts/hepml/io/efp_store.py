@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from hepml.io import DataError, write_json
+from hepml.io.files import DataError, write_json
 
 CHUNK_FORMAT = "hepml-efp-chunk/1"
 INDEX_FORMAT = "hepml-efp-index/1"

@@ -1,9 +1,9 @@
 """The one data-access function: the arrays of one split for one feature set.
 
 Files (docs/architecture.md "Files on disk"): ``results/{dataset}/feather/{split}/{key}.feather``
-written by unpack_h5 (one array per file, read zero-copy by ``io.read_array``), and for EFP
+written by unpack_h5 (one array per file, read zero-copy by ``feather.read_array``), and for EFP
 feature sets the split's EFP table ``results/{dataset}/efp/{split}/index.json``
-(``hepml.efp_store``; only the requested columns are read). A rule declares exactly the
+(``hepml.io.efp_store``; only the requested columns are read). A rule declares exactly the
 files its script reads and hands them here: the key of an array file is its file name.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hepml import io
-from hepml.efp_store import EFPTable
-from hepml.io import DataError
+from hepml.io import feather
+from hepml.io.efp_store import EFPTable
+from hepml.io.files import DataError
 
 LABEL = "y"
 WEIGHT = "weight"
@@ -45,7 +45,7 @@ def load_split(
     """Arrays of one split: each key of ``inputs``, ``y`` (N,), ``weight`` (N,) and, when
     ``efps`` is not empty, ``efps`` (N, len(efps)) float64 in the order given.
 
-    on_demand: image inputs (three or more dimensions) come as ``io.ArrayRows``, read a batch
+    on_demand: image inputs (three or more dimensions) come as ``feather.ArrayRows``, read a batch
     of rows at a time (training and scoring stream them), the rest as arrays.
 
     files: the split's Feather array files, ``{key}.feather`` (at least inputs, y, weight);
@@ -70,9 +70,9 @@ def load_split(
         path = by_key[key]
         if not path.exists():
             raise DataError(f"{path}: missing; key {key!r} is needed")
-        arrays[key] = io.read_array(path)
+        arrays[key] = feather.read_array(path)
         if on_demand and arrays[key].ndim >= 3:
-            arrays[key] = io.ArrayRows(path)
+            arrays[key] = feather.ArrayRows(path)
         paths[key] = path
     if efps:
         if efp_table is None:

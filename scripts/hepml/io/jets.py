@@ -31,7 +31,8 @@ refused by name.  The writer still writes with pandas (writing unpickles nothing
 ``format="table"``, momenta in single precision (the precision is not documented; the example
 row of the data set's card is float32-exact).
 
-Only this module of :mod:`hepml.jets` touches files.  pandas' HDF5 writer needs PyTables
+The rules import this module (the split files, the rejection efficiencies), so h5py and pandas
+are imported inside the functions that need them.  pandas' HDF5 writer needs PyTables
 (``tables``), imported by pandas on first use; the readers need only h5py.
 """
 
