@@ -77,7 +77,7 @@ def ttbar_event(rng):
     lepton, nu = four(50.0, 0.5, -1.0), four(40.0, 0.9, -2.5)
     nu *= gen.W_MASS**2 / gen.mass(lepton, nu) ** 2
     b_had, b_lep = four(70.0, -0.2, 2.9), four(65.0, 1.1, -1.7)
-    extra = four(25.0, 2.0, 0.0)  # an untagged radiation jet
+    extra = four(90.0, 2.0, 0.0)  # an untagged radiation jet, harder than the W jets
     jets = np.array([b_had, b_lep, *w_jets, extra])
     tags = np.array([True, True, False, False, False])
     order = rng.permutation(len(jets))

@@ -285,11 +285,11 @@ def write_uci_csv(path: str | os.PathLike, labels: np.ndarray, features: np.ndar
             open(temporary, "wb") as raw,
             gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as stream,
         ):
+            # 9 significant digits (a float32 survives the round trip), always with an
+            # exponent, so that no reader takes a column for integers
+            formats = ["%.1f"] + ["%.8e"] * features.shape[1]
             for start in range(0, len(table), 100_000):
-                block = table[start : start + 100_000]
-                np.savetxt(
-                    stream, block, fmt=["%.1f"] + ["%.9g"] * features.shape[1], delimiter=","
-                )
+                np.savetxt(stream, table[start : start + 100_000], fmt=formats, delimiter=",")
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
