@@ -5,11 +5,13 @@
 from hepml.sources.pythia.electrons import ElectronGenSettings
 from hepml.sources.pythia.muons import MuonGenSettings
 from hepml.sources.pythia.jets import TopGenSettings
+from hepml.sources.pythia.higgs import HiggsGenSettings
 
 GENERATE_SETTINGS = {
     "electrons": ElectronGenSettings,
     "muons": MuonGenSettings,
     "jets": TopGenSettings,
+    "tabular": HiggsGenSettings,
 }
 
 
@@ -51,3 +53,16 @@ def generated_chunks(wildcards):
         f"resources/{wildcards.dataset}/generated/chunks/{chunk}.h5"
         for chunk in range(generate_chunk_count(wildcards.dataset))
     ]
+
+
+def generate_test_rows(wildcards):
+    """The test rows of a generated table (`table.test_rows`): the merge fits the scaling on
+    the rows before them, so a generated table needs the number."""
+    table = dataset_config(wildcards.dataset).get("table") or {}
+    test_rows = table.get("test_rows")
+    if test_rows is None:
+        raise ValueError(
+            f"datasets.{wildcards.dataset}.table.test_rows: source generate writes its test rows "
+            "last and fits the scaling on the rows before them; expected a number of rows, got null"
+        )
+    return int(test_rows)

@@ -1,6 +1,6 @@
 """The data stage's rules (rules/data.smk, rules/generate.smk): simulate_dataset (the built-in
-simulators' files), generate_chunk and merge_generated_chunks (Pythia 8, docs/generator.md),
-download_dataset, unpack_h5, recompute_hl, plot_data.
+simulators' files), generate_chunk, merge_generated_chunks and merge_generated_table
+(Pythia 8, docs/generator.md), download_dataset, unpack_h5, recompute_hl, plot_data.
 
 The published HDF5 layout is written by ``hepml.io.publish`` and read, validated and unpacked by
 ``hepml.io``; the simulators (``hepml.sources.simulate``) and the HL features (``hepml.hl``) only
@@ -79,6 +79,20 @@ def merge_generated_chunks(inputs: Mapping, outputs: Mapping, params: Mapping) -
         unscaled_path=str(outputs["unscaled"]),
         scaled_path=str(outputs["data"]),
         settings=dict(params["settings"]),
+    )
+
+
+def merge_generated_table(inputs: Mapping, outputs: Mapping, params: Mapping) -> None:
+    """The chunks of a generated tabular dataset -> outputs table (UCI layout, CSV.gz) and
+    scaling (JSON); params seed (the row shuffle), test_rows (the last rows)."""
+    from hepml.sources.pythia import chunks
+
+    chunks.merge_table_chunks(
+        chunk_paths=[str(path) for path in inputs["chunks"]],
+        csv_path=str(outputs["table"]),
+        scaling_path=str(outputs["scaling"]),
+        seed=int(params["seed"]),
+        test_rows=int(params["test_rows"]),
     )
 
 
