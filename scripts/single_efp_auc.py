@@ -5,7 +5,7 @@ from hepml.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from hepml.efp.engine import storage_settings  # noqa: E402 (after the log is set up)
+from hepml.efp.settings import storage_settings  # noqa: E402 (after the log is set up)
 from hepml.steps import efp as steps  # noqa: E402
 
 split = str(snakemake.wildcards.split)

@@ -14,17 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from hepml import io
-from hepml.efp.engine import (
-    EFPEngine,
-    EFPGraph,
-    EFPSettings,
-    chunk_bounds,
-    compute_efp_table,
-    efp_names,
-    graph_from_ndk,
-    select_graphs,
-)
+from hepml.efp.engine import EFPEngine
+from hepml.efp.graphs import EFPGraph, graph_from_ndk, select_graphs
 from hepml.efp.names import efp_name, parse_efp_name
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import chunk_bounds, compute_efp_table, efp_names
 from hepml.geometry import ECAL, HCAL, ImageGeometry, geometry_for
 
 KAPPAS = (-1.0, 0.0, 0.5, 1.0, 2.0)

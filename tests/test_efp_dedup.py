@@ -12,8 +12,10 @@ from hepml.efp.duplicates import (
     relative_deviation,
     single_efp_aucs,
 )
-from hepml.efp.engine import EFPSettings, compute_efp_table, select_graphs
+from hepml.efp.graphs import select_graphs
 from hepml.efp.names import efp_name
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import compute_efp_table
 from hepml.geometry import ECAL, HCAL
 from sklearn.metrics import roc_auc_score
 from test_efp import simulated_like_images
@@ -312,7 +314,7 @@ def test_rules_from_files(tmp_path):
 def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
     """An infinite EFP on the train split stops deduplicate_efps with the index file and the
     column named, and no output is written."""
-    from hepml.efp.engine import efp_names
+    from hepml.efp.table import efp_names
     from hepml.efp_store import StorageSettings
     from hepml.steps import efp as steps
 

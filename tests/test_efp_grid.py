@@ -1,6 +1,6 @@
 """Fast exact paths of the EFP engine (hepml.efp.grid) and its TensorFlow backend (efp.tf).
 
-K4 pair sums are checked against the conditioned contraction of hepml.efp.engine (itself
+K4 pair sums are checked against the conditioned contraction of hepml.efp.kernels (itself
 checked against brute force and energyflow in test_efp.py), FFT convolutions against the direct
 sum on dense images (round-off bound), the engine with every fast path forced on against energyflow
 at occupancies up to a dense image, and the TensorFlow backend against the numpy engine.
@@ -12,15 +12,8 @@ import itertools
 
 import numpy as np
 import pytest
-from hepml.efp.engine import (
-    EFPEngine,
-    EFPSettings,
-    _contract,
-    compute_efp_table,
-    efp_names,
-    iter_efp_blocks,
-    select_graphs,
-)
+from hepml.efp.engine import EFPEngine
+from hepml.efp.graphs import select_graphs
 from hepml.efp.grid import (
     FFT_RELATIVE_BOUND,
     CostModel,
@@ -30,6 +23,9 @@ from hepml.efp.grid import (
     k4_contract_batch,
     k4_layout,
 )
+from hepml.efp.kernels import contract
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import compute_efp_table, efp_names, iter_efp_blocks
 from hepml.geometry import ECAL, HCAL, ImageGeometry
 from test_efp import energyflow_columns, energyflow_particles, mismatched_graphs
 
@@ -58,9 +54,9 @@ def occupancy_images(
 
 
 def reference_contract(vectors, matrix) -> float:
-    """The K4 sum by _contract (conditioning on one vertex), one event."""
+    """The K4 sum by `contract` (conditioning on one vertex), one event."""
     edges = {(x, y): matrix(x, y)[None] for x, y in itertools.combinations(range(4), 2)}
-    return float(_contract({v: vectors[v][None] for v in range(4)}, edges)[0])
+    return float(contract({v: vectors[v][None] for v in range(4)}, edges)[0])
 
 
 @pytest.mark.parametrize("width", [1, 7, 40])

@@ -17,14 +17,10 @@ import pandas as pd
 
 from hepml import efp_store, io
 from hepml.efp.duplicates import find_duplicate_efps, single_efp_aucs
-from hepml.efp.engine import (
-    EFPSettings,
-    chunk_bounds,
-    efp_names,
-    input_geometry,
-    iter_efp_blocks,
-)
+from hepml.efp.engine import input_geometry
 from hepml.efp.names import parse_efp_name
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import chunk_bounds, efp_names, iter_efp_blocks
 
 log = logging.getLogger(__name__)
 
