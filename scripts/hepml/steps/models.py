@@ -6,7 +6,7 @@ preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``he
 
 Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,
 and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
-(rules/models_functions.smk ``split_inputs``).
+(rules/train_functions.smk ``split_inputs``).
 """
 
 from __future__ import annotations
