@@ -44,9 +44,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from hepml.efp.graphs import EFPGraph
-from hepml.efp.grid import CostModel, GridConvolver, k4_pair_forms
+from hepml.efp.grid import CostModel, k4_pair_forms
 from hepml.efp.kernels import contract, d2_power, particle_d2
-from hepml.efp.plan import Plan, convolved, round_exponent
+from hepml.efp.plan import Plan, round_exponent
 from hepml.efp.settings import BACKENDS
 from hepml.geometry import PARTICLE_KEYS, ImageGeometry, geometry_for
 
@@ -66,8 +66,8 @@ class EFPEngine:
     batch_elements: events per batch x (padded particles) ** 2, i.e. the size of one (B, M, M)
     matrix in float64 elements; bounds the memory of a batch (a few dozen matrices are alive
     at a time).
-    cost_model: widths from which the exact fast paths of `hepml.efp.grid` are taken (K4
-    cores per event, FFT leaf messages); the default is the one measured on one CPU thread.
+    cost_model: the width from which the exact K4 fast path of `hepml.efp.grid` is taken (K4
+    cores as pair forms, per event); the default is the one measured on one CPU thread.
     ``CostModel(k4_min_width=10**9)`` is the engine as it was before them. An event's path
     depends only on its own particle count (batches never straddle a threshold), so its values
     do not depend on the other events of the block.
@@ -108,15 +108,14 @@ class EFPEngine:
         outputs = [plan.reduce(graph, kappa, beta) for graph, kappa, beta in self.columns]
         self._nodes = plan.nodes
         self._outputs = outputs
-        self._programs: dict[tuple[bool, bool], tuple[list, list, dict]] = {}
-        self._sparse = self.program((False, False))
+        self._programs: dict[bool, tuple[list, list, dict]] = {}
+        self._sparse = self.program(False)
         self._steps = self._sparse[0]
         if geometry is not None:  # images: theta from a table of every pixel pair
             eta, phi = geometry.pixel_coordinates()
             eta, phi = eta.ravel(), phi.ravel()
             self._d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
         self._tables: dict[float, np.ndarray] = {}
-        self._convolver: GridConvolver | None = None
         self._runner = None
         if backend == "gpu":
             from hepml.efp.tf import TFBatchRunner
@@ -165,13 +164,12 @@ class EFPEngine:
             columns_of.setdefault(position, []).append(column)
         return steps, free_after, {p: np.array(columns) for p, columns in columns_of.items()}
 
-    def program(self, paths: tuple[bool, bool]) -> tuple[list, list, dict]:
-        """The compiled steps for a path key (K4 pair sums, FFT messages), built on first use:
-        K4 cores become their "k4sum" nodes, leaf messages "conv" nodes."""
-        found = self._programs.get(paths)
+    def program(self, use_k4: bool) -> tuple[list, list, dict]:
+        """The compiled steps with or without the K4 pair sums, built on first use: with them,
+        K4 cores become their "k4sum" nodes."""
+        found = self._programs.get(use_k4)
         if found is None:
-            use_k4, use_fft = paths
-            nodes = convolved(self._nodes) if use_fft else self._nodes
+            nodes = self._nodes
             outputs = self._outputs
             if use_k4:
                 outputs = [
@@ -180,14 +178,12 @@ class EFPEngine:
                     else nodes[node][1][2]
                     for node in outputs
                 ]
-            found = self._programs[paths] = self._compile(nodes, outputs)
+            found = self._programs[use_k4] = self._compile(nodes, outputs)
         return found
 
-    def path_key(self, width: int) -> tuple[bool, bool]:
-        """Which exact paths a batch of padded width ``width`` takes: (K4 per event, FFT; the
-        FFT needs a pixel grid, so never for particle lists)."""
-        use_fft = self.cost_model.use_fft(width) and not self.particles
-        return (self.cost_model.use_k4(width), use_fft)
+    def path_key(self, width: int) -> bool:
+        """Whether a batch of padded width ``width`` takes the K4 pair sums (per event)."""
+        return self.cost_model.use_k4(width)
 
     def _table(self, exponent: float) -> np.ndarray:
         """(P * P,) theta ** exponent for every ordered pixel pair (built once, then gathered)."""
@@ -223,8 +219,7 @@ class EFPEngine:
         if self._runner is not None:
             return self._runner.run(pixels, et, mask)
         width = et.shape[1]
-        use_k4, use_fft = self.path_key(width)
-        steps, free_after, output_columns = self.program((use_k4, use_fft))
+        steps, free_after, output_columns = self.program(self.path_key(width))
         out = np.empty((len(et), len(self.columns)))
         values: list = [None] * len(steps)
         for position, (kind, arg, inputs) in enumerate(steps):
@@ -259,10 +254,6 @@ class EFPEngine:
                 value = k4_pair_forms(arg, args)
             elif kind == "k4sum":
                 value = np.einsum("bh,ba,bha,bha->b", *args)
-            elif kind == "conv":
-                if self._convolver is None:
-                    self._convolver = GridConvolver(self.geometry)
-                value = self._convolver.matvec(arg, args[0], pixels, mask)
             else:  # pragma: no cover - Plan only builds the kinds above
                 raise AssertionError(kind)
             values[position] = value

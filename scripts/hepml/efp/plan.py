@@ -17,8 +17,6 @@ per batch. Shapes per batch of B events padded to M particles:
                       k4sum    the same K4 core as sum_{h,a} v_h v_a E_ha pairq (wide batches)
   pair forms (B,M,M): pairq    `grid.k4_pair_form`, shared by K4 cores that differ only
                                in v_h, v_a, E_ha (the engine's wide-batch program)
-  vectors (B, M):     conv     a leaf message as an FFT convolution (`grid.GridConvolver`;
-                               the FFT program, off in the default cost model)
   pairs (B, M, M):    flat index of each particle pair into the pixel-pair tables
 """
 
@@ -200,13 +198,3 @@ class Plan:
         h, a = layout.h, layout.a
         total = self.node("k4sum", None, (vectors[h], vectors[a], edge_key(h, a), form))
         return layout, total
-
-
-def convolved(nodes: list) -> list:
-    """The plan's nodes with every leaf message ``gather(theta ** e) @ v`` replaced by a grid
-    convolution node ("conv", e, (v,)); ids, hence the topological order, are unchanged."""
-    out = list(nodes)
-    for node, (kind, _, inputs) in enumerate(nodes):
-        if kind == "m" and nodes[inputs[0]][0] == "gather":
-            out[node] = ("conv", nodes[inputs[0]][1], (inputs[1],))
-    return out
