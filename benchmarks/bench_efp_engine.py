@@ -46,7 +46,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from hepml.efp.engine import EFPEngine  # noqa: E402
 from hepml.efp.graphs import select_graphs  # noqa: E402
-from hepml.efp.grid import CostModel  # noqa: E402
+from hepml.efp.k4 import CostModel  # noqa: E402
 from hepml.geometry import ECAL, HCAL, ImageGeometry  # noqa: E402
 
 SEED = 1212
@@ -74,7 +74,7 @@ def occupancy_images(
 ) -> np.ndarray:
     """(n_events, n_phi, n_eta) ET images with exactly n_hit non-zero cells around the centre
     (a Gaussian of a fifth of the image, exponential ET, one hot cell of 10x the mean); block
-    4 makes HCal-like images of 4 x 4 equal pixels per cell (tests/test_efp_grid.py too)."""
+    4 makes HCal-like images of 4 x 4 equal pixels per cell (tests/test_efp_k4.py too)."""
     rows, cols = geometry.n_phi // block, geometry.n_eta // block
     images = np.zeros((n_events, rows * cols))
     centre = np.hypot(*np.meshgrid(np.arange(cols) - cols / 2, np.arange(rows) - rows / 2))

@@ -18,7 +18,7 @@ as energyflow does. An engine built without a geometry (``geometry=None``) takes
 
 The package, by concern: `graphs` (energyflow's prime multigraphs, chosen with energyflow
 selection lists), `settings` (the ``efp`` config block), `plan` (the symbolic reduction into
-shared nodes), `kernels` and `grid` (the numpy kernels and the exact K4 fast path with its cost
+shared nodes), `kernels` and `k4` (the numpy kernels and the exact K4 fast path with its cost
 model), this module (batches and their evaluation), `progress`, `table` (chunk bounds, column
 names, the table in blocks of rows), `tf` (the TensorFlow backend). Names are canonical
 (`hepml.efp.names`); duplicates and single-EFP AUCs are in `hepml.efp.duplicates`.
@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from hepml.efp.graphs import EFPGraph
-from hepml.efp.grid import CostModel, k4_pair_forms
+from hepml.efp.k4 import CostModel, k4_pair_forms
 from hepml.efp.kernels import contract, d2_power, particle_d2
 from hepml.efp.plan import Plan, round_exponent
 from hepml.efp.settings import BACKENDS
@@ -66,7 +66,7 @@ class EFPEngine:
     batch_elements: events per batch x (padded particles) ** 2, i.e. the size of one (B, M, M)
     matrix in float64 elements; bounds the memory of a batch (a few dozen matrices are alive
     at a time).
-    cost_model: the width from which the exact K4 fast path of `hepml.efp.grid` is taken (K4
+    cost_model: the width from which the exact K4 fast path of `hepml.efp.k4` is taken (K4
     cores as pair forms, per event); the default is the one measured on one CPU thread.
     ``CostModel(k4_min_width=10**9)`` is the engine as it was before them. An event's path
     depends only on its own particle count (batches never straddle a threshold), so its values

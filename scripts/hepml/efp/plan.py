@@ -15,7 +15,7 @@ per batch. Shapes per batch of B events padded to M particles:
   scalars (B,):       sum      sum over particles of the last vertex's vector
                       core     a core with no leaf and no 2-neighbour vertex (`contract`)
                       k4sum    the same K4 core as sum_{h,a} v_h v_a E_ha pairq (wide batches)
-  pair forms (B,M,M): pairq    `grid.k4_pair_form`, shared by K4 cores that differ only
+  pair forms (B,M,M): pairq    `k4.k4_pair_form`, shared by K4 cores that differ only
                                in v_h, v_a, E_ha (the engine's wide-batch program)
   pairs (B, M, M):    flat index of each particle pair into the pixel-pair tables
 """
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hepml.efp.graphs import EFPGraph
-from hepml.efp.grid import K4Layout, k4_layouts
+from hepml.efp.k4 import K4Layout, k4_layouts
 
 
 def round_exponent(value: float) -> float:
@@ -177,7 +177,7 @@ class Plan:
 
     def _k4(self, vectors: tuple, matrices: tuple, edges: tuple) -> tuple[K4Layout, int]:
         """(layout, scalar node) of a K4 core as the sum over pairs (h, a) of v_h v_a E_ha
-        times a pair form ("pairq", `grid.k4_pair_form`); among the most symmetric
+        times a pair form ("pairq", `k4.k4_pair_form`); among the most symmetric
         layouts, one whose pair form already exists is taken (shared between cores)."""
 
         def edge_key(x: int, y: int) -> int:

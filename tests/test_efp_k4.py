@@ -1,4 +1,4 @@
-"""The exact K4 fast path of the EFP engine (hepml.efp.grid) and its TensorFlow backend (efp.tf).
+"""The exact K4 fast path of the EFP engine (hepml.efp.k4) and its TensorFlow backend (efp.tf).
 
 K4 pair sums are checked against the conditioned contraction of hepml.efp.kernels (itself
 checked against brute force and energyflow in test_efp.py), the engine with the fast path forced
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hepml.efp.engine import EFPEngine
 from hepml.efp.graphs import select_graphs
-from hepml.efp.grid import (
+from hepml.efp.k4 import (
     CostModel,
     K4Layout,
     k4_contract,
