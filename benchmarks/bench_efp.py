@@ -35,7 +35,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from hepml.efp.engine import EFPEngine, select_graphs  # noqa: E402
+from hepml.efp.engine import EFPEngine  # noqa: E402
+from hepml.efp.graphs import select_graphs  # noqa: E402
 from hepml.geometry import ECAL  # noqa: E402
 from hepml.sources.simulate.electrons import ElectronSimSettings, simulate_block  # noqa: E402
 

@@ -6,7 +6,7 @@ pair, images of exactly M non-zero pixels around the centre (`occupancy_images`:
 M = 25, 50, 100, 250 pixels; HCal of 8, 20, 40 hit cells upsampled to 4 x 4 pixels each, i.e.
 128, 320, 640 pixels):
   - engine: `EFPEngine` with its default cost model (K4 cores as shared pair forms, leaf
-    messages as gathered products: the FFT path is measured below, off as it never wins);
+    messages as gathered products);
   - baseline: the same engine with the fast paths off (``CostModel(k4_min_width=10**9)``),
     which is the engine as it was before them, operation for operation;
   - energyflow: ``EFPSet(...).batch_compute(n_jobs=1)`` per class of graphs (c = 2, 3, 4). A
@@ -18,9 +18,8 @@ Targets (issue 12): engine / energyflow >= 50 (d <= 5) and >= 100 (d <= 7) at ev
 engine / baseline >= 10 on HCal 20 cells, d <= 7. Max relative deviations: engine vs
 energyflow on the events energyflow ran, engine vs baseline on the events both ran.
 
-Also: the FFT crossover (FFT convolution vs gathered matrix-vector product per event and
-width, `hepml.efp.grid.GridConvolver`), and the paper grid on the CPU (509 graphs, one pair
-timed per case, times 15 pairs, both images, 214,884 events), extrapolated in CPU-hours.
+Also: the paper grid on the CPU (509 graphs, one pair timed per case, times 15 pairs, both
+images, 214,884 events), extrapolated in CPU-hours.
 Writes results/bench/efp_engine.json; exits 1 when a target is missed.
 
     python benchmarks/bench_efp_engine.py [--events 8] [--ef-budget 20] [--quick]
@@ -45,8 +44,9 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
-from hepml.efp.engine import EFPEngine, select_graphs  # noqa: E402
-from hepml.efp.grid import CostModel, GridConvolver  # noqa: E402
+from hepml.efp.engine import EFPEngine  # noqa: E402
+from hepml.efp.graphs import select_graphs  # noqa: E402
+from hepml.efp.k4 import CostModel  # noqa: E402
 from hepml.geometry import ECAL, HCAL, ImageGeometry  # noqa: E402
 
 SEED = 1212
@@ -74,7 +74,7 @@ def occupancy_images(
 ) -> np.ndarray:
     """(n_events, n_phi, n_eta) ET images with exactly n_hit non-zero cells around the centre
     (a Gaussian of a fifth of the image, exponential ET, one hot cell of 10x the mean); block
-    4 makes HCal-like images of 4 x 4 equal pixels per cell (tests/test_efp_grid.py too)."""
+    4 makes HCal-like images of 4 x 4 equal pixels per cell (tests/test_efp_k4.py too)."""
     rows, cols = geometry.n_phi // block, geometry.n_eta // block
     images = np.zeros((n_events, rows * cols))
     centre = np.hypot(*np.meshgrid(np.arange(cols) - cols / 2, np.arange(rows) - rows / 2))
@@ -177,52 +177,6 @@ def max_relative(ours: np.ndarray, reference: np.ndarray) -> float:
     return float(np.max(np.abs(ours - reference) / scale))
 
 
-def fft_crossover(rng: np.random.Generator) -> list[dict]:
-    """Per event seconds of one leaf message by FFT (without and with the round-off guard) and
-    by the gathered matrix (the matrix gather included) at increasing widths."""
-    cases = ((ECAL, 100, 1), (ECAL, 250, 1), (ECAL, 961, 1), (HCAL, 40, 4), (HCAL, 64, 4))
-    return [_fft_row(geometry, n_hit, block, rng) for geometry, n_hit, block in cases]
-
-
-def _fft_row(geometry: ImageGeometry, n_hit: int, block: int, rng: np.random.Generator) -> dict:
-    n_events = 8
-    images = occupancy_images(n_events, geometry, n_hit, rng, block).reshape(n_events, -1)
-    pixels = np.array([np.nonzero(image)[0] for image in images])
-    vector = np.take_along_axis(images, pixels, 1)
-    vector /= vector.sum(axis=1, keepdims=True)
-    mask = np.ones_like(pixels, dtype=bool)
-    convolver = GridConvolver(geometry)
-    transform, _ = convolver._kernel(1.0)
-    eta, phi = (c.ravel() for c in geometry.pixel_coordinates())
-    table = np.sqrt((eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2)
-    table = table.ravel()
-    n_pixels = len(eta)
-
-    def raw_fft():
-        image = np.zeros((n_events, n_pixels))
-        np.put_along_axis(image, pixels, vector, 1)
-        spectrum = np.fft.rfft2(image.reshape(n_events, *geometry.shape), s=convolver.shape)
-        return np.fft.irfft2(spectrum * transform, s=convolver.shape)
-
-    def gathered():
-        matrix = np.take(table, pixels[:, :, None] * n_pixels + pixels[:, None, :])
-        return np.matmul(matrix, vector[:, :, None])
-
-    def guarded():
-        return convolver.matvec(1.0, vector, pixels, mask)
-
-    timings = {}
-    for name, function in (("fft", raw_fft), ("fft_with_guard", guarded), ("gathered", gathered)):
-        seconds, _ = cpu_time(lambda f: [f() for _ in range(5)], function)
-        timings[name] = seconds / (5 * n_events)
-    return {
-        "geometry": geometry.name,
-        "width": int(pixels.shape[1]),
-        "seconds_per_event": timings,
-        "guard_recomputed_fraction": convolver.n_recomputed / max(convolver.n_entries, 1),
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=8, help="events at 500 pixels (more below)")
@@ -302,7 +256,6 @@ def main() -> int:
                 flush=True,
             )
         result["cases"][name] = entry
-    result["fft_crossover"] = fft_crossover(rng)
     if not args.no_paper:
         result["paper_grid_cpu"] = paper_grid(cases, rng, args.budget)
     result["failed"] = failed

@@ -55,7 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 
 from hepml import io  # noqa: E402
-from hepml.efp.engine import EFPSettings, chunk_bounds, efp_names  # noqa: E402
+from hepml.efp.settings import EFPSettings  # noqa: E402
+from hepml.efp.table import chunk_bounds, efp_names  # noqa: E402
 from synthetic_jets import BENCHMARK_SIZES, write_benchmark_files  # noqa: E402
 from time_dag import benchmark_rule  # noqa: E402 (benchmarks/ is on sys.path as the script's folder)
 

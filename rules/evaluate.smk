@@ -1,7 +1,7 @@
 # Evaluation stage: scores of any model on any split (score_model: networks and BDTs; test for
 # the metrics, valid for the guided search), metrics per model (AUC with a bootstrap interval,
 # background rejection, collapse check) on the test split, the AUC table next to the paper
-# numbers, and the ROC overlays. Input functions live in rules/models_functions.smk.
+# numbers, and the ROC overlays. Input functions live in rules/evaluate_functions.smk.
 
 
 rule score_model:

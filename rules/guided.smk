@@ -23,7 +23,7 @@
 #   results/{dataset}/guided/{scan}/table.{csv,md}            the paper's table, one row/pass
 #   results/{dataset}/guided/{auc_vs_pass,ado_histograms,chosen_graphs}.png
 #
-# Input functions and the target list live in rules/models_functions.smk ("guided search").
+# Input functions and the target list live in rules/guided_functions.smk.
 
 
 # ---------------------------------------------------------------------------------- rules

@@ -3,7 +3,7 @@
 # discriminant on every kept EFP where datasets.<name>.efp.linear is set, the optional optuna
 # search, and the training curves. Every rule here reads train and valid only: valid chooses
 # (early stopping, tuning), the test split is scored later by score_model.
-# Input functions live in rules/models_functions.smk.
+# Input functions live in rules/train_functions.smk.
 # Checkpoints go to results/{dataset}/checkpoints/{feature_set}/, deliberately NOT an output:
 # Snakemake would delete it before rerunning a killed job, and the rerun resumes from it
 # (bit-identical to an uninterrupted run). It is kept after success: Ctrl-C to Snakemake marks

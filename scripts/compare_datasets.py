@@ -9,8 +9,8 @@ log_to(snakemake.log[0])
 from hepml.steps import compare  # noqa: E402 (after the log is set up)
 
 compare.compare_datasets(
-    tables=[str(path) for path in snakemake.input.tables],
-    outputs={key: str(snakemake.output[key]) for key in ("table", "markdown", "figure")},
-    datasets=list(snakemake.params.datasets),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
     kind=str(snakemake.wildcards.kind),
 )

@@ -9,14 +9,12 @@ from hepml.logs import log_to
 snakemake = snakemake  # noqa: F821 (injected by Snakemake's script: directive)
 log_to(snakemake.log[0])
 
-from hepml.efp.engine import EFPSettings  # noqa: E402 (after the log is set up)
-from hepml.steps import efp as steps  # noqa: E402
+from hepml.steps import efp  # noqa: E402 (after the log is set up)
 
-settings = EFPSettings.from_config(snakemake.params.settings)
-steps.compute_efps(
-    image_paths={key: str(snakemake.input[key]) for key in settings.images},
-    settings=settings,
-    chunk=int(snakemake.wildcards.chunk),
-    out_dir=str(snakemake.output.chunk),
+efp.compute_efps(
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
+    chunk=str(snakemake.wildcards.chunk),
     threads=int(snakemake.threads),
 )

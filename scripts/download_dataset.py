@@ -12,4 +12,7 @@ log_to(snakemake.log[0])
 
 from hepml.steps import data  # noqa: E402 (after the log is set up)
 
-data.download_dataset(dict(snakemake.output.items()), dict(snakemake.params.items()))
+data.download_dataset(
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
+)

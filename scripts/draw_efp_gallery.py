@@ -11,7 +11,7 @@ log_to(snakemake.log[0])
 from hepml.steps import efp  # noqa: E402 (after the log is set up)
 
 efp.draw_efp_gallery(
-    single_auc_path=str(snakemake.input.single_auc),
-    size=int(snakemake.params.size),
-    out_dir=str(snakemake.output.gallery),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
 )

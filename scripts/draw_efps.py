@@ -10,4 +10,7 @@ log_to(snakemake.log[0])
 
 from hepml.steps import efp  # noqa: E402 (after the log is set up)
 
-efp.draw_efps(name=str(snakemake.wildcards.efp), figure_path=str(snakemake.output.figure))
+efp.draw_efps(
+    outputs=dict(snakemake.output.items()),
+    efp=str(snakemake.wildcards.efp),
+)

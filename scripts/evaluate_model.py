@@ -10,8 +10,7 @@ log_to(snakemake.log[0])
 from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.evaluate_model(
-    scores_path=str(snakemake.input.scores),
-    info_path=str(snakemake.input.info),
-    metrics_path=str(snakemake.output.metrics),
-    settings=snakemake.params.settings,
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
 )

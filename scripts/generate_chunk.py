@@ -11,5 +11,5 @@ from hepml.steps import data  # noqa: E402 (after the log is set up)
 data.generate_chunk(
     outputs=dict(snakemake.output.items()),
     params=dict(snakemake.params.items()),
-    chunk=int(snakemake.wildcards.chunk),
+    chunk=str(snakemake.wildcards.chunk),
 )

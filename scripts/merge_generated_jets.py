@@ -9,7 +9,7 @@ log_to(snakemake.log[0])
 from hepml.steps import jets  # noqa: E402 (after the log is set up)
 
 jets.merge_generated_jets(
-    chunk_paths=[str(path) for path in snakemake.input.chunks],
+    inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
-    fractions=dict(snakemake.params.fractions),
+    params=dict(snakemake.params.items()),
 )

@@ -10,7 +10,8 @@ log_to(snakemake.log[0])
 from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.plot_history(
-    history_path=str(snakemake.input.history),
-    figure_path=str(snakemake.output.figure),
-    title=f"{snakemake.wildcards.dataset} {snakemake.wildcards.name}",
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    dataset=str(snakemake.wildcards.dataset),
+    name=str(snakemake.wildcards.name),
 )

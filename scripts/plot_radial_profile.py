@@ -11,11 +11,8 @@ log_to(snakemake.log[0])
 from hepml.steps import muons  # noqa: E402 (after the log is set up)
 
 muons.plot_radial_profile(
-    images_path=str(snakemake.input.images),
-    y_path=str(snakemake.input.y),
-    weight_path=str(snakemake.input.weight),
-    figure_path=str(snakemake.output.figure),
-    table_path=str(snakemake.output.table),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
     dataset=str(snakemake.wildcards.dataset),
-    split=str(snakemake.params.split),
 )

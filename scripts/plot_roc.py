@@ -11,10 +11,8 @@ log_to(snakemake.log[0])
 from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.plot_roc(
-    scores_paths=[str(path) for path in snakemake.input.scores],
-    metrics_paths=[str(path) for path in snakemake.input.metrics],
-    names=[str(name) for name in snakemake.params.settings["names"]],
-    title=f"{snakemake.wildcards.dataset}, test split",
-    roc_path=str(snakemake.output.roc),
-    rejection_path=str(snakemake.output.rejection),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
+    dataset=str(snakemake.wildcards.dataset),
 )

@@ -13,8 +13,8 @@ from hepml.steps import models  # noqa: E402 (after the log is set up)
 
 models.score_model(
     inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
     split=str(snakemake.wildcards.split),
-    settings=snakemake.params.settings,
-    out_path=str(snakemake.output.scores),
     threads=int(snakemake.threads),
 )

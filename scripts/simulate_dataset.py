@@ -8,4 +8,7 @@ log_to(snakemake.log[0])
 
 from hepml.steps import data  # noqa: E402 (after the log is set up)
 
-data.simulate_dataset(outputs=dict(snakemake.output.items()), params=dict(snakemake.params.items()))
+data.simulate_dataset(
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
+)

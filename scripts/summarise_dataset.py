@@ -10,8 +10,7 @@ log_to(snakemake.log[0])
 from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.summarise_dataset(
-    metrics_paths=[str(path) for path in snakemake.input.metrics],
-    settings=snakemake.params.settings,
-    csv_path=str(snakemake.output.table),
-    markdown_path=str(snakemake.output.markdown),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
 )

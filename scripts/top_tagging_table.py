@@ -9,7 +9,7 @@ log_to(snakemake.log[0])
 from hepml.steps import jets  # noqa: E402 (after the log is set up)
 
 jets.top_tagging_table(
-    metrics_paths=[str(path) for path in snakemake.input.metrics],
+    inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
-    params=dict(snakemake.params.settings),
+    params=dict(snakemake.params.items()),
 )

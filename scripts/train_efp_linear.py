@@ -11,5 +11,5 @@ from hepml.steps import models  # noqa: E402 (after the log is set up)
 models.train_efp_linear(
     inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
-    settings=dict(snakemake.params.settings),
+    params=dict(snakemake.params.items()),
 )

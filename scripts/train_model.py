@@ -14,6 +14,6 @@ from hepml.steps import models  # noqa: E402 (after the log is set up)
 models.train_model(
     inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
-    settings=snakemake.params.settings,
+    params=dict(snakemake.params.items()),
     threads=int(snakemake.threads),
 )

@@ -11,5 +11,5 @@ from hepml.steps import jets  # noqa: E402 (after the log is set up)
 jets.unpack_jets(
     inputs=dict(snakemake.input.items()),
     outputs=dict(snakemake.output.items()),
-    params=dict(snakemake.params.settings),
+    params=dict(snakemake.params.items()),
 )

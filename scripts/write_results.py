@@ -11,9 +11,7 @@ log_to(snakemake.log[0])
 from hepml.steps import evaluate  # noqa: E402 (after the log is set up)
 
 evaluate.write_results(
-    table_paths=[str(path) for path in snakemake.input.tables],
-    figure_paths=[str(path) for path in snakemake.input.figures],
-    settings=snakemake.params.settings,
-    code_directory=snakemake.scriptdir,
-    document_path=str(snakemake.output.document),
+    inputs=dict(snakemake.input.items()),
+    outputs=dict(snakemake.output.items()),
+    params=dict(snakemake.params.items()),
 )

@@ -152,6 +152,97 @@ def test_every_rule_script_calls_the_step_named_after_its_rule():
     assert not calls_step("from hepml.steps import efp\nefp.draw_efp_gallery()\n", "draw_efps")
 
 
+#: How a thin script hands its job to the step (docs/architecture.md "One calling convention").
+CONVENTION = {
+    "inputs": "dict(snakemake.input.items())",
+    "outputs": "dict(snakemake.output.items())",
+    "params": "dict(snakemake.params.items())",
+    "threads": "int(snakemake.threads)",
+}
+
+
+def convention_violations(script: str) -> list[str]:
+    """What in a rule script's call of its step breaks the calling convention: every argument
+    a keyword, the rule's inputs, outputs and params each passed whole as a dict, wildcards as
+    ``name=str(snakemake.wildcards.name)``, threads as ``int(snakemake.threads)``; outputs
+    always; nothing else computed in the script (no settings built, no paths picked)."""
+    tree = ast.parse(script)
+    calls = [
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Attribute)
+        and not ast.unparse(node.value.func).startswith("log_to")
+    ]
+    if len(calls) != 1:
+        return [f"{len(calls)} step calls at module level (expected 1)"]
+    call = calls[0]
+    problems = [f"positional argument {ast.unparse(arg)}" for arg in call.args]
+    names = [keyword.arg for keyword in call.keywords]
+    if "outputs" not in names:
+        problems.append("no outputs=")
+    for keyword in call.keywords:
+        value = ast.unparse(keyword.value)
+        expected = CONVENTION.get(keyword.arg, f"str(snakemake.wildcards.{keyword.arg})")
+        if value != expected:
+            problems.append(f"{keyword.arg}={value} (expected {expected})")
+    assignments = [
+        ast.unparse(node)
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        and ast.unparse(node) != "snakemake = snakemake"
+    ]
+    return problems + [f"computed in the script: {text}" for text in assignments]
+
+
+def step_parameter_violations(function: ast.FunctionDef) -> list[str]:
+    """The step's positional parameters must be, in order, those of inputs, outputs, params
+    its rule has (outputs always); wildcards and threads come after."""
+    positional = [arg.arg for arg in function.args.posonlyargs + function.args.args]
+    leading = [name for name in positional if name in ("inputs", "outputs", "params")]
+    if "outputs" not in leading or positional[: len(leading)] != leading:
+        return [f"{function.name}({', '.join(positional)})"]
+    if leading != sorted(leading, key=["inputs", "outputs", "params"].index):
+        return [f"{function.name}({', '.join(positional)})"]
+    return []
+
+
+def test_every_rule_script_follows_the_one_calling_convention():
+    """Every thin script passes its rule's inputs, outputs and params whole, as dicts, to the
+    step named after the rule, whose signature starts (inputs, outputs, params)."""
+    pairs = rule_script_pairs()
+    assert len(pairs) >= 25
+    scripts = {rule: convention_violations(path.read_text()) for rule, path in pairs.items()}
+    assert {rule: found for rule, found in scripts.items() if found} == {}
+    steps = {}
+    for path in sorted((LIBRARY / "steps").glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name in pairs:
+                steps[node.name] = step_parameter_violations(node)
+    assert sorted(steps) == sorted(pairs)  # every rule's step was found
+    assert {rule: found for rule, found in steps.items() if found} == {}
+    # negative controls: the two conventions this one replaced
+    keywords = (
+        "settings = snakemake.params.settings\n"
+        "guided.select_next_efp(\n"
+        "    model_scores_path=str(snakemake.input.model_scores),\n"
+        "    seed=int(settings['seed']),\n"
+        "    choice_path=str(snakemake.output.choice),\n"
+        ")\n"
+    )
+    assert len(convention_violations(keywords)) == 5
+    mixed = "models.score_model(inputs=dict(snakemake.input.items()), out_path=x)\n"
+    assert convention_violations(mixed) == [
+        "no outputs=",
+        "out_path=x (expected str(snakemake.wildcards.out_path))",
+    ]
+    old = ast.parse("def score_model(inputs, split, settings, out_path, threads): pass").body[0]
+    assert step_parameter_violations(old) != []
+    new = ast.parse("def score_model(inputs, outputs, params, *, split, threads): pass").body[0]
+    assert step_parameter_violations(new) == []
+
+
 def test_rule_scripts_reach_files_only_through_the_steps():
     """No rule script imports the I/O layer: reading inputs and writing outputs is the job of
     its step (or, for the generator's scripts, of hepml.sources.pythia.chunks)."""

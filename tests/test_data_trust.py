@@ -385,7 +385,7 @@ def test_a_jet_energy_above_the_beam_energy_is_named(tmp_path):
     frame.to_hdf(path, key="table", mode="w", format="table")
     outputs = {key: str(tmp_path / "test" / f"{key}.feather") for key in JET_KEYS}
     with pytest.raises(io.DataError) as error:
-        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5, "ecm_gev": 14000.0})
+        unpack_jets({"h5": str(path)}, outputs, {"settings": {"block_rows": 5, "ecm_gev": 14000.0}})
     message = str(error.value)
     assert str(path) in message and "key 'table', row 6" in message
     assert "constituent energy 7500 GeV above the bound 7000 GeV" in message

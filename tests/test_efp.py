@@ -14,17 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from hepml import io
-from hepml.efp.engine import (
-    EFPEngine,
-    EFPGraph,
-    EFPSettings,
-    chunk_bounds,
-    compute_efp_table,
-    efp_names,
-    graph_from_ndk,
-    select_graphs,
-)
+from hepml.efp.engine import EFPEngine
+from hepml.efp.graphs import EFPGraph, graph_from_ndk, select_graphs
 from hepml.efp.names import efp_name, parse_efp_name
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import chunk_bounds, compute_efp_table, efp_names
 from hepml.geometry import ECAL, HCAL, ImageGeometry, geometry_for
 
 KAPPAS = (-1.0, 0.0, 0.5, 1.0, 2.0)
@@ -340,6 +334,25 @@ def test_chunk_bounds_cover_the_split():
         chunk_bounds(10, 2, 2)
 
 
+def efp_block(settings: EFPSettings) -> dict:
+    """The ``efp`` config block of settings (what the EFP rules pass their steps as params)."""
+    return {
+        "images": list(settings.images),
+        "graphs": [list(selection) for selection in settings.graphs],
+        "kappas": list(settings.kappas),
+        "betas": list(settings.betas),
+        "chunks": settings.chunks,
+        "dedup": {"sample_size": settings.dedup_sample_size, "tolerance": settings.dedup_tolerance},
+        "gallery_size": settings.gallery_size,
+        "storage": {
+            "block_rows": settings.storage.block_rows,
+            "block_columns": settings.storage.block_columns,
+        },
+        "batch_elements": settings.batch_elements,
+        "backend": settings.backend,
+    }
+
+
 def test_chunks_then_gather_equal_one_pass(tmp_path):
     """compute_efps on 3 chunks + gather_efps == the table computed in one go, with the
     chunks written in row blocks and column blocks smaller than the grid."""
@@ -363,10 +376,13 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
     assert len(names) == 72 and storage.rows_for(len(names)) == 1  # 1 event per row block
     split = tmp_path / "train"
     chunks = [split / f"chunk{i:04d}" for i in range(3)]
+    params = {"settings": efp_block(settings)}
     for i, chunk in enumerate(chunks):
-        steps.compute_efps(paths, settings, i, chunk)
+        steps.compute_efps(paths, {"chunk": chunk}, params, chunk=i)
     assert len(list(chunks[0].glob("block*.feather"))) == -(-len(names) // 7)
-    steps.gather_efps(chunks, settings, paths["et"], split / "index.json")
+    steps.gather_efps(
+        {"chunks": chunks, "reference": paths["et"]}, {"index": split / "index.json"}, params
+    )
     table = efp_store.EFPTable(split / "index.json")
     gathered = pd.DataFrame(table.read(table.names), columns=table.names)
     direct = compute_efp_table(arrays, {k: geometry_for(k) for k in arrays}, settings)
@@ -382,7 +398,9 @@ def test_chunks_then_gather_equal_one_pass(tmp_path):
         np.concatenate([values for _, values in groups], axis=1), gathered.to_numpy()
     )
     with pytest.raises(io.DataError, match="hold 17 events but the split holds 25"):
-        steps.gather_efps(chunks[1:], settings, paths["et"], split / "bad.json")
+        steps.gather_efps(
+            {"chunks": chunks[1:], "reference": paths["et"]}, {"index": split / "bad.json"}, params
+        )
     assert not (split / "bad.json").exists()
     with pytest.raises(io.DataError, match="not found"):
         table.read(["et_efp_9_9_9_k_1_b_1"])
@@ -398,7 +416,7 @@ def test_graph_drawing_shows_parallel_edges(tmp_path):
     assert plots_efp.draw_efp_graph(ax, graph) == graph.d == 5
     assert len(set(plots_efp.edge_bends(3))) == 3 and plots_efp.edge_bends(1) == [0.0]
     out = tmp_path / "graphs" / "et_efp_2_3_0_k_1_b_0.5.png"
-    steps.draw_efps("et_efp_2_3_0_k_1_b_0.5", out)
+    steps.draw_efps({"figure": out}, efp="et_efp_2_3_0_k_1_b_0.5")
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -569,9 +587,11 @@ def test_compute_efps_reads_the_constituents_as_particles(tmp_path):
     io.write_array(path, particles)
     settings = EFPSettings(("constituents",), (("d<=3", "p==1"),), (1.0,), (0.5, 1.0), chunks=2)
     chunks = [tmp_path / "train" / f"chunk{i:04d}" for i in range(2)]
+    params = {"settings": efp_block(settings)}
     for i, chunk in enumerate(chunks):
-        steps.compute_efps({"constituents": path}, settings, i, chunk)
-    steps.gather_efps(chunks, settings, path, tmp_path / "train" / "index.json")
+        steps.compute_efps({"constituents": path}, {"chunk": chunk}, params, chunk=i)
+    index = tmp_path / "train" / "index.json"
+    steps.gather_efps({"chunks": chunks, "reference": path}, {"index": index}, params)
     table = efp_store.EFPTable(tmp_path / "train" / "index.json")
     assert table.names[0] == "constituents_efp_1_0_0_k_1_b_0.5"
     engine = EFPEngine(select_graphs(settings.graphs), [1.0], [0.5, 1.0], None)
@@ -581,5 +601,5 @@ def test_compute_efps_reads_the_constituents_as_particles(tmp_path):
     particles[6, 1, 2] = np.nan  # in chunk 1 (events 4 to 8): named by its number in the file
     io.write_array(path, particles)
     with pytest.raises(ValueError, match=r"constituents.feather \(key 'constituents'\): event 6 "):
-        steps.compute_efps({"constituents": path}, settings, 1, tmp_path / "bad")
+        steps.compute_efps({"constituents": path}, {"chunk": tmp_path / "bad"}, params, chunk=1)
     assert not (tmp_path / "bad").exists()

@@ -12,11 +12,13 @@ from hepml.efp.duplicates import (
     relative_deviation,
     single_efp_aucs,
 )
-from hepml.efp.engine import EFPSettings, compute_efp_table, select_graphs
+from hepml.efp.graphs import select_graphs
 from hepml.efp.names import efp_name
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import compute_efp_table
 from hepml.geometry import ECAL, HCAL
 from sklearn.metrics import roc_auc_score
-from test_efp import simulated_like_images
+from test_efp import efp_block, simulated_like_images
 
 
 def known_identities(settings: EFPSettings) -> set[tuple[str, str]]:
@@ -277,7 +279,9 @@ def test_rules_from_files(tmp_path):
     train = write_store(tmp_path / "train", table, storage)
     test = write_store(tmp_path / "test", table, storage, n_chunks=3)
     duplicates = steps.deduplicate_efps(
-        train, settings, 5, tmp_path / "duplicates.csv", tmp_path / "kept.txt"
+        {"train_efps": train},
+        {"duplicates": tmp_path / "duplicates.csv", "kept": tmp_path / "kept.txt"},
+        {"settings": efp_block(settings), "seed": 5},
     )
     on_disk = pd.read_csv(tmp_path / "duplicates.csv")
     assert list(on_disk.columns) == AUDIT_COLUMNS
@@ -292,19 +296,24 @@ def test_rules_from_files(tmp_path):
     io.write_array(tmp_path / "y.feather", y)
     io.write_array(tmp_path / "weight.feather", np.ones(120))
     result = steps.single_efp_auc(
-        test,
-        tmp_path / "kept.txt",
-        tmp_path / "y.feather",
-        tmp_path / "weight.feather",
-        tmp_path / "single_auc.csv",
-        StorageSettings(block_rows=120, block_columns=2),  # groups of 2 columns x 120 events
+        {
+            "test_efps": test,
+            "kept": tmp_path / "kept.txt",
+            "y": tmp_path / "y.feather",
+            "weight": tmp_path / "weight.feather",
+        },
+        {"table": tmp_path / "single_auc.csv"},
+        {"storage": {"block_rows": 120, "block_columns": 2}},  # groups of 2 columns x 120 events
+        split="test",
     )
     on_disk = pd.read_csv(tmp_path / "single_auc.csv")
     assert set(on_disk["efp"]) == set(kept) and list(on_disk["auc"]) == list(result["auc"])
     assert on_disk["auc"].is_monotonic_decreasing and (on_disk["auc"] >= 0.5).all()
     whole = single_efp_aucs(table[kept], y, np.ones(120))
     pd.testing.assert_frame_equal(result, whole)  # streaming changes nothing, ties included
-    drawn = steps.draw_efp_gallery(tmp_path / "single_auc.csv", 3, tmp_path / "gallery")
+    drawn = steps.draw_efp_gallery(
+        {"single_auc": tmp_path / "single_auc.csv"}, {"gallery": tmp_path / "gallery"}, {"size": 3}
+    )
     assert drawn == [f"rank{i + 1:02d}_{name}.png" for i, name in enumerate(on_disk["efp"][:3])]
     assert all((tmp_path / "gallery" / name).exists() for name in drawn)
 
@@ -312,7 +321,7 @@ def test_rules_from_files(tmp_path):
 def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
     """An infinite EFP on the train split stops deduplicate_efps with the index file and the
     column named, and no output is written."""
-    from hepml.efp.engine import efp_names
+    from hepml.efp.table import efp_names
     from hepml.io.efp_store import StorageSettings
     from hepml.steps import efp as steps
 
@@ -325,5 +334,9 @@ def test_non_finite_train_efps_are_named_with_the_file(tmp_path):
     values[:, 1] = np.inf
     train = write_store(tmp_path / "train", pd.DataFrame(values, columns=names), storage)
     with pytest.raises(io.DataError, match=rf"{train}: .*NaN or infinity.*{names[1]}"):
-        steps.deduplicate_efps(train, settings, 5, tmp_path / "dup.csv", tmp_path / "kept.txt")
+        steps.deduplicate_efps(
+            {"train_efps": train},
+            {"duplicates": tmp_path / "dup.csv", "kept": tmp_path / "kept.txt"},
+            {"settings": efp_block(settings), "seed": 5},
+        )
     assert not (tmp_path / "dup.csv").exists() and not (tmp_path / "kept.txt").exists()

@@ -236,7 +236,7 @@ def imported_modules(path: Path) -> set[str]:
     """Names a Python file imports when it is imported (absolute, dotted).
 
     Imports inside functions are not followed: the library defers optional heavy imports on
-    purpose (e.g. energyflow in hepml.efp.engine, needed only by the rules that compute EFPs).
+    purpose (e.g. energyflow in hepml.efp.graphs, needed only by the rules that compute EFPs).
     """
     tree = ast.parse(path.read_text(), filename=str(path))
     names = set()

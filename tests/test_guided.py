@@ -385,25 +385,33 @@ def selection_files(tmp_path, toy):
     write_scores(tmp_path / "model.feather", y, model)
     write_scores(tmp_path / "black_box.feather", y, black_box)
     io.write_json(tmp_path / "previous.json", {"efps": ["ht_efp_1_0_0_k_0.5_b_1"]})
-    return dict(
-        model_scores_path=tmp_path / "model.feather",
-        black_box_scores_path=tmp_path / "black_box.feather",
-        efp_index=index,
-        kept_path=tmp_path / "kept.txt",
-        previous_choice_path=tmp_path / "previous.json",
-        feature_set={"name": "guided_hl_pass2", "inputs": ["hl"], "efps": [], "models": ["nn"]},
-        pass_index=2,
-        candidates="all",
-        n_pairs=3000,
-        max_passes=3,
-        seed=1,
+    inputs = {
+        "model_scores": tmp_path / "model.feather",
+        "black_box_scores": tmp_path / "black_box.feather",
+        "valid_efps": index,
+        "kept": tmp_path / "kept.txt",
+        "previous_choice": tmp_path / "previous.json",
+    }
+    settings = {
+        "feature_set": {"name": "guided_hl_pass2", "inputs": ["hl"], "efps": [], "models": ["nn"]},
+        "pass": 2,
+        "candidates": "all",
+        "n_pairs": 3000,
+        "max_passes": 3,
+        "seed": 1,
         # one column of 4,000 events per group: the ranking is streamed column by column
-        storage=StorageSettings(block_rows=4000, block_columns=1),
-        pairs_path=tmp_path / "out" / "pairs.json",
-        ranking_path=tmp_path / "out" / "ranking.csv",
-        choice_path=tmp_path / "out" / "choice.json",
-        feature_set_path=tmp_path / "out" / "feature_set.json",
-    )
+        "storage": {"block_rows": 4000, "block_columns": 1},
+    }
+    outputs = {
+        name: tmp_path / "out" / file
+        for name, file in (
+            ("pairs", "pairs.json"),
+            ("ranking", "ranking.csv"),
+            ("choice", "choice.json"),
+            ("feature_set", "feature_set.json"),
+        )
+    }
+    return {"inputs": inputs, "outputs": outputs, "params": {"settings": settings}}
 
 
 def test_select_next_efp_step_writes_every_output(tmp_path, toy):
@@ -411,12 +419,12 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
 
     arguments = selection_files(tmp_path, toy)
     selection = steps.select_next_efp(**arguments)
-    choice = io.read_json(arguments["choice_path"])
+    choice = io.read_json(arguments["outputs"]["choice"])
     assert choice["efp"] == "et_efp_1_0_0_k_2_b_0.5"
     assert choice["efps"] == ["ht_efp_1_0_0_k_0.5_b_1", "et_efp_1_0_0_k_2_b_0.5"]
-    feature_set = io.read_json(arguments["feature_set_path"])
+    feature_set = io.read_json(arguments["outputs"]["feature_set"])
     assert feature_set["efps"] == choice["efps"] and feature_set["inputs"] == ["hl"]
-    ranking = pd.read_csv(arguments["ranking_path"])
+    ranking = pd.read_csv(arguments["outputs"]["ranking"])
     assert len(ranking) == 3  # the EFP chosen before is no candidate any more
     # streaming the table column by column ranks exactly as the whole table at once
     from hepml.guided import ado
@@ -427,11 +435,11 @@ def test_select_next_efp_step_writes_every_output(tmp_path, toy):
     pairs = ado.draw_pairs(y, 3000, seed=1, weight=np.ones(y.size))
     disagreeing = ado.decision_ordering(model, black_box, *pairs) == 0.0
     whole = rank_candidates(
-        EFPTable(arguments["efp_index"]).read(pool), pool, black_box, pairs, disagreeing
+        EFPTable(arguments["inputs"]["valid_efps"]).read(pool), pool, black_box, pairs, disagreeing
     )
     pd.testing.assert_frame_equal(ranking, whole, check_dtype=False)
     # the AUC stop compares validation AUCs, measured on the scores read here
-    summary = io.read_json(arguments["pairs_path"])
+    summary = io.read_json(arguments["outputs"]["pairs"])
     assert summary["auc_split"] == "valid"
     assert summary["model_auc"] == pytest.approx(metrics.auc(y, model))
     assert summary["black_box_auc"] == pytest.approx(metrics.auc(y, black_box))
@@ -448,7 +456,7 @@ def test_select_next_efp_step_irc_safe_pool(tmp_path, toy):
     from hepml.steps import guided as steps
 
     arguments = selection_files(tmp_path, toy)
-    arguments.update(candidates="irc_safe")
+    arguments["params"]["settings"]["candidates"] = "irc_safe"
     selection = steps.select_next_efp(**arguments)
     assert set(selection.ranking["efp"]) == {"et_efp_2_1_0_k_1_b_1", "ht_efp_2_1_0_k_1_b_2"}
 
@@ -458,7 +466,7 @@ def test_select_next_efp_step_rejects_scores_of_other_events(tmp_path, toy):
 
     arguments = selection_files(tmp_path, toy)
     y, _, black_box, _, _ = toy
-    write_scores(arguments["black_box_scores_path"], y[::-1], black_box)
+    write_scores(arguments["inputs"]["black_box_scores"], y[::-1], black_box)
     with pytest.raises(ValueError, match="labels differ"):
         steps.select_next_efp(**arguments)
     assert not (tmp_path / "out").exists()
@@ -481,16 +489,18 @@ def test_summarise_scan(tmp_path):
         tmp_path / "single_auc.csv", index=False
     )
     table = steps.summarise_scan(
+        {
+            "choices": [tmp_path / "choice1.json"],
+            "pairs": [tmp_path / "pairs1.json"],
+            "metrics": [tmp_path / "m0.json", tmp_path / "m1.json"],
+            "stop": tmp_path / "stop.json",
+            "single_auc": tmp_path / "single_auc.csv",
+            "black_box_metrics": tmp_path / "bb.json",
+            "start_metrics": tmp_path / "hl.json",
+        },
+        {"table": tmp_path / "table.csv", "markdown": tmp_path / "table.md"},
+        {"settings": {"black_box": "et_and_ht", "start": "hl"}},
         scan="hl",
-        choice_paths=[tmp_path / "choice1.json"],
-        pairs_paths=[tmp_path / "pairs1.json"],
-        metrics_paths=[tmp_path / "m0.json", tmp_path / "m1.json"],
-        stop_path=tmp_path / "stop.json",
-        single_auc_path=tmp_path / "single_auc.csv",
-        black_box=("et_and_ht", tmp_path / "bb.json"),
-        start=("hl", tmp_path / "hl.json"),
-        csv_path=tmp_path / "table.csv",
-        markdown_path=tmp_path / "table.md",
     )
     assert table["efp_auc"].tolist()[1] == 0.77
     assert pd.read_csv(tmp_path / "table.csv")["auc"].tolist() == [0.90, 0.93]
@@ -583,15 +593,16 @@ def test_plot_guided_writes_three_figures(tmp_path):
     drawn = []
     outputs = {name: tmp_path / f"{name}.png" for name in ("auc", "ado", "graphs")}
     steps.plot_guided(
+        {
+            "table_hl": tmp_path / "table.csv",
+            "ranking_hl": [tmp_path / "ranking.csv"],
+            "choice_hl": [tmp_path / "choice.json"],
+            "metrics_et_and_ht": tmp_path / "bb.json",
+            "metrics_hl": tmp_path / "hl.json",
+        },
+        outputs,
+        {"settings": {"scans": ["hl"], "black_boxes": ["et_and_ht"], "starts": ["hl"]}},
         dataset="electrons",
-        tables={"hl": tmp_path / "table.csv"},
-        rankings={"hl": [tmp_path / "ranking.csv"]},
-        choices={"hl": [tmp_path / "choice.json"]},
-        black_boxes={"et_and_ht": tmp_path / "bb.json"},
-        starts={"hl": tmp_path / "hl.json"},
-        auc_path=outputs["auc"],
-        ado_path=outputs["ado"],
-        graphs_path=outputs["graphs"],
         draw=lambda axis, name: drawn.append(name),
     )
     assert all(path.stat().st_size > 0 for path in outputs.values())

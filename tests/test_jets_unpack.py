@@ -28,7 +28,7 @@ def test_blocks_give_the_arrays_of_the_whole_file(tmp_path):
     path = tmp_path / "val.h5"
     benchmark.write_benchmark(path, constituents, labels, ttv=1)
     outputs = outputs_in(tmp_path / "valid")
-    assert unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5}) == 23
+    assert unpack_jets({"h5": str(path)}, outputs, {"settings": {"block_rows": 5}}) == 23
 
     stored = benchmark.read_benchmark(path).constituents  # the file's float32 values
     expected_hl, _ = substructure_features(stored)
@@ -53,7 +53,7 @@ def test_a_bad_file_leaves_no_output(tmp_path):
     frame.to_hdf(path, key="table", mode="w", format="table")
     outputs = outputs_in(tmp_path / "test")
     with pytest.raises(benchmark.BenchmarkFormatError, match="test.h5"):
-        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
+        unpack_jets({"h5": str(path)}, outputs, {"settings": {"block_rows": 5}})
     assert not (tmp_path / "test").exists() or not any((tmp_path / "test").iterdir())
 
 
@@ -67,7 +67,7 @@ def test_a_booby_trapped_file_runs_nothing_and_leaves_no_output(tmp_path):
     booby_trap(path, "table", "data_columns", marker)
     outputs = outputs_in(tmp_path / "train")
     with pytest.raises(benchmark.UnsafeMetadataError, match=r"train.h5: attribute 'data_columns'"):
-        unpack_jets({"h5": str(path)}, outputs, {"block_rows": 5})
+        unpack_jets({"h5": str(path)}, outputs, {"settings": {"block_rows": 5}})
     assert not marker.exists()
     assert not (tmp_path / "train").exists() or not any((tmp_path / "train").iterdir())
 
@@ -85,7 +85,9 @@ def test_merge_shares_the_chunks_in_order(tmp_path):
         chunks.append((path, padded))
     outputs = {split: str(tmp_path / f"{split}.h5") for split in ("train", "valid", "test")}
     sizes = merge_generated_jets(
-        [str(path) for path, _ in chunks], outputs, {"train": 0.6, "valid": 0.2, "test": 0.2}
+        {"chunks": [str(path) for path, _ in chunks]},
+        outputs,
+        {"fractions": {"train": 0.6, "valid": 0.2, "test": 0.2}},
     )
     assert sizes == {"train": 12, "valid": 4, "test": 4}
     everything = np.concatenate([padded for _, padded in chunks])
@@ -108,7 +110,8 @@ def test_top_tagging_table_refuses_metrics_without_its_rejections(tmp_path):
         io.write_json(paths[-1], entry)
     outputs = {"table": str(tmp_path / "t.csv"), "markdown": str(tmp_path / "t.md")}
     published = {"images": {"tagger": "CNN", "auc": 0.9814, "rejection_0.3": 913.6}}
-    table = top_tagging_table(paths, outputs, {"published": published}).set_index("name")
+    params = {"settings": {"published": published}}
+    table = top_tagging_table({"metrics": paths}, outputs, params).set_index("name")
     assert table.loc["images", "rejection_0.5"] == 120.0
     assert table.loc["images", "benchmark_rejection_0.3"] == 913.6
     assert pd.isna(table.loc["hl", "rejection_0.3"])
@@ -117,7 +120,7 @@ def test_top_tagging_table_refuses_metrics_without_its_rejections(tmp_path):
     io.write_json(missing, good)  # no rejection_0.5
     outputs = {"table": str(tmp_path / "u.csv"), "markdown": str(tmp_path / "u.md")}
     with pytest.raises(ValueError, match=r"metrics/images.json: no 'rejection_0.5'.*signal_eff"):
-        top_tagging_table([missing], outputs, {"published": published})
+        top_tagging_table({"metrics": [missing]}, outputs, params)
     assert not (tmp_path / "u.csv").exists() and not (tmp_path / "u.md").exists()
 
 

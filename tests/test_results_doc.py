@@ -39,11 +39,10 @@ def test_every_table_is_copied_under_its_dataset_with_the_stamp(tmp_path):
     tables, figures = write_run(results)
     document = results / "results.md"
     text = evaluate.write_results(
-        table_paths=tables,
-        figure_paths=figures,
-        settings=SETTINGS,
+        {"tables": tables, "figures": figures},
+        {"document": document},
+        {"settings": SETTINGS},
         code_directory=tmp_path,  # not a git checkout
-        document_path=document,
     )
     assert document.read_text() == text
     for path in tables:  # each table verbatim, under its own dataset's heading

@@ -356,7 +356,8 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
         "seed": 3,
     }
     split_files = {"train": ["y.feather"], "valid": ["y.feather"]}
-    steps.tune_model(split_files, {"tuned": tuned, "trials": tmp_path / "t.csv"}, tune_settings, 1)
+    tune_outputs = {"tuned": tuned, "trials": tmp_path / "t.csv"}
+    steps.tune_model(split_files, tune_outputs, {"settings": tune_settings}, threads=1)
     assert streamed == [True, True]
 
     inputs = {**split_files, "tuned": str(tuned)}
@@ -367,15 +368,15 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
         "seed": 0,
         "checkpoint_dir": str(tmp_path / "c"),
     }
-    steps.train_model(inputs, outputs, settings, threads=1)
+    steps.train_model(inputs, outputs, {"settings": settings}, threads=1)
     assert seen["fs"].network == dataclasses.replace(configured, **best)
     assert seen["fs"].name == "hl" and seen["fs"].inputs == ("hl",)
     # Without a tuned file the configured network is used unchanged.
-    steps.train_model({**inputs, "tuned": None}, outputs, settings, threads=1)
+    steps.train_model({**inputs, "tuned": None}, outputs, {"settings": settings}, threads=1)
     assert seen["fs"].network == configured
     tuned.write_text("network: {unitz: 3}\n")
     with pytest.raises(SettingsError, match="unitz"):
-        steps.train_model(inputs, outputs, settings, threads=1)
+        steps.train_model(inputs, outputs, {"settings": settings}, threads=1)
 
 
 class RowCounter:

@@ -9,10 +9,9 @@ geometry) go as ((eta, phi), ET, mask) and their theta ** e are powers of the ba
 distances, computed there.
 
 Differences from the numpy path, none of which changes a value beyond round-off: the c = 4
-cores are always K4 pair sums (the plan's "pairq" and "k4sum" nodes, `grid.k4_pair_form`,
+cores are always K4 pair sums (the plan's "pairq" and "k4sum" nodes, `k4.k4_pair_form`,
 with the same symmetric shortcuts) done for all events of a batch at once, whatever the
-width, and leaf messages are always gathered-matrix products (no FFT). TensorFlow is imported
-here only, so the CPU engine never needs it.
+width. TensorFlow is imported here only, so the CPU engine never needs it.
 """
 
 from __future__ import annotations
@@ -66,7 +65,7 @@ class TFBatchRunner:
     def run(self, pixels: np.ndarray, et: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(B, n_columns) float64 EFPs of one padded batch (arguments as `EFPEngine._run_batch`)."""
         tf = self.tf
-        steps, free_after, output_columns = self.engine.program((True, False))
+        steps, free_after, output_columns = self.engine.program(True)
         particles = self.engine.particles
         with tf.device(self.device):
             pixels_t = tf.constant(pixels, dtype=tf.float64 if particles else tf.int64)
@@ -120,7 +119,7 @@ class TFBatchRunner:
         return out
 
     def _pair_forms(self, flags: tuple[bool, bool], arrays: Sequence):
-        """(B, M, M) K4 pair forms (`hepml.efp.grid.k4_pair_form`) of all events at once,
+        """(B, M, M) K4 pair forms (`hepml.efp.k4.k4_pair_form`) of all events at once,
         rows of vertex pairs cut to element_budget; arrays: v_c, v_m, e_hc, e_ac, e_cm, e_hm,
         e_am."""
         tf = self.tf

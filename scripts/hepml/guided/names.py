@@ -2,7 +2,7 @@
 feature set of a pass.
 
 Light on purpose (no numpy, pandas or file access): the rules import it when the DAG is built
-(rules/models_functions.smk walks the passes with these names).
+(rules/guided_functions.smk walks the passes with these names).
 """
 
 from __future__ import annotations

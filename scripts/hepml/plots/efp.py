@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch
 
-from hepml.efp.engine import EFPGraph, graph_from_ndk
+from hepml.efp.graphs import EFPGraph, graph_from_ndk
 from hepml.efp.names import parse_efp_name
 
 EDGE_BEND = 0.22  # arc3 curvature between neighbouring parallel edges

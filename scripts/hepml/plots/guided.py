@@ -151,7 +151,7 @@ def plot_ado_histograms(
 
 def draw_efp(axis, name: str) -> None:
     """Draw the multigraph of a canonical EFP name with the EFP module's drawing function."""
-    from hepml.efp.engine import graph_from_ndk
+    from hepml.efp.graphs import graph_from_ndk
     from hepml.efp.names import parse_efp_name
     from hepml.plots.efp import draw_efp_graph
 

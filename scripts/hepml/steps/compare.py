@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -13,10 +13,13 @@ log = logging.getLogger(__name__)
 
 
 def compare_datasets(
-    tables: Sequence[str], outputs: Mapping, datasets: Sequence[str], kind: str
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, kind: str
 ) -> pd.DataFrame:
-    """Join the datasets' summary/auc_table.csv (``tables``, one per dataset in ``datasets``'
-    order) into ``outputs['table']`` (CSV), ``outputs['markdown']`` and ``outputs['figure']``."""
+    """Join the datasets' summary/auc_table.csv (``inputs['tables']``, one per dataset in
+    ``params['datasets']``' order) into ``outputs['table']`` (CSV), ``outputs['markdown']`` and
+    ``outputs['figure']``."""
+    tables = [str(path) for path in inputs["tables"]]
+    datasets = [str(dataset) for dataset in params["datasets"]]
     if len(tables) != len(datasets):
         raise ValueError(f"{len(tables)} tables for the datasets {list(datasets)}")
     joined = compare.comparison_table(

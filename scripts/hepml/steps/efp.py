@@ -9,7 +9,7 @@ asked for, so widening the grid or lengthening the splits changes time and disk,
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -17,14 +17,10 @@ import pandas as pd
 
 from hepml import io
 from hepml.efp.duplicates import find_duplicate_efps, single_efp_aucs
-from hepml.efp.engine import (
-    EFPSettings,
-    chunk_bounds,
-    efp_names,
-    input_geometry,
-    iter_efp_blocks,
-)
+from hepml.efp.engine import input_geometry
 from hepml.efp.names import parse_efp_name
+from hepml.efp.settings import EFPSettings, storage_settings
+from hepml.efp.table import chunk_bounds, efp_names, iter_efp_blocks
 from hepml.io import efp_store
 
 log = logging.getLogger(__name__)
@@ -42,22 +38,24 @@ def read_kept(path: str | Path) -> list[str]:
 
 
 def compute_efps(
-    image_paths: Mapping[str, str | Path],
-    settings: EFPSettings,
-    chunk: int,
-    out_dir: str | Path,
-    threads: int = 1,
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, chunk: int | str, threads: int = 1
 ) -> int:
-    """EFPs of one chunk (an event range) of one split -> a chunk directory of column blocks.
+    """EFPs of one chunk (an event range) of one split -> ``outputs["chunk"]``, a chunk
+    directory of column blocks.
 
-    image_paths: input key -> Feather array of the split (memory-mapped; only the chunk's
+    inputs: efp input key -> Feather array of the split (memory-mapped; only the chunk's
     events are read): an image key, or a particle list (the jets' constituents, EFPs on the
-    particles: `hepml.efp.engine.input_geometry`). The chunk is computed in row blocks of at most
+    particles: `hepml.efp.engine.input_geometry`). params settings: the efp block
+    (`EFPSettings`). The chunk is computed in row blocks of at most
     ``storage.rows_for(n_columns)`` events and each block is appended to the chunk's files at
     once, so memory holds one row block of the grid whatever the chunk's length. threads: BLAS
     threads (chunks, not threads, are the unit of parallelism). Returns the events written.
     """
     from threadpoolctl import threadpool_limits
+
+    settings = EFPSettings.from_config(params["settings"])
+    image_paths = {key: str(inputs[key]) for key in settings.images}
+    chunk, out_dir = int(chunk), str(outputs["chunk"])
 
     images = {key: io.read_array(image_paths[key]) for key in settings.images}
     lengths = {key: len(array) for key, array in images.items()}
@@ -96,14 +94,13 @@ def compute_efps(
     return stop - start
 
 
-def gather_efps(
-    chunk_dirs: Sequence[str | Path],
-    settings: EFPSettings,
-    reference_path: str | Path,
-    index_path: str | Path,
-) -> dict:
-    """The split's EFP table: check every chunk against the grid and the split's length
-    (reference_path: one image array of the split) and write index.json. No data is copied."""
+def gather_efps(inputs: Mapping, outputs: Mapping, params: Mapping) -> dict:
+    """The split's EFP table: check every chunk (inputs chunks) against the grid (params
+    settings) and the split's length (inputs reference: one image array of the split) and
+    write ``outputs["index"]`` (index.json). No data is copied."""
+    chunk_dirs = [str(path) for path in inputs["chunks"]]
+    settings = EFPSettings.from_config(params["settings"])
+    reference_path, index_path = str(inputs["reference"]), str(outputs["index"])
     n_events = len(io.read_array(reference_path))
     index = efp_store.write_index(index_path, chunk_dirs, efp_names(settings), n_events)
     log.info("%d chunks: %d events x %d EFPs", len(chunk_dirs), n_events, len(index["columns"]))
@@ -126,20 +123,19 @@ class _Columns(Mapping):
         return len(self.table.names)
 
 
-def deduplicate_efps(
-    train_index: str | Path,
-    settings: EFPSettings,
-    seed: int,
-    duplicates_path: str | Path,
-    kept_path: str | Path,
-) -> pd.DataFrame:
-    """Identities on the train split -> duplicates.csv (the audit) and kept.txt.
+def deduplicate_efps(inputs: Mapping, outputs: Mapping, params: Mapping) -> pd.DataFrame:
+    """Identities on the train split (inputs train_efps: its index.json) -> outputs duplicates
+    (duplicates.csv, the audit) and kept (kept.txt); params settings (the efp block), seed.
 
     A sample of settings.dedup_sample_size train events (drawn with seed) finds the suspected
     identities (`find_duplicate_efps`); each is confirmed or refuted on all train events, read
     one column at a time. duplicates.csv lists every suspected pair with ``confirmed``; only
     confirmed ones are dropped. Memory: the (sample, n_EFPs) sample plus two columns.
     """
+    train_index = str(inputs["train_efps"])
+    settings = EFPSettings.from_config(params["settings"])
+    seed = int(params["seed"])
+    duplicates_path, kept_path = str(outputs["duplicates"]), str(outputs["kept"])
     table = efp_store.EFPTable(train_index)
     names = efp_names(settings)
     if table.names != names:
@@ -174,15 +170,15 @@ def deduplicate_efps(
 
 
 def single_efp_auc(
-    index_path: str | Path,
-    kept_path: str | Path,
-    y_path: str | Path,
-    weight_path: str | Path | None,
-    out_path: str | Path,
-    storage: efp_store.StorageSettings,
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, split: str
 ) -> pd.DataFrame:
-    """AUC of every kept EFP alone on one split -> single_auc_{split}.csv, streamed in groups
-    of columns of at most one block's elements."""
+    """AUC of every kept EFP alone on one split -> ``outputs["table"]``
+    (single_auc_{split}.csv), streamed in groups of columns of at most one block's elements
+    (params storage). inputs: {split}_efps (index.json), kept, y, weight (optional)."""
+    index_path, kept_path = str(inputs[f"{split}_efps"]), str(inputs["kept"])
+    y_path, weight_path = str(inputs["y"]), inputs.get("weight")
+    weight_path = str(weight_path) if weight_path is not None else None
+    out_path, storage = str(outputs["table"]), storage_settings(params["storage"])
     kept = read_kept(kept_path)
     table = efp_store.EFPTable(index_path)
     y = io.read_array(y_path)
@@ -200,19 +196,22 @@ def single_efp_auc(
     return result
 
 
-def draw_efps(name: str, figure_path: str | Path) -> None:
-    """The multigraph of one EFP, given by its canonical name, as a PNG."""
+def draw_efps(outputs: Mapping, *, efp: str) -> None:
+    """The multigraph of one EFP, given by its canonical name (wildcard efp), as a PNG
+    (``outputs["figure"]``)."""
     from hepml.plots.efp import efp_figure  # matplotlib: only the drawing rules need it
 
-    io.write_figure(efp_figure(name), figure_path)
+    io.write_figure(efp_figure(str(efp)), str(outputs["figure"]))
 
 
-def draw_efp_gallery(single_auc_path: str | Path, size: int, out_dir: str | Path) -> list[str]:
-    """The graphs of the ``size`` best single-EFP AUCs (valid split's single_auc.csv), one PNG
-    each (rank{rank:02d}_{name}.png) in out_dir; returns the file names."""
+def draw_efp_gallery(inputs: Mapping, outputs: Mapping, params: Mapping) -> list[str]:
+    """The graphs of the params ``size`` best single-EFP AUCs (inputs single_auc: the valid
+    split's single_auc.csv), one PNG each (rank{rank:02d}_{name}.png) in ``outputs["gallery"]``;
+    returns the file names."""
     from hepml.plots.efp import gallery  # matplotlib: only the drawing rules need it
 
-    out_dir = Path(out_dir)
+    single_auc_path, size = str(inputs["single_auc"]), int(params["size"])
+    out_dir = Path(outputs["gallery"])
     out_dir.mkdir(parents=True, exist_ok=True)
     items = gallery(io.read_csv(single_auc_path), int(size), str(single_auc_path))
     for file_name, figure in items:

@@ -28,12 +28,13 @@ SCORE_COLUMNS = ["y", "score", "weight"]
 TRAINING_FIELDS = ("device", "training_time_s", "train_samples_per_s", "epochs_run", "best_epoch")
 
 
-def evaluate_model(
-    scores_path: str | Path, info_path: str | Path, metrics_path: str | Path, settings: Mapping
-) -> dict:
-    """Metrics of one model's test scores (AUC with a bootstrap interval, background
-    rejections, the collapse check), joined with its training record (device, training time,
-    samples/s), written as JSON. settings: the rule's params (name, model, evaluation, seed)."""
+def evaluate_model(inputs: Mapping, outputs: Mapping, params: Mapping) -> dict:
+    """Metrics of one model's test scores (inputs scores: AUC with a bootstrap interval,
+    background rejections, the collapse check), joined with its training record (inputs info:
+    device, training time, samples/s), written as JSON (outputs metrics). params settings:
+    name, model, evaluation, seed."""
+    scores_path, info_path = str(inputs["scores"]), str(inputs["info"])
+    metrics_path, settings = str(outputs["metrics"]), params["settings"]
     name = str(settings["name"])
     table = io.read_table(scores_path, SCORE_COLUMNS)
     result = {"name": name, "model": str(settings["model"])}
@@ -58,14 +59,13 @@ def evaluate_model(
     return result
 
 
-def summarise_dataset(
-    metrics_paths: Sequence[str | Path],
-    settings: Mapping,
-    csv_path: str | Path,
-    markdown_path: str | Path,
-) -> pd.DataFrame:
-    """The AUC table of every model of a dataset as CSV and as its markdown twin, next to the
-    paper's numbers. settings: the rule's params (paper_reference, signal_efficiencies)."""
+def summarise_dataset(inputs: Mapping, outputs: Mapping, params: Mapping) -> pd.DataFrame:
+    """The AUC table of every model of a dataset (inputs metrics) as CSV (outputs table) and as
+    its markdown twin (outputs markdown), next to the paper's numbers. params settings:
+    paper_reference, signal_efficiencies."""
+    metrics_paths = [str(path) for path in inputs["metrics"]]
+    settings = params["settings"]
+    csv_path, markdown_path = str(outputs["table"]), str(outputs["markdown"])
     table = metrics.summary_table(
         [io.read_json(path) for path in metrics_paths],
         {str(k): float(v) for k, v in settings["paper_reference"].items()},
@@ -79,17 +79,17 @@ def summarise_dataset(
     return table
 
 
-def plot_roc(
-    scores_paths: Sequence[str | Path],
-    metrics_paths: Sequence[str | Path],
-    names: Sequence[str],
-    title: str,
-    roc_path: str | Path,
-    rejection_path: str | Path,
-) -> None:
-    """The two ROC overlays (TPR vs FPR, 1/eps_B vs eps_S) of every model of a dataset on the
-    test split (weighted); a model with non-finite scores is listed without a curve."""
+def plot_roc(inputs: Mapping, outputs: Mapping, params: Mapping, *, dataset: str) -> None:
+    """The two ROC overlays (outputs roc: TPR vs FPR, rejection: 1/eps_B vs eps_S) of every
+    model of a dataset on the test split (weighted; inputs scores and metrics, in the order of
+    params settings names); a model with non-finite scores is listed without a curve."""
     from hepml.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
+
+    scores_paths = [str(path) for path in inputs["scores"]]
+    metrics_paths = [str(path) for path in inputs["metrics"]]
+    names = [str(name) for name in params["settings"]["names"]]
+    title = f"{dataset}, test split"
+    roc_path, rejection_path = str(outputs["roc"]), str(outputs["rejection"])
 
     curves, entries = {}, {}
     for name, scores, metrics_path in zip(names, scores_paths, metrics_paths, strict=True):
@@ -104,12 +104,13 @@ def plot_roc(
     io.write_figure(rejection, rejection_path)
 
 
-def plot_history(history_path: str | Path, figure_path: str | Path, title: str) -> None:
-    """The training curves of one model (loss, AUC and learning rate per epoch; loss per
-    boosting iteration for a BDT)."""
+def plot_history(inputs: Mapping, outputs: Mapping, *, dataset: str, name: str) -> None:
+    """The training curves of one model (inputs history: loss, AUC and learning rate per
+    epoch; loss per boosting iteration for a BDT) -> outputs figure."""
     from hepml.plots import eval as plots_eval  # matplotlib: only the plotting rules need it
 
-    io.write_figure(plots_eval.plot_history(io.read_csv(history_path), title), figure_path)
+    figure = plots_eval.plot_history(io.read_csv(inputs["history"]), f"{dataset} {name}")
+    io.write_figure(figure, str(outputs["figure"]))
 
 
 # --- the results document (rule write_results) ---------------------------------------------
@@ -296,15 +297,17 @@ def results_markdown(
 
 
 def write_results(
-    *,
-    table_paths: Sequence[str | Path],
-    figure_paths: Sequence[str | Path],
-    settings: Mapping,
-    code_directory: str | Path,
-    document_path: str | Path,
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, code_directory: str | Path | None = None
 ) -> str:
-    """Rule write_results: the run's results document (results/results.md), stamped with the
-    code version and the configuration, from the tables and figures of the run."""
+    """Rule write_results: the run's results document (outputs document: results/results.md),
+    stamped with the code version and the configuration (params settings), from the tables
+    and figures of the run (inputs tables, figures). code_directory: where the code version is
+    read (default: this library's checkout)."""
+    table_paths = [str(path) for path in inputs["tables"]]
+    figure_paths = [str(path) for path in inputs["figures"]]
+    settings, document_path = params["settings"], str(outputs["document"])
+    if code_directory is None:
+        code_directory = Path(__file__).resolve().parent
     root = Path(document_path).parent
 
     def under_root(path: str | Path) -> str:

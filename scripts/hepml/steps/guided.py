@@ -9,13 +9,14 @@ black box, and the validation EFP table, streamed in groups of columns of at mos
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hepml import io, metrics
+from hepml.efp.settings import storage_settings
 from hepml.guided.search import PassSelection, candidate_pool
 from hepml.guided.search import select_next_efp as select_pass
 from hepml.guided.tables import scan_markdown, scan_table, single_aucs
@@ -29,33 +30,29 @@ def _scores(path: str | Path) -> pd.DataFrame:
     return io.read_table(path, ["y", "score", "weight"])
 
 
-def select_next_efp(
-    *,
-    model_scores_path: str | Path,
-    black_box_scores_path: str | Path,
-    efp_index: str | Path,
-    kept_path: str | Path,
-    previous_choice_path: str | Path | None,
-    feature_set: Mapping,
-    pass_index: int,
-    candidates: str,
-    n_pairs: int,
-    max_passes: int,
-    seed: int,
-    storage: efp_store.StorageSettings,
-    pairs_path: str | Path,
-    ranking_path: str | Path,
-    choice_path: str | Path,
-    feature_set_path: str | Path,
-) -> PassSelection:
+def select_next_efp(inputs: Mapping, outputs: Mapping, params: Mapping) -> PassSelection:
     """One pass of the guided search on the validation split, from files to files.
 
-    Scores files: Feather tables y, score, weight of the same validation events (score_model);
-    efp_index: the validation EFP table; kept_path: kept EFP names; previous_choice_path:
-    choice.json of pass n-1 (None for pass 1). feature_set: the pass n feature set (FeatureSet
-    dict) with the start set's EFPs only; the chosen ones are appended in feature_set_path.
-    The AUC stop compares the two models' AUCs on these validation scores.
+    inputs model_scores, black_box_scores: Feather tables y, score, weight of the same
+    validation events (score_model); valid_efps: the validation EFP table; kept: kept EFP
+    names; previous_choice: choice.json of pass n-1 (absent for pass 1). params settings:
+    pass, candidates, n_pairs, max_passes, seed, storage (the efp storage block) and
+    feature_set, the pass n feature set (FeatureSet dict) with the start set's EFPs only; the
+    chosen ones are appended in outputs feature_set (outputs pairs, ranking, choice: the
+    pass's summary, ADO ranking and choice). The AUC stop compares the two models' AUCs on
+    these validation scores.
     """
+    settings = params["settings"]
+    model_scores_path = str(inputs["model_scores"])
+    black_box_scores_path = str(inputs["black_box_scores"])
+    efp_index, kept_path = str(inputs["valid_efps"]), str(inputs["kept"])
+    previous_choice_path = inputs.get("previous_choice")
+    feature_set = settings["feature_set"]
+    pass_index, candidates = int(settings["pass"]), str(settings["candidates"])
+    n_pairs, max_passes = int(settings["n_pairs"]), int(settings["max_passes"])
+    seed, storage = int(settings["seed"]), storage_settings(settings["storage"])
+    pairs_path, ranking_path = str(outputs["pairs"]), str(outputs["ranking"])
+    choice_path, feature_set_path = str(outputs["choice"]), str(outputs["feature_set"])
     model = _scores(model_scores_path)
     black_box = _scores(black_box_scores_path)
     if len(model) != len(black_box) or not np.array_equal(model["y"], black_box["y"]):
@@ -107,23 +104,24 @@ def select_next_efp(
 
 
 def summarise_scan(
-    *,
-    scan: str,
-    choice_paths: Sequence[str | Path],
-    pairs_paths: Sequence[str | Path],
-    metrics_paths: Sequence[str | Path],
-    stop_path: str | Path | None,
-    single_auc_path: str | Path,
-    black_box: tuple[str, str | Path],
-    start: tuple[str, str | Path],
-    csv_path: str | Path,
-    markdown_path: str | Path,
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, scan: str
 ) -> pd.DataFrame:
-    """The table of one scan (one row per trained pass) as CSV and markdown, with how the scan
-    ended and the share of the gap it closed.
+    """The table of one scan (one row per trained pass) as CSV and markdown (outputs table,
+    markdown), with how the scan ended and the share of the gap it closed.
 
-    black_box, start: (feature set name, its metrics file).
+    inputs: choices, pairs (of the passes that added an EFP), metrics (of every trained pass),
+    stop (the choice that stopped the scan, if any), single_auc, black_box_metrics,
+    start_metrics; params settings: black_box, start (their feature set names).
     """
+    settings = params["settings"]
+    choice_paths = [str(path) for path in inputs["choices"]]
+    pairs_paths = [str(path) for path in inputs["pairs"]]
+    metrics_paths = [str(path) for path in inputs["metrics"]]
+    stop_path = inputs.get("stop")
+    single_auc_path = str(inputs["single_auc"])
+    black_box = (str(settings["black_box"]), str(inputs["black_box_metrics"]))
+    start = (str(settings["start"]), str(inputs["start_metrics"]))
+    csv_path, markdown_path = str(outputs["table"]), str(outputs["markdown"])
     table = scan_table(
         scan,
         [io.read_json(path) for path in choice_paths],
@@ -144,26 +142,32 @@ def summarise_scan(
 
 
 def plot_guided(
+    inputs: Mapping,
+    outputs: Mapping,
+    params: Mapping,
     *,
     dataset: str,
-    tables: Mapping[str, str | Path],
-    rankings: Mapping[str, Sequence[str | Path]],
-    choices: Mapping[str, Sequence[str | Path]],
-    black_boxes: Mapping[str, str | Path],
-    starts: Mapping[str, str | Path],
-    auc_path: str | Path,
-    ado_path: str | Path,
-    graphs_path: str | Path,
     draw: Callable | None = None,
 ) -> None:
-    """The three figures of one dataset's scans: AUC against pass, the candidates' ADO
-    histograms, the chosen EFP graphs.
+    """The three figures of one dataset's scans (outputs auc, ado, graphs): AUC against pass,
+    the candidates' ADO histograms, the chosen EFP graphs.
 
-    tables: scan -> table.csv; rankings, choices: scan -> ranking.csv / choice.json of the
-    passes that added an EFP; black_boxes, starts: feature set -> metrics file (the reference
-    lines); draw: ``draw(axis, efp_name)`` (default: the EFP module's graph drawing).
+    params settings: scans, black_boxes, starts (names). inputs, per scan: table_{scan}
+    (table.csv), ranking_{scan}, choice_{scan} (ranking.csv / choice.json of the passes that
+    added an EFP); per black box and start set: metrics_{name} (the reference lines). draw:
+    ``draw(axis, efp_name)`` (default: the EFP module's graph drawing).
     """
     from hepml.plots import guided as plots  # matplotlib: only the plotting rule needs it
+
+    settings = params["settings"]
+    scans = [str(scan) for scan in settings["scans"]]
+    tables = {scan: str(inputs[f"table_{scan}"]) for scan in scans}
+    rankings = {scan: [str(path) for path in inputs[f"ranking_{scan}"]] for scan in scans}
+    choices = {scan: [str(path) for path in inputs[f"choice_{scan}"]] for scan in scans}
+    black_boxes = {name: str(inputs[f"metrics_{name}"]) for name in settings["black_boxes"]}
+    starts = {name: str(inputs[f"metrics_{name}"]) for name in settings["starts"]}
+    auc_path, ado_path = str(outputs["auc"]), str(outputs["ado"])
+    graphs_path = str(outputs["graphs"])
 
     references = [
         plots.ReferenceLine.from_metrics(f"{kind} {name} (test)", io.read_json(path))

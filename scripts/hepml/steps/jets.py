@@ -95,7 +95,7 @@ def check_jet_energies(path: str, constituents: np.ndarray, start: int, ecm_gev:
 def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
     """One benchmark file (inputs h5) -> one Feather file per key (outputs, named by key).
 
-    params: block_rows (jets per block), ecm_gev (sqrt(s), the scale of
+    params settings: block_rows (jets per block), ecm_gev (sqrt(s), the scale of
     :func:`check_jet_energies`; default the benchmark's 14 TeV). Returns the number of jets.
     A bad file raises hepml.io.jets.BenchmarkFormatError naming the file, key and
     row (io.DataError for a value outside the physical bounds, or an empty file), and leaves
@@ -113,8 +113,9 @@ def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
     n = count_jets(path)
     if n == 0:
         raise io.DataError(f"{path}: empty split: key 'table' holds no jets")
-    ecm_gev = float(params.get("ecm_gev") or DEFAULT_ECM_GEV["jets"])
-    block_rows = int(params["block_rows"])
+    settings = params["settings"]
+    ecm_gev = float(settings.get("ecm_gev") or DEFAULT_ECM_GEV["jets"])
+    block_rows = int(settings["block_rows"])
     started = last = time.perf_counter()
     done = 0
     with contextlib.ExitStack() as stack:
@@ -138,15 +139,16 @@ def unpack_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> int:
     return n
 
 
-def merge_generated_jets(
-    chunk_paths: Sequence[str], outputs: Mapping, fractions: Mapping[str, float]
-) -> dict[str, int]:
-    """The generated chunks (in chunk order) -> the benchmark's three files (outputs train,
-    valid, test): the first ``fractions['train']`` of the jets to train, the next
-    ``fractions['valid']`` to valid, the rest to test (each chunk's jets are already in a
-    seeded random order of both classes)."""
+def merge_generated_jets(inputs: Mapping, outputs: Mapping, params: Mapping) -> dict[str, int]:
+    """The generated chunks (inputs chunks, in chunk order) -> the benchmark's three files
+    (outputs train, valid, test): with params fractions, the first ``fractions['train']`` of
+    the jets to train, the next ``fractions['valid']`` to valid, the rest to test (each
+    chunk's jets are already in a seeded random order of both classes)."""
     from hepml.io.jets import SPLIT_TTV, write_benchmark
     from hepml.sources.pythia.chunks import read_chunk
+
+    chunk_paths = [str(path) for path in inputs["chunks"]]
+    fractions = {str(split): float(value) for split, value in params["fractions"].items()}
 
     chunks = [read_chunk(path) for path in chunk_paths]
     constituents = np.concatenate([chunk["constituents"] for chunk in chunks])
@@ -191,12 +193,10 @@ def plot_jets(inputs: Mapping, outputs: Mapping, dataset: str) -> None:
     io.write_figure(figure, outputs["features"])
 
 
-def top_tagging_table(
-    metrics_paths: Sequence[str], outputs: Mapping, params: Mapping
-) -> pd.DataFrame:
-    """Our AUC and rejections at 30 % and 50 % signal efficiency per model, beside the
-    benchmark paper's values for the same model family (params published: name -> entry),
-    labelled as computed on other data (docs/jets.md).
+def top_tagging_table(inputs: Mapping, outputs: Mapping, params: Mapping) -> pd.DataFrame:
+    """Our AUC and rejections at 30 % and 50 % signal efficiency per model (inputs metrics),
+    beside the benchmark paper's values for the same model family (params settings published:
+    name -> entry), labelled as computed on other data (docs/jets.md).
 
     A metrics file without a rejection the table needs (evaluate_model computes one per
     ``evaluation.signal_efficiencies``) raises ValueError naming the file, the key and the
@@ -207,7 +207,8 @@ def top_tagging_table(
     from hepml.io.jets import REJECTION_EFFICIENCIES
 
     rows = []
-    published = params.get("published") or {}
+    metrics_paths = [str(path) for path in inputs["metrics"]]
+    published = params["settings"].get("published") or {}
     for path in metrics_paths:
         entry = io.read_json(path)
         reference = published.get(entry["name"]) or {}

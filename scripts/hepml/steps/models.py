@@ -6,7 +6,7 @@ preprocessing, fit loop, BDT, tuning) on arrays and writes the model files (``he
 
 Their inputs arrive as the rule's named inputs: ``{split}`` the split's Feather array files,
 and, for a feature set with EFPs, ``{split}_efps`` the split's EFP index.json
-(rules/models_functions.smk ``split_inputs``).
+(rules/train_functions.smk ``split_inputs``).
 """
 
 from __future__ import annotations
@@ -63,16 +63,13 @@ def feature_set_from_param(values: Mapping, tuned_network: Mapping | None = None
     return FeatureSet.from_config(name, values, None, tuned_network=tuned_network)
 
 
-def train_model(
-    inputs: Mapping,
-    outputs: Mapping,
-    settings: Mapping,
-    threads: int,
-) -> dict:
+def train_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
     """Fit one feature set's network on train, early-stopping on valid (resumes from its
     checkpoint). inputs: train, valid (+ *_efps, tuned); outputs: model, preprocess, history,
-    info; settings: the rule's params (feature_set, training, seed, checkpoint_dir)."""
+    info; params settings: feature_set, training, seed, checkpoint_dir."""
     import yaml
+
+    settings = params["settings"]
 
     tuned = None
     if inputs.get("tuned"):
@@ -95,8 +92,10 @@ def train_model(
     )
 
 
-def train_bdt(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
-    """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info."""
+def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
+    """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info
+    (params settings: feature_set, bdt, seed)."""
+    settings = params["settings"]
     feature_set = feature_set_from_param(settings["feature_set"])
     arrays = [
         split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
@@ -115,17 +114,19 @@ def train_bdt(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int
     return info
 
 
-def train_efp_linear(inputs: Mapping, outputs: Mapping, settings: Mapping) -> dict:
+def train_efp_linear(inputs: Mapping, outputs: Mapping, params: Mapping) -> dict:
     """Fisher's linear discriminant on every kept EFP (hepml.training.linear): fitted on
     train in two streamed passes, its shrinkage chosen on valid -> linear.npz, history.csv
     (the validation AUC of each shrinkage tried), train_info.json.
 
     inputs: kept (kept.txt), {split} (the split's y and weight files) and {split}_efps (its
-    EFP index.json) for train and valid; settings: linear (LinearSettings).
+    EFP index.json) for train and valid; params settings: linear (LinearSettings).
     """
     from hepml.io.efp_store import EFPTable
     from hepml.steps.efp import read_kept
     from hepml.training.linear import LinearSettings, fit_linear
+
+    settings = params["settings"]
 
     names = read_kept(inputs["kept"])
     if not names:
@@ -169,10 +170,13 @@ def train_efp_linear(inputs: Mapping, outputs: Mapping, settings: Mapping) -> di
     return info
 
 
-def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int) -> dict:
+def tune_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
     """Optuna search on train/valid -> the best network settings as a YAML config fragment
-    (``network: {...}``, read by train_model) and the trial table."""
+    (``network: {...}``, read by train_model) and the trial table (params settings:
+    feature_set, training, tuning, seed)."""
     import yaml
+
+    settings = params["settings"]
 
     feature_set = feature_set_from_param(settings["feature_set"])
     training = TrainingSettings.from_config(settings["training"])
@@ -199,9 +203,11 @@ def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: in
 
 
 def score_model(
-    inputs: Mapping, split: str, settings: Mapping, out_path: str | Path, threads: int
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, split: str, threads: int
 ) -> pd.DataFrame:
-    """Scores (y, score, weight) of a trained network, BDT or linear EFP model on one split."""
+    """Scores (y, score, weight) of a trained network, BDT or linear EFP model on one split
+    (outputs scores; params settings: feature_set, model)."""
+    settings, out_path = params["settings"], str(outputs["scores"])
     data = split_input(inputs, split)
     if settings["model"] == "linear":  # every kept EFP, the names in the model file
         from hepml.io.efp_store import EFPTable

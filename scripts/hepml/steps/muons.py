@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from collections.abc import Mapping
 
 from hepml import io
 from hepml.plots import muons as plots_muons
@@ -12,16 +12,13 @@ log = logging.getLogger(__name__)
 
 
 def plot_radial_profile(
-    images_path: str | Path,
-    y_path: str | Path,
-    weight_path: str | Path,
-    figure_path: str | Path,
-    table_path: str | Path,
-    dataset: str,
-    split: str,
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, dataset: str
 ) -> None:
-    """Mean ET against Delta R from the muon, per class (weighted), on one split: the figure
-    and its table (CSV)."""
+    """Mean ET against Delta R from the muon, per class (weighted), on one split (params split;
+    inputs images, y, weight): the figure and its table (outputs figure, table: CSV)."""
+    images_path, y_path, weight_path = (str(inputs[key]) for key in ("images", "y", "weight"))
+    figure_path, table_path = str(outputs["figure"]), str(outputs["table"])
+    split = str(params["split"])
     profile = plots_muons.radial_profile(
         images=io.read_array(images_path),
         y=io.read_array(y_path),

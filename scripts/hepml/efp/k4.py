@@ -1,11 +1,9 @@
-"""Exact fast paths of the EFP engine (hepml.efp.engine) for large particle counts.
+"""The exact K4 fast path of the EFP engine (hepml.efp.engine) for large particle counts.
 
-Two kinds of operation dominate `hepml.efp.engine.EFPEngine` once images hold more than a
-few dozen non-zero pixels (measured, docs/efp_engine.md):
-
-- the c = 4 cores (every prime graph with c = 4 up to d = 8 reduces to a complete graph K4 on
-  four vertices, with vertex vectors and edge matrices built by the plan), M ** 4 per event;
-- the leaf messages ``theta ** e @ v`` (M ** 2 each, many of them).
+The c = 4 cores dominate `hepml.efp.engine.EFPEngine` once images hold more than a few dozen
+non-zero pixels (measured, docs/efp_engine.md): every prime graph with c = 4 up to d = 8
+reduces to a complete graph K4 on four vertices, with vertex vectors and edge matrices built
+by the plan, M ** 4 per event.
 
 `K4Layout` / `k4_pair_form` evaluate a K4 core as a sum over vertex pairs (h, a) of v_h v_a
 E_ha times a pair form q(h, a), a quadratic form over the two other vertices: four-fold fewer
@@ -13,16 +11,12 @@ multiply-adds than conditioning on one vertex when the core is as symmetric as p
 as large matrix products, and one pair form serves every core that differs only in v_h, v_a
 or E_ha (the paper's 23 K4 cores per (kappa, beta) need 6 pair forms).
 
-`GridConvolver` evaluates a leaf message as a convolution of the image with the fixed kernel
-``theta ** e`` of the pixel grid (theta depends only on the pixel offset), by FFT, with an
-a-posteriori round-off bound: entries whose bound exceeds `FFT_RELATIVE_BOUND` are recomputed
-directly, so the path stays exact to that bound whatever the image. It is measured and tested
-but off in the default `CostModel`: with the guard it never beats the gathered product here.
-
-Both are exact rewritings (only the order of floating-point additions changes); every quantity
+It is an exact rewriting (only the order of floating-point additions changes); every quantity
 summed is >= 0 (z > 0, theta >= 0), so the relative error of a sum is at most that of its
-terms. `CostModel` holds the widths (padded particles per event) above which each path is
-faster, measured once by benchmarks/bench_efp_engine.py on one CPU thread.
+terms. `CostModel` holds the width (padded particles per event) from which the path is
+faster, measured once by benchmarks/bench_efp_engine.py on one CPU thread. (An FFT path for
+leaf messages was removed: with its rigorous round-off guard it never beat the gathered
+product, docs/efp_engine.md "Removed".)
 """
 
 from __future__ import annotations
@@ -33,35 +27,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hepml.geometry import ImageGeometry
-
-#: Largest relative round-off accepted from an FFT convolution entry before it is recomputed.
-FFT_RELATIVE_BOUND = 1e-12
-
 
 @dataclass(frozen=True)
 class CostModel:
-    """Where each exact path is the cheapest, as padded particle counts M (widths) per event.
+    """Where the exact K4 path is the cheapest, as a padded particle count M (width) per event.
 
     k4_min_width: from this width on, K4 cores are sums over pairs of shared pair forms
         (`k4_pair_form`, per event); below it, batched conditioning on one vertex wins (the
         per-event loop costs more than the work). Measured on the paper's c = 4 graphs: the
         pair forms are slower below 13 particles, faster above (x1.4 at 16, x4 at 56).
-    fft_min_width: from this width on, leaf messages ``theta ** e @ v`` are FFT convolutions
-        of the grid. Off: the raw FFT beats the gathered M x M product from about 250
-        pixels, but the rigorous round-off guard recomputes every entry of realistic images,
-        so the guarded FFT never wins (benchmarks/bench_efp_engine.py, "fft_crossover").
-    Both measured with one thread (docs/efp_engine.md).
+    Measured with one thread (docs/efp_engine.md).
     """
 
     k4_min_width: int = 14
-    fft_min_width: int = 10**9
 
     def use_k4(self, width: int) -> bool:
         return width >= self.k4_min_width
-
-    def use_fft(self, width: int) -> bool:
-        return width >= self.fft_min_width
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,88 +202,3 @@ def k4_contract_batch(
 
         out[event] = k4_contract([v[event] for v in vectors], matrix, layout, budget)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Convolutions on the pixel grid
-# ---------------------------------------------------------------------------------------------
-
-
-class GridConvolver:
-    """theta ** e @ v for particles on the pixel grid, as an FFT convolution.
-
-    theta_ij depends only on the pixel offset of i and j, so sum_j theta_ij ** e v_j is the
-    linear convolution of the image of v with the kernel K_e(offset) evaluated at pixel i. The
-    image is zero-padded to (2 n_phi, 2 n_eta) (no wrap-around: offsets span
-    -(n - 1)..(n - 1)), kernel transforms are built once per exponent.
-
-    Round-off: the FFT error of the whole result is bounded in 2-norm by
-    ``FFT_ERROR_CONSTANT * eps * log2(N) * max|FFT(K_e)| * ||v||_2`` (N = padded size; the
-    normwise bound of a forward and an inverse FFT, Higham, Accuracy and Stability of
-    Numerical Algorithms, 2nd ed., section 24.1), hence so is every entry's. Every quantity
-    is >= 0, so an entry whose bound exceeds FFT_RELATIVE_BOUND times its value is recomputed
-    directly (M multiply-adds), and every returned entry is within that relative bound.
-    """
-
-    FFT_ERROR_CONSTANT = 20.0
-
-    def __init__(self, geometry: ImageGeometry):
-        self.geometry = geometry
-        self.shape = (2 * geometry.n_phi, 2 * geometry.n_eta)
-        rows = np.arange(self.shape[0])
-        cols = np.arange(self.shape[1])
-        rows = np.where(rows < geometry.n_phi, rows, rows - self.shape[0])
-        cols = np.where(cols < geometry.n_eta, cols, cols - self.shape[1])
-        self._d2 = (rows[:, None] * geometry.d_phi) ** 2 + (cols[None, :] * geometry.d_eta) ** 2
-        self._kernels: dict[float, tuple[np.ndarray, float]] = {}
-        eta, phi = geometry.pixel_coordinates()
-        self._eta, self._phi = eta.ravel(), phi.ravel()
-        #: entries computed so far, and those of them recomputed directly by the guard
-        self.n_entries = 0
-        self.n_recomputed = 0
-
-    def _kernel(self, exponent: float) -> tuple[np.ndarray, float]:
-        found = self._kernels.get(exponent)
-        if found is None:
-            kernel = self._d2 ** (exponent / 2.0)
-            transform = np.fft.rfft2(kernel)
-            found = (transform, float(np.abs(transform).max()))
-            self._kernels[exponent] = found
-        return found
-
-    def matvec(
-        self, exponent: float, vector: np.ndarray, pixels: np.ndarray, mask: np.ndarray
-    ) -> np.ndarray:
-        """(B, M) sum_j theta_ij ** exponent vector_j for the particles of a padded batch.
-
-        vector: (B, M), 0 on padding; pixels: (B, M) flat pixel index; mask: (B, M) real ones.
-        Padding entries of the result are 0.
-        """
-        n_events, width = vector.shape
-        n_phi, n_eta = self.geometry.shape
-        image = np.zeros((n_events, n_phi * n_eta))
-        events = np.broadcast_to(np.arange(n_events)[:, None], pixels.shape)
-        image[events[mask], pixels[mask]] = vector[mask]
-        transform, transform_max = self._kernel(exponent)
-        spectrum = np.fft.rfft2(image.reshape(n_events, n_phi, n_eta), s=self.shape)
-        grid = np.fft.irfft2(spectrum * transform, s=self.shape)[:, :n_phi, :n_eta]
-        result = np.where(mask, grid.reshape(n_events, -1)[events, pixels], 0.0)
-        n_points = self.shape[0] * self.shape[1]
-        bound = (
-            self.FFT_ERROR_CONSTANT
-            * np.finfo(float).eps
-            * np.log2(n_points)
-            * transform_max
-            * np.sqrt(np.einsum("ij,ij->i", vector, vector))
-        )
-        suspect = mask & ~(bound[:, None] <= FFT_RELATIVE_BOUND * result)
-        self.n_entries += int(mask.sum())
-        self.n_recomputed += int(suspect.sum())
-        if suspect.any():
-            for event, slot in zip(*np.nonzero(suspect), strict=True):
-                own = pixels[event, mask[event]]
-                d2 = (self._eta[own] - self._eta[pixels[event, slot]]) ** 2 + (
-                    self._phi[own] - self._phi[pixels[event, slot]]
-                ) ** 2
-                result[event, slot] = np.dot(d2 ** (exponent / 2.0), vector[event, mask[event]])
-        return result

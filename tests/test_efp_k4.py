@@ -1,9 +1,9 @@
-"""Fast exact paths of the EFP engine (hepml.efp.grid) and its TensorFlow backend (efp.tf).
+"""The exact K4 fast path of the EFP engine (hepml.efp.k4) and its TensorFlow backend (efp.tf).
 
-K4 pair sums are checked against the conditioned contraction of hepml.efp.engine (itself
-checked against brute force and energyflow in test_efp.py), FFT convolutions against the direct
-sum on dense images (round-off bound), the engine with every fast path forced on against energyflow
-at occupancies up to a dense image, and the TensorFlow backend against the numpy engine.
+K4 pair sums are checked against the conditioned contraction of hepml.efp.kernels (itself
+checked against brute force and energyflow in test_efp.py), the engine with the fast path forced
+on against energyflow at occupancies up to a dense image, and the TensorFlow backend against the
+numpy engine.
 """
 
 from __future__ import annotations
@@ -12,29 +12,23 @@ import itertools
 
 import numpy as np
 import pytest
-from hepml.efp.engine import (
-    EFPEngine,
-    EFPSettings,
-    _contract,
-    compute_efp_table,
-    efp_names,
-    iter_efp_blocks,
-    select_graphs,
-)
-from hepml.efp.grid import (
-    FFT_RELATIVE_BOUND,
+from hepml.efp.engine import EFPEngine
+from hepml.efp.graphs import select_graphs
+from hepml.efp.k4 import (
     CostModel,
-    GridConvolver,
     K4Layout,
     k4_contract,
     k4_contract_batch,
     k4_layout,
 )
+from hepml.efp.kernels import contract
+from hepml.efp.settings import EFPSettings
+from hepml.efp.table import compute_efp_table, efp_names, iter_efp_blocks
 from hepml.geometry import ECAL, HCAL, ImageGeometry
 from test_efp import energyflow_columns, energyflow_particles, mismatched_graphs
 
-ALL_FAST = CostModel(k4_min_width=0, fft_min_width=0)
-NO_FAST = CostModel(k4_min_width=10**9, fft_min_width=10**9)
+ALL_FAST = CostModel(k4_min_width=0)
+NO_FAST = CostModel(k4_min_width=10**9)
 
 
 def occupancy_images(
@@ -58,9 +52,9 @@ def occupancy_images(
 
 
 def reference_contract(vectors, matrix) -> float:
-    """The K4 sum by _contract (conditioning on one vertex), one event."""
+    """The K4 sum by `contract` (conditioning on one vertex), one event."""
     edges = {(x, y): matrix(x, y)[None] for x, y in itertools.combinations(range(4), 2)}
-    return float(_contract({v: vectors[v][None] for v in range(4)}, edges)[0])
+    return float(contract({v: vectors[v][None] for v in range(4)}, edges)[0])
 
 
 @pytest.mark.parametrize("width", [1, 7, 40])
@@ -107,35 +101,6 @@ def test_every_core_is_a_symmetric_k4():
     assert sum(layout.sym_ha and layout.sym_cm for layout in layouts) == 40
 
 
-def test_fft_convolution_round_off_is_bounded():
-    """Dense images (every pixel hit), peaked ones (one pixel holds 1 - 1e-9 of the weight):
-    every entry within FFT_RELATIVE_BOUND of the direct sum; the guard recomputes where the
-    FFT bound is too loose (it must trigger on the peaked image)."""
-    rng = np.random.default_rng(8)
-    for geometry in (ECAL, HCAL):
-        convolver = GridConvolver(geometry)
-        n_pixels = geometry.n_phi * geometry.n_eta
-        eta, phi = (c.ravel() for c in geometry.pixel_coordinates())
-        d2 = (eta[:, None] - eta[None, :]) ** 2 + (phi[:, None] - phi[None, :]) ** 2
-        dense = rng.exponential(1.0, (2, n_pixels))
-        peaked = np.full((1, n_pixels), 1e-9 / n_pixels)
-        peaked[0, n_pixels // 2] = 1.0
-        vectors = np.concatenate([dense, peaked])
-        pixels = np.tile(np.arange(n_pixels), (3, 1))
-        mask = np.ones_like(pixels, dtype=bool)
-        for exponent in (0.5, 1.0, 2.0, 7.0):
-            recomputed = convolver.n_recomputed
-            convolver.matvec(exponent, peaked, pixels[:1], mask[:1])
-            assert convolver.n_recomputed > recomputed  # the guard fires on the peaked image
-            got = convolver.matvec(exponent, vectors, pixels, mask)
-            expected = vectors @ (d2 ** (exponent / 2.0))
-            relative = np.abs(got - expected) / expected
-            assert relative.max() <= FFT_RELATIVE_BOUND * 10, (geometry.name, exponent)
-    # padding: zero vector entries on masked-out slots give zeros there
-    got = convolver.matvec(1.0, np.array([[1.0, 0.0]]), np.array([[5, 0]]), np.array([[1, 0]]) > 0)
-    assert got[0, 1] == 0.0 and got[0, 0] == 0.0  # theta_ii = 0
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "geometry, n_hit, block",
@@ -143,7 +108,7 @@ def test_fft_convolution_round_off_is_bounded():
     ids=["ecal25", "ecal90", "hcal8cells"],
 )
 def test_fast_paths_match_energyflow(geometry, n_hit, block):
-    """Every d <= 7 prime graph, K4 cores per event and FFT messages forced on, vs energyflow
+    """Every d <= 7 prime graph, K4 cores per event forced on, vs energyflow
     (1e-9 relative per column) on one image per occupancy."""
     pytest.importorskip("energyflow")
     graphs = select_graphs([["d<=7", "p==1"]])
@@ -161,15 +126,14 @@ def test_fast_paths_match_energyflow(geometry, n_hit, block):
 
 @pytest.mark.slow
 def test_dense_image_matches_energyflow():
-    """A dense ECal image (every one of the 961 pixels hit): trees and triangles (d <= 3), FFT
-    messages forced on, vs energyflow to 1e-9 relative."""
+    """A dense ECal image (every one of the 961 pixels hit): trees and triangles (d <= 3) vs
+    energyflow to 1e-9 relative."""
     energyflow = pytest.importorskip("energyflow")
     graphs = select_graphs([["d<=3", "p==1"]])
     images = np.random.default_rng(9).exponential(1.0, (1, *ECAL.shape))
     images[0, 15, 15] = 500.0
     engine = EFPEngine(graphs, [2.0], [0.5], ECAL, cost_model=ALL_FAST)
     ours, _ = engine.compute(images)
-    assert any(kind == "conv" for kind, _, _ in engine.program((True, True))[0])
     efpset = energyflow.EFPSet("d<=3", "p==1", measure="hadr", kappa=2, beta=0.5, normed=False)
     reference = efpset.batch_compute([energyflow_particles(images[0], ECAL)], n_jobs=1)
     labels = [f"{n}_{d}_{k}" for n, _, d, _, k, *_ in efpset.specs]
@@ -179,12 +143,12 @@ def test_dense_image_matches_energyflow():
 
 
 def test_paths_agree_and_do_not_depend_on_the_block():
-    """Fast paths on or off: same values to round-off; an event alone or among others whose
-    counts straddle the thresholds: same values (its path depends on its own count only)."""
+    """Fast path on or off: same values to round-off; an event alone or among others whose
+    counts straddle the threshold: same values (its path depends on its own count only)."""
     rng = np.random.default_rng(12)
     graphs = [g for g in select_graphs([["d<=7", "p==1"]]) if g.d <= 4 or g.c == 4]
     images = np.concatenate([occupancy_images(3, ECAL, n_hit, rng) for n_hit in (5, 20, 30, 45)])
-    model = CostModel(k4_min_width=25, fft_min_width=40)
+    model = CostModel(k4_min_width=25)
     fast = EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=model)
     slow = EFPEngine(graphs, [0.5, 2.0], [0.5, 1.0], ECAL, cost_model=NO_FAST)
     values, _ = fast.compute(images)
