@@ -23,6 +23,7 @@ import pytest
 import yaml
 from hepml.settings import (
     CONFIG_SECTIONS,
+    DEFAULT_ECM_GEV,
     FALLBACK,
     ConfigSection,
     config_key,
@@ -111,10 +112,14 @@ def default_of(settings_field: dataclasses.Field):
     return dataclasses.MISSING
 
 
+def _kind(section: ConfigSection) -> str:
+    return "" if section.kind is None else f", kind {section.kind}"
+
+
 def field_problems(schema, section, cls, settings_field, hint, block, pointer) -> list[str]:
     """Type, required and default of one config field against its schema property."""
     key = config_key(settings_field)
-    where = f"{cls.__name__}.{settings_field.name} (config {section.path}.{key})"
+    where = f"{cls.__name__}.{settings_field.name} (config {section.path}.{key}{_kind(section)})"
     *parents, name = key.split(".")
     for parent in parents:  # a flattened key (dedup.sample_size): the nested block
         block = block["properties"][parent]
@@ -162,7 +167,7 @@ def section_problems(schema: dict, section: ConfigSection) -> list[str]:
     """Every disagreement between one registered block's class and its schema entry."""
     cls = settings_class(section)
     block = resolve(schema, section.schema)
-    where = f"{cls.__name__} (config {section.path})"
+    where = f"{cls.__name__} (config {section.path}{_kind(section)})"
     place = f"config/schema.yaml {section.schema}"
     problems = []
     if block.get("additionalProperties") is not False:
@@ -248,6 +253,19 @@ def test_every_settings_class_is_registered():
     assert len(registered) >= 15  # the scan found the classes
 
 
+def test_each_generator_defaults_to_the_collision_energy_of_its_kind():
+    """A generated dataset's ecm_gev default (its generator class) and the kind's
+    DEFAULT_ECM_GEV (what the physical bounds use when the config gives none) agree."""
+    generators = [s for s in CONFIG_SECTIONS if s.path.endswith(".generate")]
+    assert {s.kind for s in generators} == set(DEFAULT_ECM_GEV)
+    for section in generators:
+        cls = settings_class(section)
+        assert cls.ecm_gev == DEFAULT_ECM_GEV[section.kind], (
+            f"{cls.__name__}.ecm_gev is {cls.ecm_gev}, hepml.settings.DEFAULT_ECM_GEV"
+            f"[{section.kind!r}] is {DEFAULT_ECM_GEV[section.kind]}"
+        )
+
+
 def test_the_rules_derive_their_key_lists():
     """No hand-kept key list in the rules: the network rules' training keys and the EFP rules'
     params come from the dataclasses' fields (rules/*_functions.smk)."""
@@ -280,14 +298,14 @@ def _inject(pointer: str, change) -> list[str]:
         (  # a dataclass field missing from the schema
             "#/$defs/generate_jets",
             lambda node: node["properties"].pop("match_r"),
-            "TopGenSettings (config datasets.<name>.generate): key 'match_r' "
+            "TopGenSettings (config datasets.<name>.generate, kind jets): key 'match_r' "
             "(TopGenSettings.match_r) is missing from config/schema.yaml #/$defs/generate_jets",
         ),
         (  # a default that differs
             "#/$defs/simulate_muons",
             lambda node: node["properties"]["weight_bins"].__setitem__("default", 20),
-            "MuonSimSettings.weight_bins (config datasets.<name>.simulate.weight_bins): "
-            "default 40 in the class, 20 in config/schema.yaml #/$defs/simulate_muons",
+            "MuonSimSettings.weight_bins (config datasets.<name>.simulate.weight_bins, "
+            "kind muons): default 40 in the class, 20 in config/schema.yaml #/$defs/simulate_muons",
         ),
         (  # a default missing from the schema
             "#/$defs/dataset/properties/efp",
