@@ -3,15 +3,17 @@
 
 
 from hepml.efp.names import EFP_NAME_PATTERN
+from hepml.efp.settings import EFPSettings
+from hepml.settings import config_keys
 
-# The keys of the efp block that define the grid's columns (every EFP rule reads them).
-EFP_GRID_KEYS = ("images", "graphs", "kappas", "betas")
+# The keys of the efp block each rule reads, from the fields of EFPSettings (the grid, fields
+# without read_by, is read by every EFP rule; docs/architecture.md "Settings: one source").
 # compute_efps runs TensorFlow's CUDA build when any dataset asks for the GPU backend
 # (docs/efp_engine.md "Backends"), the numpy-only EFP environment otherwise.
 EFP_COMPUTE_ENV = (
     "../envs/efp-gpu.yaml"
     if any(
-        (block.get("efp") or {}).get("backend", "cpu") == "gpu"
+        (block.get("efp") or {}).get("backend", EFPSettings.backend) == "gpu"
         for block in config["datasets"].values()
     )
     else "../envs/efp.yaml"
@@ -40,25 +42,23 @@ def efp_block_subset(dataset, keys):
 
 def compute_efps_params(wildcards):
     """The grid, the chunking, the storage block and the engine's backend and batch size."""
-    return efp_block_subset(
-        wildcards.dataset, (*EFP_GRID_KEYS, "chunks", "storage", "backend", "batch_elements")
-    )
+    return efp_block_subset(wildcards.dataset, config_keys(EFPSettings, "compute_efps"))
 
 
 def compute_efps_gpus(wildcards):
     """1 when datasets.<dataset>.efp.backend is gpu (the SLURM profile then asks sbatch for a
     GPU: --gpus=1), else 0 (no GPU requested)."""
-    return 1 if efp_config(wildcards.dataset).get("backend", "cpu") == "gpu" else 0
+    return 1 if efp_config(wildcards.dataset).get("backend", EFPSettings.backend) == "gpu" else 0
 
 
 def gather_efps_params(wildcards):
     """The grid (gather_efps checks every chunk against its names)."""
-    return efp_block_subset(wildcards.dataset, EFP_GRID_KEYS)
+    return efp_block_subset(wildcards.dataset, config_keys(EFPSettings, "gather_efps"))
 
 
 def deduplicate_efps_params(wildcards):
     """The grid and the dedup block."""
-    return efp_block_subset(wildcards.dataset, (*EFP_GRID_KEYS, "dedup"))
+    return efp_block_subset(wildcards.dataset, config_keys(EFPSettings, "deduplicate_efps"))
 
 
 def efp_storage_params(wildcards):
@@ -68,7 +68,7 @@ def efp_storage_params(wildcards):
 
 def efp_chunk_count(dataset):
     """compute_efps jobs per split."""
-    return int(efp_config(dataset).get("chunks", 1))
+    return int(efp_config(dataset).get("chunks", EFPSettings.chunks))
 
 
 def efp_chunk_dirs(dataset, split):
@@ -132,7 +132,7 @@ def single_efp_auc_inputs(wildcards):
 
 def efp_gallery_size(wildcards):
     """How many of the best single-EFP AUCs the gallery draws."""
-    return int(efp_config(wildcards.dataset).get("gallery_size", 10))
+    return int(efp_config(wildcards.dataset).get("gallery_size", EFPSettings.gallery_size))
 
 
 def efp_targets():

@@ -7,7 +7,7 @@
 # Every rule's params carry exactly what its script reads (so that editing one config block
 # reruns only the rules that read it), and its inputs are exactly the files it reads.
 
-from hepml.settings import SEED_OFFSETS, FeatureSet, TrainingSettings
+from hepml.settings import SEED_OFFSETS, FeatureSet, TrainingSettings, config_keys
 
 TRAINING_THREADS = int(config["training"].get("threads", TrainingSettings.threads))
 # Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
@@ -16,16 +16,7 @@ NETWORK_ENV = (
     "../envs/train-gpu.yaml" if config["training"].get("require_gpu") else "../envs/train.yaml"
 )
 # The keys of the training block the network rules read (the BDT reads training.bdt only).
-NETWORK_TRAINING_KEYS = (
-    "batch_size",
-    "epochs",
-    "patience",
-    "lr_factor",
-    "lr_patience",
-    "mixed_precision",
-    "require_gpu",
-    "threads",
-)
+NETWORK_TRAINING_KEYS = config_keys(TrainingSettings, sections=False)
 
 
 EFP_LINEAR_NAME = plan.EFP_LINEAR_NAME  # the linear EFP model (rule train_efp_linear)

@@ -9,6 +9,7 @@ a misspelt key raises ``SettingsError`` naming the key and the keys that are all
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ SPLITS = ("train", "valid", "test")
 # sqrt(s) in GeV of the collisions when the config does not give one (docs/reference.md
 # "Physical bounds"): the electron and muon papers' data are 13 TeV pp, the top-tagging
 # benchmark's 14 TeV. hepml.plan.collision_energy reads a dataset's own value.
-DEFAULT_ECM_GEV = {"electrons": 13000.0, "muons": 13000.0, "jets": 14000.0}
+DEFAULT_ECM_GEV = {"electrons": 13000.0, "muons": 13000.0, "jets": 14000.0, "tabular": 8000.0}
 
 # Per-purpose offsets added to the master ``seed`` (config): every random draw of the workflow
 # takes its seed from this one table. generate and training share 300 since their first
@@ -46,6 +47,170 @@ SEED_OFFSETS = {
 
 class SettingsError(ValueError):
     """A configuration block does not fit the dataclass it should build."""
+
+
+# ---------------------------------------------------------------------------------------------
+# One source of settings (docs/architecture.md "Settings: one source")
+# ---------------------------------------------------------------------------------------------
+# The settings dataclasses are the one source of every config key's name, type and default:
+# config/schema.yaml restates them for validation and for its readers, the rules derive their
+# params and key lists from the fields, and tests/test_settings_schema.py fails, naming the key,
+# the class and the place, where the schema and a class disagree. Field metadata:
+#   CONFIG_KEY  the field's key path in its block when it is not the field's name
+#               ("dedup.sample_size"); None: not a config key (a feature set's name)
+#   READ_BY     the rules whose params carry the key; absent: every rule that builds the class
+#   FALLBACK    the block the key falls back to when omitted (a guided scan's keys: "guided")
+CONFIG_KEY = "config_key"
+READ_BY = "read_by"
+FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class ConfigSection:
+    """One block of the config and the dataclass that is the source of its keys.
+
+    path: the block's key path, ``<name>`` for a user's name; kind: the dataset kind the block
+    belongs to (None: every kind); settings: ``module:Class``, imported only where needed (the
+    DAG stays light); schema: the JSON pointer of its description in config/schema.yaml;
+    passed_apart: keys of the block the rules read themselves (``n_events``, ``chunks``).
+    """
+
+    path: str
+    settings: str
+    schema: str
+    kind: str | None = None
+    passed_apart: tuple[str, ...] = ()
+
+
+_DATASET = "datasets.<name>"
+_DATASET_SCHEMA = "#/$defs/dataset/properties"
+_EFP_SCHEMA = f"{_DATASET_SCHEMA}/efp/properties"
+# Every config block the library reads, and its dataclass (tests/test_settings_schema.py).
+CONFIG_SECTIONS = (
+    ConfigSection("training", "hepml.settings:TrainingSettings", "#/properties/training"),
+    ConfigSection(
+        "training.bdt", "hepml.settings:BdtSettings", "#/properties/training/properties/bdt"
+    ),
+    ConfigSection("evaluation", "hepml.settings:EvaluationSettings", "#/properties/evaluation"),
+    ConfigSection("tuning", "hepml.settings:TuningSettings", "#/properties/tuning"),
+    ConfigSection(
+        f"{_DATASET}.network_defaults", "hepml.settings:NetworkSettings", "#/$defs/network"
+    ),
+    ConfigSection(
+        f"{_DATASET}.feature_sets.<name>", "hepml.settings:FeatureSet", "#/$defs/feature_set"
+    ),
+    ConfigSection(f"{_DATASET}.efp", "hepml.efp.settings:EFPSettings", f"{_DATASET_SCHEMA}/efp"),
+    ConfigSection(
+        f"{_DATASET}.efp.storage", "hepml.settings:StorageSettings", f"{_EFP_SCHEMA}/storage"
+    ),
+    ConfigSection(
+        f"{_DATASET}.efp.linear", "hepml.training.linear:LinearSettings", f"{_EFP_SCHEMA}/linear"
+    ),
+    ConfigSection(
+        f"{_DATASET}.guided.scans.<name>",
+        "hepml.guided.names:ScanSettings",
+        f"{_DATASET_SCHEMA}/guided/properties/scans/additionalProperties",
+    ),
+    ConfigSection(
+        f"{_DATASET}.simulate",
+        "hepml.sources.simulate.electrons:ElectronSimSettings",
+        "#/$defs/simulate_electrons",
+        kind="electrons",
+        passed_apart=("n_events",),
+    ),
+    ConfigSection(
+        f"{_DATASET}.simulate",
+        "hepml.sources.simulate.muons:MuonSimSettings",
+        "#/$defs/simulate_muons",
+        kind="muons",
+        passed_apart=("n_events",),
+    ),
+    *(
+        ConfigSection(
+            f"{_DATASET}.generate",
+            f"hepml.sources.pythia.{kind}:{cls}",
+            f"#/$defs/generate_{kind}",
+            kind=kind,
+            passed_apart=("n_events", "chunks"),
+        )
+        for kind, cls in (
+            ("electrons", "ElectronGenSettings"),
+            ("muons", "MuonGenSettings"),
+            ("jets", "TopGenSettings"),
+        )
+    ),
+    ConfigSection(
+        f"{_DATASET}.generate",
+        "hepml.sources.pythia.higgs:HiggsGenSettings",
+        "#/$defs/generate_tabular",
+        kind="tabular",
+        passed_apart=("n_events", "chunks"),
+    ),
+)
+
+
+def subsections(path: str) -> tuple[str, ...]:
+    """Keys of the blocks registered directly under ``path`` (``datasets.<name>.efp``:
+    storage, linear), whichever module reads them."""
+    prefix = f"{path}."
+    return tuple(
+        section.path[len(prefix) :]
+        for section in CONFIG_SECTIONS
+        if section.path.startswith(prefix) and "." not in section.path[len(prefix) :]
+    )
+
+
+def config_key(settings_field: dataclasses.Field) -> str | None:
+    """The key path of a field in its config block (None: the field is no config key)."""
+    return settings_field.metadata.get(CONFIG_KEY, settings_field.name)
+
+
+def section_fields(cls) -> tuple[str, ...]:
+    """Names of the fields of ``cls`` that hold a block of their own (a dataclass)."""
+    hints = typing.get_type_hints(cls)
+    return tuple(f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(hints[f.name]))
+
+
+def config_keys(cls, rule: str | None = None, sections: bool = True) -> tuple[str, ...]:
+    """The top-level config keys of a settings dataclass, in field order.
+
+    rule: only the keys that rule's params carry (fields without READ_BY: every rule);
+    sections: False leaves out fields that are blocks of their own (training.bdt).
+    """
+    keys: list[str] = []
+    blocks = () if sections else section_fields(cls)
+    for settings_field in dataclasses.fields(cls):
+        key = config_key(settings_field)
+        if key is None or settings_field.name in blocks:
+            continue
+        read_by = settings_field.metadata.get(READ_BY)
+        if rule is not None and read_by is not None and rule not in read_by:
+            continue
+        top = key.split(".")[0]
+        if top not in keys:
+            keys.append(top)
+    return tuple(keys)
+
+
+def nested_keys(cls, block: str) -> tuple[str, ...]:
+    """The keys inside ``block`` of the fields whose CONFIG_KEY is ``<block>.<key>``
+    (EFPSettings: dedup -> sample_size, tolerance)."""
+    prefix = f"{block}."
+    return tuple(
+        key[len(prefix) :]
+        for key in (config_key(f) for f in dataclasses.fields(cls))
+        if key is not None and key.startswith(prefix)
+    )
+
+
+def field_default(cls, name: str):
+    """The default of a settings field (the one place defaults are written)."""
+    settings_field = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if settings_field.default is not dataclasses.MISSING:
+        return settings_field.default
+    if settings_field.default_factory is not dataclasses.MISSING:
+        return settings_field.default_factory()
+    raise SettingsError(f"{cls.__name__}.{name} has no default: the config must give it")
 
 
 def reject_unknown_keys(values: Mapping, allowed, where: str) -> None:
@@ -74,6 +239,30 @@ def _build(cls, values: Mapping, where: str):
         return cls(**values)
     except TypeError as error:  # a required field is missing
         raise SettingsError(f"{where}: {error}") from None
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """``efp.storage``: the block shape bounding every EFP step's memory (hepml.efp_store).
+
+    block_rows x block_columns float64 values is the largest piece of the EFP grid any step
+    holds at once (default 8192 x 256 = 16 MB).
+    """
+
+    block_rows: int = 8192
+    block_columns: int = 256
+
+    @property
+    def block_elements(self) -> int:
+        return self.block_rows * self.block_columns
+
+    def rows_for(self, n_columns: int) -> int:
+        """Rows of a (rows, n_columns) piece within one block's elements (at least 1)."""
+        return max(1, min(self.block_rows, self.block_elements // max(n_columns, 1)))
+
+    def columns_for(self, n_rows: int) -> int:
+        """Columns of an (n_rows, columns) piece within one block's elements (at least 1)."""
+        return max(1, self.block_elements // max(n_rows, 1))
 
 
 @dataclass(frozen=True)
@@ -141,9 +330,9 @@ class FeatureSet:
     ``bdt`` may follow for flat-only inputs (docs/architecture.md "Feature sets").
     """
 
-    name: str
+    name: str = field(metadata={CONFIG_KEY: None})  # the key of feature_sets
     inputs: tuple[str, ...]
-    network: NetworkSettings
+    network: NetworkSettings  # falls back to the dataset's network_defaults
     efps: tuple[str, ...] = ()
     models: tuple[str, ...] = ("nn",)
 
@@ -178,7 +367,7 @@ class FeatureSet:
     ) -> FeatureSet:
         """Build from ``feature_sets.<name>``; the network falls back to network_defaults."""
         where = f"feature set {name!r}"
-        reject_unknown_keys(values, ("inputs", "efps", "models", "network"), where)
+        reject_unknown_keys(values, config_keys(cls), where)
         network = NetworkSettings.from_config(
             network_defaults, values.get("network"), tuned_network, where=f"{where} network"
         )
@@ -186,8 +375,8 @@ class FeatureSet:
             name=name,
             inputs=tuple(values.get("inputs", ())),
             network=network,
-            efps=tuple(values.get("efps", ())),
-            models=tuple(values.get("models", ("nn",))),
+            efps=tuple(values.get("efps", cls.efps)),
+            models=tuple(values.get("models", cls.models)),
         )
 
     @property
@@ -333,7 +522,8 @@ class TuningSettings:
     epochs: int = 3
     max_batches: int | None = None
     feature_sets: tuple[str, ...] = ()
-    space: SearchSpace = field(default_factory=SearchSpace)
+    # Not a config key: the ranges are docs/reference.md's.
+    space: SearchSpace = field(default_factory=SearchSpace, metadata={CONFIG_KEY: None})
 
     @classmethod
     def from_config(cls, values: Mapping | None) -> TuningSettings:

@@ -1,51 +1,68 @@
-"""The ``datasets.<dataset>.efp`` config block as frozen settings (config/schema.yaml documents
-each key; docs/efp_engine.md "Config keys")."""
+"""The ``datasets.<dataset>.efp`` block as settings: the grid, chunking, backend, dedup and
+storage (config/schema.yaml documents each key).
+
+Light on purpose (no numpy, no file access): the rules read the fields to build each EFP rule's
+params (rules/efp_functions.smk), so this class is the one place an EFP key is declared
+(docs/architecture.md "Settings: one source").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hepml.efp.names import format_number
-from hepml.io.efp_store import StorageSettings
-from hepml.settings import reject_unknown_keys
+from hepml.settings import (
+    CONFIG_KEY,
+    READ_BY,
+    StorageSettings,
+    config_keys,
+    nested_keys,
+    reject_unknown_keys,
+    subsections,
+)
 
 #: Array libraries the engine runs on (EFPSettings.backend).
 BACKENDS = ("cpu", "gpu")
+#: The config path of the block (hepml.settings.CONFIG_SECTIONS).
+EFP_BLOCK = "datasets.<name>.efp"
+
+
+def _read_by(*rules: str) -> dict:
+    return {READ_BY: rules}
 
 
 @dataclass(frozen=True)
 class EFPSettings:
-    """The ``datasets.<dataset>.efp`` config block (config/schema.yaml documents each key)."""
+    """The ``datasets.<dataset>.efp`` config block (config/schema.yaml documents each key).
+
+    The grid (images, graphs, kappas, betas) is read by every EFP rule; the other keys only by
+    the rules named in their READ_BY metadata, so editing one reruns only those.
+    """
 
     images: tuple[str, ...]
     graphs: tuple[tuple[str, ...], ...]
     kappas: tuple[float, ...]
     betas: tuple[float, ...]
-    chunks: int = 1
-    dedup_sample_size: int = 500
-    dedup_tolerance: float = 1e-9
-    gallery_size: int = 10
-    batch_elements: int = 1 << 16
-    storage: StorageSettings = StorageSettings()
-    backend: str = "cpu"
+    chunks: int = field(default=1, metadata=_read_by("compute_efps"))
+    dedup_sample_size: int = field(
+        default=500, metadata={CONFIG_KEY: "dedup.sample_size", **_read_by("deduplicate_efps")}
+    )
+    dedup_tolerance: float = field(
+        default=1e-9, metadata={CONFIG_KEY: "dedup.tolerance", **_read_by("deduplicate_efps")}
+    )
+    gallery_size: int = field(default=10, metadata=_read_by("draw_efp_gallery"))
+    batch_elements: int = field(default=1 << 16, metadata=_read_by("compute_efps"))
+    storage: StorageSettings = field(default=StorageSettings(), metadata=_read_by("compute_efps"))
+    backend: str = field(default="cpu", metadata=_read_by("compute_efps"))
 
     @classmethod
     def from_config(cls, block: Mapping) -> EFPSettings:
-        """Build from the config dict; unknown keys raise ValueError naming them."""
-        known = {
-            "images",
-            "graphs",
-            "kappas",
-            "betas",
-            "chunks",
-            "dedup",
-            "gallery_size",
-            "storage",
-        } | {"backend", "batch_elements", "linear"}  # linear: read by train_efp_linear
-        reject_unknown_keys(block, known, "efp")
+        """Build from the config dict; unknown keys raise ValueError naming them (the keys of
+        this class, and the blocks registered under efp that other modules read: linear)."""
+        reject_unknown_keys(block, {*config_keys(cls), *subsections(EFP_BLOCK)}, "efp")
         dedup = dict(block.get("dedup", {}))
-        reject_unknown_keys(dedup, ("sample_size", "tolerance"), "efp.dedup")
+        reject_unknown_keys(dedup, nested_keys(cls, "dedup"), "efp.dedup")
         settings = cls(
             images=tuple(str(image) for image in block["images"]),
             graphs=tuple(tuple(str(s) for s in selection) for selection in block["graphs"]),
@@ -76,7 +93,7 @@ class EFPSettings:
 
 def storage_settings(block: Mapping) -> StorageSettings:
     """``efp.storage`` -> StorageSettings; unknown keys or sizes below 1 raise ValueError."""
-    reject_unknown_keys(block, ("block_rows", "block_columns"), "efp.storage")
+    reject_unknown_keys(block, config_keys(StorageSettings), "efp.storage")
     settings = StorageSettings(
         block_rows=int(block.get("block_rows", StorageSettings.block_rows)),
         block_columns=int(block.get("block_columns", StorageSettings.block_columns)),

@@ -7,15 +7,19 @@ Light on purpose (no numpy, pandas or file access): the rules import it when the
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hepml.settings import (
+    CONFIG_KEY,
+    FALLBACK,
     SEED_OFFSETS,
     FeatureSet,
     NetworkSettings,
     SettingsError,
+    config_keys,
     reject_unknown_keys,
 )
 
@@ -51,14 +55,16 @@ class ScanSettings:
     the validation split; the test split only measures the passes (docs/guided.md).
     """
 
-    name: str
+    name: str = field(metadata={CONFIG_KEY: None})  # the key of guided.scans
     start: str
-    candidates: str
-    black_box: str
-    n_pairs: int
-    max_passes: int
-    seed: int
-    network: NetworkSettings
+    # The keys below fall back to the guided block (seed then to the master seed + offset,
+    # network to network_defaults).
+    black_box: str = field(metadata={FALLBACK: "guided"})
+    n_pairs: int = field(metadata={FALLBACK: "guided"})
+    max_passes: int = field(metadata={FALLBACK: "guided"})
+    seed: int = field(metadata={FALLBACK: "guided"})
+    network: NetworkSettings = field(metadata={FALLBACK: "guided"})
+    candidates: str = "all"
 
     def __post_init__(self) -> None:
         where = f"guided scan {self.name!r}"
@@ -73,9 +79,10 @@ class ScanSettings:
         return pass_feature_set_name(self.name, pass_index)
 
 
-_SHARED_KEYS = {"black_box", "n_pairs", "max_passes", "seed", "network"}
+# The scan keys a scan may take from the guided block (FALLBACK metadata), and the block's keys.
+_SHARED_KEYS = {f.name for f in dataclasses.fields(ScanSettings) if FALLBACK in f.metadata}
 _GUIDED_KEYS = _SHARED_KEYS | {"scans"}
-_SCAN_KEYS = _SHARED_KEYS | {"start", "candidates"}
+_SCAN_KEYS = set(config_keys(ScanSettings))
 
 
 def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, ScanSettings]:
@@ -123,7 +130,7 @@ def scans_from_config(dataset_config: Mapping, master_seed: int) -> dict[str, Sc
         scans[name] = ScanSettings(
             name=name,
             start=merged["start"],
-            candidates=merged.get("candidates", "all"),
+            candidates=merged.get("candidates", ScanSettings.candidates),
             black_box=merged["black_box"],
             n_pairs=int(merged["n_pairs"]),
             max_passes=int(merged["max_passes"]),

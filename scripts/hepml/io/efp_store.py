@@ -46,42 +46,18 @@ import math
 import os
 import shutil
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
 from hepml.io.files import DataError, write_json
+from hepml.settings import StorageSettings  # noqa: F401 (the readers' and writers' block shape)
 
 CHUNK_FORMAT = "hepml-efp-chunk/1"
 INDEX_FORMAT = "hepml-efp-index/1"
 MANIFEST = "manifest.json"
 INDEX = "index.json"
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    """``efp.storage``: the block shape bounding every EFP step's memory (config/schema.yaml).
-
-    block_rows x block_columns float64 values is the largest piece of the EFP grid any step
-    holds at once (default 8192 x 256 = 16 MB).
-    """
-
-    block_rows: int = 8192
-    block_columns: int = 256
-
-    @property
-    def block_elements(self) -> int:
-        return self.block_rows * self.block_columns
-
-    def rows_for(self, n_columns: int) -> int:
-        """Rows of a (rows, n_columns) piece within one block's elements (at least 1)."""
-        return max(1, min(self.block_rows, self.block_elements // max(n_columns, 1)))
-
-    def columns_for(self, n_rows: int) -> int:
-        """Columns of an (n_rows, columns) piece within one block's elements (at least 1)."""
-        return max(1, self.block_elements // max(n_rows, 1))
 
 
 def _block_file(block: int) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepml import metrics
-from hepml.settings import reject_unknown_keys
+from hepml.settings import config_keys, reject_unknown_keys
 
 DEFAULT_SHRINKAGES = (1e-8, 1e-6, 1e-4, 1e-2, 1e-1, 1.0)
 
@@ -51,7 +51,7 @@ class LinearSettings:
     @classmethod
     def from_config(cls, values) -> LinearSettings:
         values = dict(values or {})
-        reject_unknown_keys(values, ("shrinkages",), "efp.linear")
+        reject_unknown_keys(values, config_keys(cls), "efp.linear")
         return cls(tuple(float(s) for s in values.get("shrinkages", DEFAULT_SHRINKAGES)))
 
 

@@ -26,17 +26,16 @@ stream, seeded from (config seed, chunk, stream): the same configuration gives t
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from hepml.geometry import ECAL, HCAL_UPSAMPLE
-from hepml.settings import dataclass_from_config
 from hepml.sources.pythia import calorimeter as calo
 from hepml.sources.pythia.pileup import build_library, overlay
 from hepml.sources.pythia.pythia import (
     Particles,
+    PythiaSettings,
     final_state,
     origin,
     pythia_seed,
@@ -50,13 +49,13 @@ HCAL_CELLS = 32 // HCAL_UPSAMPLE  # 8 x 8 HCal cells make the 32 x 32 HCal image
 
 
 @dataclass(frozen=True)
-class ElectronGenSettings:
-    """``datasets.electrons.generate`` without n_events and chunks (config/schema.yaml).
+class ElectronGenSettings(PythiaSettings):
+    """``datasets.<name>.generate`` of kind electrons without n_events and chunks
+    (config/schema.yaml ``$defs/generate_electrons``): PythiaSettings' keys and the selection.
 
     Commands are Pythia 8 settings strings; energies in GeV; angles in eta units.
     """
 
-    ecm_gev: float = 13000.0
     signal_commands: tuple[str, ...] = (
         "NewGaugeBoson:ffbar2gmZZprime = on",
         "Zprime:gmZmode = 3",
@@ -66,7 +65,6 @@ class ElectronGenSettings:
     )
     background_commands: tuple[str, ...] = ("HardQCD:all = on", "PhaseSpace:pTHatMin = 30")
     minbias_commands: tuple[str, ...] = ("SoftQCD:inelastic = on",)
-    signal_fraction: float = 0.5
     pileup_mu: float = 0.0
     minbias_library_size: int = 200
     electron_eta_max: float = 2.5
@@ -74,23 +72,15 @@ class ElectronGenSettings:
     cluster_et_min: float = 10.0
     centre_search_cells: int = 2
     image_scale: float = 100.0
-    smear: bool = True
     max_events_per_candidate: int = 200
 
     def __post_init__(self) -> None:
-        if not 0 < self.signal_fraction < 1:
-            raise ValueError("generate.signal_fraction: expected 0 < fraction < 1")
+        super().__post_init__()
         for name in ("pileup_mu", "cluster_et_min"):
             if getattr(self, name) < 0:
                 raise ValueError(f"generate.{name}: expected >= 0")
         if not 0 < self.eta_max <= self.electron_eta_max:
             raise ValueError("generate.eta_max: expected 0 < eta_max <= electron_eta_max")
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> ElectronGenSettings:
-        """Settings from the config block; n_events and chunks are ignored (passed apart).
-        Unknown keys raise ValueError naming the key."""
-        return dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
 
 
 def _wrap(d_phi_cells: np.ndarray, n_phi: int) -> np.ndarray:

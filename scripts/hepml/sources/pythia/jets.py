@@ -44,17 +44,16 @@ MPI), fewer than the benchmark's energy-flow jets (no tracks, tower thresholds).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from hepml.io.jets import N_CONSTITUENTS
 from hepml.jets.preprocess import rapidity_phi, wrap_phi
-from hepml.settings import dataclass_from_config
 from hepml.sources.pythia import calorimeter as calo
 from hepml.sources.pythia.pythia import (
     Particles,
+    PythiaSettings,
     final_state,
     pythia_seed,
     select_events,
@@ -66,8 +65,9 @@ TOP_ID, W_ID = 6, 24
 
 
 @dataclass(frozen=True)
-class TopGenSettings:
-    """``datasets.<top dataset>.generate`` without n_events and chunks.
+class TopGenSettings(PythiaSettings):
+    """``datasets.<name>.generate`` of kind jets without n_events and chunks
+    (config/schema.yaml ``$defs/generate_jets``): PythiaSettings' keys and the jet selection.
 
     Commands are Pythia 8 settings strings; energies and momenta in GeV; angles in radians or
     eta units.
@@ -88,29 +88,20 @@ class TopGenSettings:
         "PhaseSpace:pTHatMax = 700",
     )
     multiparton_interactions: bool = False  # the benchmark sample has none (its readme)
-    signal_fraction: float = 0.5
     jet_r: float = 0.8
     jet_pt_min: float = 550.0
     jet_pt_max: float = 650.0
     jet_eta_max: float = 2.0
     match_r: float = 0.8
-    smear: bool = True
     max_events_per_jet: int = 200
 
     def __post_init__(self) -> None:
-        if not 0 < self.signal_fraction < 1:
-            raise ValueError("generate.signal_fraction: expected 0 < fraction < 1")
+        super().__post_init__()
         if not 0 <= self.jet_pt_min < self.jet_pt_max:
             raise ValueError("generate.jet_pt_min, jet_pt_max: expected 0 <= min < max")
-        for name in ("jet_r", "jet_eta_max", "match_r", "ecm_gev", "max_events_per_jet"):
+        for name in ("jet_r", "jet_eta_max", "match_r", "max_events_per_jet"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"generate.{name}: expected > 0")
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, object]) -> TopGenSettings:
-        """Settings from the config block; n_events and chunks are ignored (passed apart),
-        lists become tuples.  Unknown keys raise ValueError naming the key."""
-        return dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
 
     def commands(self, signal: bool) -> tuple[str, ...]:
         """The Pythia commands of one class, with the multiparton-interaction switch."""

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hepml.geometry import MUON
-from hepml.settings import dataclass_from_config
 from hepml.sources.pythia import calorimeter as calo
 from hepml.sources.pythia.pileup import build_library, overlay
 from hepml.sources.pythia.pythia import (
     Particles,
+    PythiaSettings,
     final_state,
     origin,
     pythia_seed,
@@ -49,14 +49,14 @@ _B_HADRONS = (511, 521, 531, 541, 5122, 5132, 5232, 5332)
 
 
 @dataclass(frozen=True)
-class MuonGenSettings:
-    """``datasets.muons.generate`` without n_events and chunks (config/schema.yaml).
+class MuonGenSettings(PythiaSettings):
+    """``datasets.<name>.generate`` of kind muons without n_events and chunks
+    (config/schema.yaml ``$defs/generate_muons``): PythiaSettings' keys and the selection.
 
     Commands are Pythia 8 settings strings; pT in GeV.  The default background forces every
     b hadron to decay into channels with a muon (an accepted shortcut, docs/generator.md).
     """
 
-    ecm_gev: float = 13000.0
     signal_commands: tuple[str, ...] = (
         "NewGaugeBoson:ffbar2gmZZprime = on",
         "Zprime:gmZmode = 3",
@@ -71,7 +71,6 @@ class MuonGenSettings:
         *(f"{b}:onIfAny = 13" for b in _B_HADRONS),
     )
     minbias_commands: tuple[str, ...] = ("SoftQCD:inelastic = on",)
-    signal_fraction: float = 0.5
     pileup_mu: float = 50.0
     minbias_library_size: int = 1000
     pt_min: float = 10.0
@@ -79,12 +78,10 @@ class MuonGenSettings:
     eta_max: float = 2.5
     iso_radii: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45)
     weight_bins: int = 20
-    smear: bool = True
     max_events_per_candidate: int = 500
 
     def __post_init__(self) -> None:
-        if not 0 < self.signal_fraction < 1:
-            raise ValueError("generate.signal_fraction: expected 0 < fraction < 1")
+        super().__post_init__()
         if not 0 < self.pt_min < self.pt_max:
             raise ValueError("generate.pt_min/pt_max: expected 0 < pt_min < pt_max")
         # Reuse the toy simulator's checks of the cone radii and the weight bins.
@@ -94,7 +91,7 @@ class MuonGenSettings:
     def from_config(cls, config: Mapping[str, object]) -> MuonGenSettings:
         """Settings from the config block; n_events and chunks are ignored (passed apart).
         Unknown keys raise ValueError naming the key."""
-        settings = dataclass_from_config(cls, config, "generate", ignore=("n_events", "chunks"))
+        settings = super().from_config(config)
         return settings.__class__(
             **{**settings.__dict__, "iso_radii": tuple(float(r) for r in settings.iso_radii)}
         )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
+
+from hepml.settings import dataclass_from_config
 
 log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 10.0  # a progress line in the rule's log at most this often
@@ -31,6 +33,40 @@ COMMON_COMMANDS = (
     "ParticleDecays:limitTau0 = on",
     "ParticleDecays:tau0Max = 10",
 )
+
+
+# Keys of a generate block that the rules read (the chunking), not the generators' settings.
+GENERATE_PASSED_APART = ("n_events", "chunks")
+
+
+@dataclass(frozen=True)
+class PythiaSettings:
+    """The keys every Pythia 8 generator shares (``datasets.<name>.generate``; config/schema.yaml
+    ``$defs/generate_<kind>``, docs/generator.md), extended by each kind's class
+    (``electrons.ElectronGenSettings``, ``muons.MuonGenSettings``, ``jets.TopGenSettings``),
+    which redeclares the defaults of its own process (sqrt(s), commands).
+
+    ecm_gev: collision energy; signal_commands, background_commands: Pythia 8 settings strings
+    per class; signal_fraction: share of signal candidates; smear: the calorimeter response.
+    """
+
+    ecm_gev: float = 13000.0
+    signal_commands: tuple[str, ...] = ()
+    background_commands: tuple[str, ...] = ()
+    signal_fraction: float = 0.5
+    smear: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.signal_fraction < 1:
+            raise ValueError("generate.signal_fraction: expected 0 < fraction < 1")
+        if self.ecm_gev <= 0:
+            raise ValueError("generate.ecm_gev: expected > 0")
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, object]):
+        """Settings from the config block; n_events and chunks are ignored (passed apart),
+        lists become tuples. Unknown keys raise ValueError naming the key."""
+        return dataclass_from_config(cls, config, "generate", ignore=GENERATE_PASSED_APART)
 
 
 def pythia_seed(seed: int, chunk: int, stream: int) -> int:
