@@ -82,8 +82,12 @@ SAMPLES = {
     ),
 }
 SCALE_FACTORS = ("PILEUP", "ELE", "MUON", "PHOTON", "TAU", "BTAG", "LepTRIGGER")
-# The open data's SumWeights covers the whole generated sample, before the 1lep1tau skim.
-SKIM_FACTOR = 4.0
+# The open data's SumWeights covers the whole generated sample, before the 1lep1tau skim. Here it
+# is set so that a file's events weigh YIELD_PER_EVENT each on average with the open data's
+# weight at LUMI: the simulation then adds up to about the data's events, as a stacked figure
+# expects (XSection still differs per file, and enters every weight).
+LUMI = 10.0  # fb^-1
+YIELD_PER_EVENT = 0.25
 
 
 def _objects(rng, counts: np.ndarray, pt_min: float, pt_scale: float) -> dict[str, list]:
@@ -100,6 +104,13 @@ def _objects(rng, counts: np.ndarray, pt_min: float, pt_scale: float) -> dict[st
         "phi": np.split(phi, split),
         "E": np.split(energy, split),
     }
+
+
+def sum_weights(mc_weight: np.ndarray, xsec: float) -> float:
+    """The SumWeights branch of a file: see YIELD_PER_EVENT (0 for data, as in the release)."""
+    if xsec == 0:
+        return 0.0
+    return xsec * 1000 * LUMI * float(mc_weight.sum()) / (YIELD_PER_EVENT * mc_weight.size)
 
 
 def generate_events(rng, n: int, role: str, negative: float, muons: float, xsec: float) -> dict:
@@ -142,7 +153,7 @@ def generate_events(rng, n: int, role: str, negative: float, muons: float, xsec:
         "channelNumber": np.zeros(n, dtype=np.int32),
         "mcWeight": mc_weight,
         "XSection": np.full(n, xsec, dtype=np.float32),
-        "SumWeights": np.full(n, SKIM_FACTOR * float(mc_weight.sum()), dtype=np.float32),
+        "SumWeights": np.full(n, sum_weights(mc_weight, xsec), dtype=np.float32),
         "trigE": rng.random(n) < 0.5,
         "trigM": rng.random(n) < 0.8,
         "lep_n": lep_n,

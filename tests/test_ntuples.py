@@ -238,6 +238,24 @@ def test_the_shipped_config_leaves_out_tau_pi0_n():
     assert "tau_pi0_n" in (REPO / "config" / "ztautau.yaml").read_text()  # said why, in a comment
 
 
+def test_the_figures_draw_on_the_fixture_tables(unpacked):
+    """Data against the stacked simulation of every background and the signal, the variable
+    distributions and the correlations, on the unpacked fixture (hepml.plots.ntuples)."""
+    import pandas as pd
+    from hepml.plots import ntuples as plots
+
+    settings, _, _, out = unpacked
+    frame = pd.concat(
+        [ntuples.read_table(out / f"{s.name}.feather").to_pandas() for s in settings.samples]
+    )
+    processes, (data, _) = plots.data_mc_histograms(frame, "m_vis", np.linspace(0, 150, 16))
+    assert len(processes) == 7 and data.sum() == (frame["sample"] == "data").sum()
+    plots.data_mc_figure(frame, "m_vis", np.linspace(0, 150, 16))
+    edges = {n: np.linspace(frame[n].min(), frame[n].max(), 11) for n in settings.columns}
+    plots.variable_distributions_figure(frame, edges)
+    plots.correlation_figure(frame, [n for n, _ in settings.variables])
+
+
 # ------------------------------------------------------------------ negative weights
 def test_training_weights_modes():
     weight = np.array([2.0, -1.0, 0.5])
