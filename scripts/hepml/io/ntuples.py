@@ -13,10 +13,10 @@ For each sample, :func:`unpack_sample`
    entries, file after file, so memory is bounded by one step whatever the number of files
    and events;
 3. per step: computes the definitions, the weight (signed: negative generator weights are kept
-   in every yield) and the cuts in order, adding each cut's events, sum of weights and sum of
-   squared weights to the sample's cut-flow; then the variables and spectators of the events
-   that pass, each of which must be finite (a missing object is NaN: the preselection must
-   require the objects a variable indexes);
+   in every yield; it must be finite for every event) and the cuts in order, adding each
+   cut's events, sum of weights and sum of squared weights to the sample's cut-flow; then the
+   variables and spectators of the events that pass, each of which must be finite (a missing
+   object is NaN: the preselection must require the objects a variable indexes);
 4. appends them as one record batch to ``{sample}.feather``, written under a hidden temporary
    name and renamed at the end, so a failure leaves no partial table behind.
 
@@ -363,9 +363,9 @@ class Cutflow:
     process: str
     role: str
     cuts: tuple[str, ...]
-    events: np.ndarray = None
-    sum_w: np.ndarray = None
-    sum_w2: np.ndarray = None
+    events: np.ndarray = field(init=False)  # (cuts + 1,) int64
+    sum_w: np.ndarray = field(init=False)
+    sum_w2: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         size = len(self.cuts) + 1
@@ -415,8 +415,9 @@ def compute_chunk(
     if weight.dtype == np.bool_:
         raise NtupleError(f"{context}: weight {sample.weight.text!r} is boolean, not a number")
     weight = weight.astype(np.float64, copy=False)
+    _check_finite(weight, context, f"weight ({sample.weight.text!r})", "events")
     mask = np.ones(length, dtype=np.bool_)
-    cutflow.add(0, mask, np.nan_to_num(weight))
+    cutflow.add(0, mask, weight)
     for row, (name, expression) in enumerate(settings.preselection, start=1):
         passed = expression.evaluate(columns, length, f"{context}, cut {name}")
         if passed.dtype != np.bool_:
@@ -425,9 +426,7 @@ def compute_chunk(
                 f"{passed.dtype} values): write a comparison"
             )
         mask &= passed
-        _check_finite(weight[mask], context, f"weight ({sample.weight.text!r})")
         cutflow.add(row, mask, weight)
-    _check_finite(weight[mask], context, f"weight ({sample.weight.text!r})")
     selected = {name: _subset(value, mask) for name, value in columns.items()}
     out: dict[str, np.ndarray] = {}
     count = int(mask.sum())
@@ -445,12 +444,12 @@ def compute_chunk(
     return out
 
 
-def _check_finite(values: np.ndarray, context: str, what: str) -> None:
+def _check_finite(values: np.ndarray, context: str, what: str, which: str = "selected events"):
     bad = ~np.isfinite(values)
     if bad.any():
         raise NtupleError(
             f"{context}: {what} is NaN or infinite for {int(bad.sum())} of {values.size} "
-            "selected events (a missing object is NaN: require it in the preselection, e.g. "
+            f"{which} (a missing object is NaN: require it in the preselection, e.g. "
             "lep_n >= 1; data take weight '1')"
         )
 
