@@ -171,8 +171,9 @@ def generate_events(rng, n: int, role: str, negative: float, muons: float, xsec:
     return branches
 
 
-def write_tree(path: Path, branches: dict) -> None:
-    """Write one ``mini`` tree with uproot: vectors as jagged branches with a counter."""
+def write_tree(path: Path, branches: dict, basket: int = 10_000) -> None:
+    """Write one ``mini`` tree with uproot: vectors as jagged branches with a counter, in
+    baskets of ``basket`` entries (a reader in steps then holds about one basket per branch)."""
     import awkward as ak
     import uproot
 
@@ -192,7 +193,9 @@ def write_tree(path: Path, branches: dict) -> None:
     types = {k: v.dtype if isinstance(v, np.ndarray) else v.type.content for k, v in data.items()}
     with uproot.recreate(path) as handle:  # a TTree (uproot's default for a dict is an RNTuple)
         tree = handle.mktree("mini", types)
-        tree.extend(data)
+        entries = len(next(iter(flat.values())))
+        for start in range(0, max(entries, 1), basket):
+            tree.extend({k: v[start : start + basket] for k, v in data.items()})
 
 
 def write_fixture(root: Path, seed: int = 2016, events: float = 1.0) -> dict[str, list[dict]]:

@@ -290,7 +290,7 @@ def test_a_missing_branch_names_sample_file_branch_and_expression(fixture_root, 
         NtupleSettings.from_config(values), "ttbar", tmp_path / "out" / "t.feather"
     )
     assert "sample ttbar" in message and "mc_410000.ttbar_lep.1lep1tau.root" in message
-    assert "no branch 'tau_pi0_n', read by variable pi0" in message
+    assert "no branch 'tau_pi0_n', read by variable pi0 ('tau_pi0_n[0]')" in message
 
 
 def test_a_glob_matching_nothing_is_named(fixture_root, tmp_path):

@@ -307,7 +307,9 @@ def check_tree(settings: NtupleSettings, sample: Sample, path: Path, handle):
     tree = handle[sample.tree]
     branches = set(tree.keys())
     for name in sorted(set(settings.branches(sample)) - branches):
-        users = [label for label, e in settings.expressions(sample) if name in e.names]
+        users = [
+            f"{label} ({e.text!r})" for label, e in settings.expressions(sample) if name in e.names
+        ]
         raise NtupleError(
             f"sample {sample.name}: file {path}, tree {sample.tree}: no branch {name!r}, "
             f"read by {', '.join(users)}"
