@@ -362,7 +362,12 @@ def test_a_derived_name_shadowing_a_branch_is_refused(fixture_root, tmp_path):
     message = failing_unpack(
         NtupleSettings.from_config(values), "zee", tmp_path / "out" / "z.feather"
     )
-    assert "the derived name(s) ['tau_BDTid'] are also branches" in message
+    assert "the derived or constant name(s) ['tau_BDTid'] are also branches" in message
+    values = block(root, constants={"lumi": 10.0, "XSection": 1.0})
+    message = failing_unpack(
+        NtupleSettings.from_config(values), "zee", tmp_path / "c" / "z.feather"
+    )
+    assert "name(s) ['XSection'] are also branches" in message
 
 
 @pytest.mark.parametrize(

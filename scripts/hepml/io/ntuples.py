@@ -297,8 +297,8 @@ def sample_files(sample: Sample, root: str | os.PathLike | None = None) -> list[
 
 def check_tree(settings: NtupleSettings, sample: Sample, path: Path, handle):
     """The sample's tree in an open file, after checking that it holds every branch the
-    expressions read and that no derived name shadows a branch; NtupleError naming sample,
-    file, tree, the missing branch and the expressions that read it."""
+    expressions read and that no derived or constant name shadows a branch; NtupleError
+    naming sample, file, tree, the missing branch and the expressions that read it."""
     if sample.tree not in handle:
         trees = sorted({key.split(";")[0] for key in handle.keys(recursive=False)})
         raise NtupleError(
@@ -314,11 +314,11 @@ def check_tree(settings: NtupleSettings, sample: Sample, path: Path, handle):
             f"sample {sample.name}: file {path}, tree {sample.tree}: no branch {name!r}, "
             f"read by {', '.join(users)}"
         )
-    shadowed = sorted(settings.derived & branches)
+    shadowed = sorted((settings.derived | set(settings.constants)) & branches)
     if shadowed:
         raise NtupleError(
-            f"sample {sample.name}: file {path}: the derived name(s) {shadowed} are also "
-            "branches of the tree; rename them"
+            f"sample {sample.name}: file {path}: the derived or constant name(s) {shadowed} "
+            "are also branches of the tree; rename them"
         )
     return tree
 
