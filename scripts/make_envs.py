@@ -83,10 +83,10 @@ ENVIRONMENTS = (
             "Data rules: simulation, download (standard library HTTP, no requests),",
             "HDF5 validation and unpacking to Feather, HL recomputation, Pythia 8 generation,",
             "jet clustering and N-subjettiness (fastjet), the top-tagging benchmark's pandas",
-            "HDF5 files (tables).",
+            "HDF5 files (tables), ROOT ntuples read in steps (uproot, awkward).",
         ),
         packages=("h5py", "pyarrow", "numpy", "pandas", "matplotlib", "jsonschema", "tqdm")
-        + ("pythia8mc", "fastjet", "tables"),
+        + ("pythia8mc", "fastjet", "tables", "uproot", "awkward"),
     ),
     Environment(
         name="efp",
@@ -126,9 +126,11 @@ ENVIRONMENTS = (
         name="plot",
         description=(
             "Figures: data, EFP drawings, ROC curves, training histories, guided search (h5py and",
-            "tqdm: every script reads its inputs through hepml.io).",
+            "tqdm: every script reads its inputs through hepml.io), the ntuple figures (hist,",
+            "mplhep).",
         ),
-        packages=("matplotlib", "pandas", "pyarrow", "scikit-learn", "numpy", "h5py", "tqdm"),
+        packages=("matplotlib", "pandas", "pyarrow", "scikit-learn", "numpy", "h5py", "tqdm")
+        + ("hist", "mplhep"),
     ),
 )
 

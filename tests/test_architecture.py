@@ -22,10 +22,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LIBRARY = REPO / "scripts" / "hepml"
 
-# Modules every layer may import: plain settings, the detector geometry, the config check, logs.
-BASE = {"hepml.settings", "hepml.geometry", "hepml.configcheck", "hepml.logs"}
-# The I/O layer: the only modules that know file formats (Feather, HDF5, the EFP tables): the
-# package hepml.io, one module per published format and the shared pieces.
+# Modules every layer may import: plain settings, the detector geometry, the config check, logs,
+# the expression language of config files (hepml.expressions: numpy only).
+BASE = {"hepml.settings", "hepml.geometry", "hepml.configcheck", "hepml.logs", "hepml.expressions"}
+# The I/O layer: the only modules that know file formats (Feather, HDF5, the EFP tables, ROOT):
+# the package hepml.io, one module per published format and the shared pieces.
 IO = "hepml.io"
 LAYERS = {"base": 0, "io": 1, "domain": 2, "steps": 3}
 # What building the DAG must not import: each costs seconds, or is missing from the envs of
