@@ -18,7 +18,7 @@ import pyarrow.feather as pa_feather
 import pytest
 import yaml
 from hepml.io import ntuples
-from hepml.io.ntuples import NtupleError, NtupleBlock, training_weights
+from hepml.io.ntuples import NtupleBlock, NtupleError, training_weights
 from hepml.settings import SettingsError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -297,9 +297,7 @@ def test_a_glob_matching_nothing_is_named(fixture_root, tmp_path):
     root, _ = fixture_root
     values = block(root)
     values["samples"]["zee"]["files"] = ["MC/mc_*.Zee_missing.root"]
-    message = failing_unpack(
-        NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather"
-    )
+    message = failing_unpack(NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather")
     assert "sample zee: no file matches 'MC/mc_*.Zee_missing.root'" in message
 
 
@@ -340,18 +338,14 @@ def test_a_variable_on_a_missing_object_is_an_error_naming_it(fixture_root, tmp_
     )
     assert "sample ztautau: variable lead_pt ('lep_pt[0] / 1000') is NaN or infinite for" in message
     values["preselection"].append({"name": "has_lepton", "cut": "lep_n >= 1"})
-    ntuples.unpack_sample(
-        NtupleBlock.from_config(values), "ztautau", tmp_path / "ok" / "z.feather"
-    )
+    ntuples.unpack_sample(NtupleBlock.from_config(values), "ztautau", tmp_path / "ok" / "z.feather")
 
 
 def test_a_cut_that_is_not_a_condition_is_named(fixture_root, tmp_path):
     root, _ = fixture_root
     values = block(root)
     values["preselection"] = [{"name": "pt", "cut": "lep_pt[0] - 26000"}]
-    message = failing_unpack(
-        NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather"
-    )
+    message = failing_unpack(NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather")
     assert "cut pt ('lep_pt[0] - 26000') is not a condition" in message
 
 
@@ -359,14 +353,10 @@ def test_a_derived_name_shadowing_a_branch_is_refused(fixture_root, tmp_path):
     root, _ = fixture_root
     values = block(root)
     values["define"] = {**values["define"], "tau_BDTid": "1"}
-    message = failing_unpack(
-        NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather"
-    )
+    message = failing_unpack(NtupleBlock.from_config(values), "zee", tmp_path / "out" / "z.feather")
     assert "the derived or constant name(s) ['tau_BDTid'] are also branches" in message
     values = block(root, constants={"lumi": 10.0, "XSection": 1.0})
-    message = failing_unpack(
-        NtupleBlock.from_config(values), "zee", tmp_path / "c" / "z.feather"
-    )
+    message = failing_unpack(NtupleBlock.from_config(values), "zee", tmp_path / "c" / "z.feather")
     assert "name(s) ['XSection'] are also branches" in message
 
 
