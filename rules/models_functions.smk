@@ -4,7 +4,7 @@
 # Every rule's params carry exactly what its script reads (so that editing one config block
 # reruns only the rules that read it), and its inputs are exactly the files it reads.
 
-from hepml.settings import SEED_OFFSETS, FeatureSet, TrainingSettings
+from hepml.settings import SEED_OFFSETS, TREE_MODELS, FeatureSet, TrainingSettings
 
 TRAINING_THREADS = int(config["training"].get("threads", TrainingSettings.threads))
 # Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
@@ -103,12 +103,13 @@ def tune_model_inputs(wildcards):
 
 
 def train_bdt_inputs(wildcards):
-    """train/valid arrays of a flat feature set (the test split is scored by score_model)."""
-    dataset, feature_set = wildcards.dataset, wildcards.feature_set
-    if "bdt" not in feature_set_settings(dataset, feature_set).models:
+    """train/valid arrays of a flat feature set (the test split is scored by score_model);
+    {tree} is bdt or gbdt (LightGBM, model.txt)."""
+    dataset, feature_set, tree = wildcards.dataset, wildcards.feature_set, wildcards.tree
+    if tree not in feature_set_settings(dataset, feature_set).models:
         raise ValueError(
-            f"{feature_set}-bdt: datasets.{dataset}.feature_sets.{feature_set}.models "
-            "does not list bdt"
+            f"{feature_set}-{tree}: datasets.{dataset}.feature_sets.{feature_set}.models "
+            f"does not list {tree}"
         )
     return {
         **split_inputs(dataset, feature_set, "train"),
@@ -122,14 +123,14 @@ def model_dir(dataset, name):
 
 
 def score_model_inputs(wildcards):
-    """A trained model (network: model.keras + preprocess.json; BDT: trees.npz) and the
-    arrays of the split it scores."""
+    """A trained model (network: model.keras + preprocess.json; bdt, gbdt: LightGBM's
+    model.txt) and the arrays of the split it scores."""
     dataset, name, split = wildcards.dataset, wildcards.name, wildcards.split
     feature_set, model = split_result_name(dataset, name)
     if model == "linear":
         return {**efp_linear_split_inputs(dataset, split), "linear": efp_linear_model(dataset)}
-    if model == "bdt":
-        inputs = {"trees": f"{model_dir(dataset, name)}/trees.npz"}
+    if model in TREE_MODELS:
+        inputs = {"trees": f"{model_dir(dataset, name)}/model.txt"}
     else:
         inputs = {
             "model": f"{model_dir(dataset, name)}/model.keras",
@@ -172,12 +173,25 @@ def tune_model_params(wildcards):
     return canonical(params)
 
 
+def secondary_network_params(wildcards):
+    """What train_model reads for a network that follows the primary one ({feature_set}-
+    {network}, e.g. low-shallow): train_model_params, the model, its own checkpoints."""
+    params = train_model_params(wildcards)
+    name = f"{wildcards.feature_set}-{wildcards.network}"
+    params["model"] = wildcards.network
+    params["checkpoint_dir"] = f"results/{wildcards.dataset}/checkpoints/{name}"
+    return canonical(params)
+
+
 def train_bdt_params(wildcards):
-    """What train_bdt reads: the feature set, training.bdt and the BDT seed."""
+    """What train_bdt reads: the feature set, the model ({tree}: bdt or gbdt), its
+    training.<tree> block and the BDT seed."""
+    tree = wildcards.tree
     return canonical(
         {
             "feature_set": feature_set_param(wildcards.dataset, wildcards.feature_set),
-            "bdt": dict(config["training"].get("bdt") or {}),
+            "model": tree,
+            tree: dict(config["training"].get(tree) or {}),
             "seed": stage_seed(SEED_OFFSETS["bdt"]),
         }
     )
