@@ -214,6 +214,22 @@ def test_paper_sgd_schedule_and_round_trip(tmp_path):
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01, rel=1e-6)
     assert float(loaded.optimizer.current_momentum()) == pytest.approx(0.945)
     np.testing.assert_array_equal(model({"features": x}), loaded({"features": x}))
+    # the update itself: v += m, m = momentum(epoch) m - lr(t) g, with g = 1, one batch per
+    # epoch, momentum 0 -> 0.5 over 2 epochs and the rate halved every batch (a constant
+    # momentum of 0 would end at -1.75, of 0.5 at -2.75; an undecayed rate at -3.875)
+    steps = PaperSGD(
+        learning_rate=1.0,
+        initial_momentum=0.0,
+        final_momentum=0.5,
+        momentum_epochs=2,
+        steps_per_epoch=1,
+        decay=2.0,
+    )
+    v = keras.Variable(np.zeros(1, dtype="float32"))
+    for _ in range(3):
+        steps.apply([np.ones(1, dtype="float32")], [v])
+    # m: -1; -0.25 - 0.5 = -0.75; -0.375 - 0.25 = -0.625 -> v = -2.375
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(v), [-2.375], rtol=1e-6)
     # the floor: a rate already at its minimum stays there
     floor = PaperSGD(learning_rate=1e-7, decay=1.5, min_learning_rate=1e-6)
     assert float(floor.learning_rate) == pytest.approx(1e-6)

@@ -315,7 +315,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         used["threads"] = threads
         return {"device": f"CPU ({threads} threads)", "threads": int(threads)}
 
-    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=None):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
@@ -343,7 +343,7 @@ def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
 
     checkpoint = tmp_path / "checkpoints" / "hl"
 
-    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=None):
         checkpoint.mkdir(parents=True)  # what train_network leaves after its last epoch
         (checkpoint / STATE_FILE).write_text("{}")
         return TrainResult(None, None, None, {"training": settings.to_dict()})

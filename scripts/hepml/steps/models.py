@@ -301,8 +301,9 @@ def fit_and_save(
         split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
     )
     result = train_network(
-        train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir, model_kind
-    )
+        train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir,
+        model_kind=model_kind,
+    )  # fmt: skip
     result.info.update(device=device["device"], device_info=device)
     result.info["training"] = {**result.info["training"], "threads": device["threads"]}
     save_result(result, files)
