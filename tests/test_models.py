@@ -266,8 +266,12 @@ def test_rules_route_every_tabular_model(tmp_path):
     config["training"]["gbdt"] = {"max_iter": 20}
     path = tmp_path / "tabular_models.yaml"
     path.write_text(yaml.safe_dump(config))
-    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(path)]
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    targets = [f"results/electrons/metrics/{name}.json" for name in ("hl", "hl-shallow")]
+    targets += [f"results/electrons/metrics/hl-{tree}.json" for tree in ("bdt", "gbdt")]
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", *targets]
+    result = subprocess.run(
+        [*command, "--configfile", str(path)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
     assert jobs["train_model"] == "1" and jobs["train_secondary_network"] == "1"
