@@ -218,8 +218,12 @@ def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
     assert again == text
     with pytest.raises(ValueError, match="bdt needs flat inputs"):
         bdt.train_bdt(train, valid, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
-    with pytest.raises(ValueError, match="trained on 8 features, the inputs have 7"):
-        bdt.predict_text(text, x_test[:, :7])
+    with pytest.raises(
+        ValueError, match="m.txt: the model was trained on 8 features, the inputs have 7"
+    ):
+        bdt.predict_text(text, x_test[:, :7], source="m.txt")
+    with pytest.raises(ValueError, match="m.txt: not a LightGBM text model"):
+        bdt.predict_text("tree\nnot a model\n", x_test, source="m.txt")
 
 
 def test_bdt_early_stops_on_valid_and_keeps_the_best_iteration():

@@ -235,7 +235,9 @@ def score_model(
         arrays = data.load(feature_set.inputs, feature_set.efps)
         x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
         text = io.read_text(inputs["trees"])
-        scores = score_table(arrays, bdt.predict_text(text, x, int(threads)))
+        scores = score_table(
+            arrays, bdt.predict_text(text, x, int(threads), source=str(inputs["trees"]))
+        )
     else:
         configure_tensorflow(int(threads))
         arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)

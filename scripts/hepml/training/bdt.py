@@ -148,14 +148,20 @@ def train_bdt(
     return booster.model_to_string(num_iteration=best), history, info
 
 
-def predict_text(model_text: str, x: np.ndarray, threads: int = 1) -> np.ndarray:
-    """(N,) float64 signal probabilities of a LightGBM text model on features x (N, F)."""
+def predict_text(
+    model_text: str, x: np.ndarray, threads: int = 1, source: str = "model"
+) -> np.ndarray:
+    """(N,) float64 signal probabilities of a LightGBM text model on features x (N, F);
+    ``source`` (the model file) names the model in errors."""
     import lightgbm
 
-    booster = lightgbm.Booster(model_str=model_text)
+    try:
+        booster = lightgbm.Booster(model_str=model_text)
+    except lightgbm.basic.LightGBMError as error:
+        raise ValueError(f"{source}: not a LightGBM text model ({error})") from None
     if booster.num_feature() != x.shape[1]:
         raise ValueError(
-            f"the model was trained on {booster.num_feature()} features, the inputs have "
-            f"{x.shape[1]}"
+            f"{source}: the model was trained on {booster.num_feature()} features, the inputs "
+            f"have {x.shape[1]}"
         )
     return np.asarray(booster.predict(x, num_threads=int(threads)), dtype=np.float64)
