@@ -7,6 +7,9 @@
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
 #   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
 #   make bench-generate  Pythia 8 generation rates (config/generated.yaml) -> results/bench/generate.json
+#   make bench-tabular-train  samples/s of the Higgs benchmark's deep network (CPU; GPU when one
+#                is visible) -> results/bench/tabular_train.json; REHEARSAL_ROWS=10500000 adds one
+#                streamed epoch and a LightGBM fit on that many synthetic rows (peak RSS, time)
 #   make bench-paper  paper-scale rehearsal of config/paper.yaml's and config/jets.yaml's rules
 #                + training throughput -> results/bench/paper.json, benchmarks/paper_peaks.json,
 #                results/bench/training_paper.json (~1 h on 2 cores, plus ~1 h for the jets axis)
@@ -24,7 +27,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc bench-tabular-train envs clean
 
 venv: $(STAMP)
 
@@ -75,6 +78,12 @@ bench-efp: venv
 
 bench-generate: venv
 	$(BIN)/python benchmarks/bench_generate.py
+
+REHEARSAL_ROWS ?= 0
+
+bench-tabular-train: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/bench_tabular_train.py --threads 2 --rehearsal-rows $(REHEARSAL_ROWS)
 
 bench-paper: venv
 	$(BIN)/python benchmarks/rehearse_paper.py --cores 2

@@ -2,16 +2,18 @@
 # summaries, the comparison of datasets of one kind and the results document.
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
+from hepml.settings import TREE_MODELS
+
 
 def score_model_inputs(wildcards):
-    """A trained model (network: model.keras + preprocess.json; BDT: trees.npz) and the
-    arrays of the split it scores."""
+    """A trained model (network: model.keras + preprocess.json; bdt, gbdt: LightGBM's
+    model.txt) and the arrays of the split it scores."""
     dataset, name, split = wildcards.dataset, wildcards.name, wildcards.split
     feature_set, model = split_result_name(dataset, name)
     if model == "linear":
         return {**efp_linear_split_inputs(dataset, split), "linear": efp_linear_model(dataset)}
-    if model == "bdt":
-        inputs = {"trees": f"{model_dir(dataset, name)}/trees.npz"}
+    if model in TREE_MODELS:
+        inputs = {"trees": f"{model_dir(dataset, name)}/model.txt"}
     else:
         inputs = {
             "model": f"{model_dir(dataset, name)}/model.keras",

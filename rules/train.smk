@@ -1,5 +1,6 @@
-# Training stage: one network per feature set (CNN on images, DNN on flat inputs), the BDT
-# baseline for flat feature sets (its trees saved as arrays, no pickle), the linear (Fisher)
+# Training stage: one network per feature set (CNN on images, DNN on flat inputs; a second
+# network, shallow, may follow the tabular kind's dnn), boosted trees for flat feature sets
+# (bdt, gbdt: LightGBM, saved in its text format, no pickle), the linear (Fisher)
 # discriminant on every kept EFP where datasets.<name>.efp.linear is set, the optional optuna
 # search, and the training curves. Every rule here reads train and valid only: valid chooses
 # (early stopping, tuning), the test split is scored later by score_model.
@@ -31,17 +32,46 @@ rule train_model:
         "../scripts/train_model.py"
 
 
+# A network listed after the feature set's primary model (models: [dnn, shallow, ...]): the
+# same fit loop as train_model (steps.models.train_secondary_network), the model kind in
+# its params.
+rule train_secondary_network:
+    input:
+        unpack(train_model_inputs),
+    output:
+        model="results/{dataset}/models/{feature_set}-{network}/model.keras",
+        preprocess="results/{dataset}/models/{feature_set}-{network}/preprocess.json",
+        history="results/{dataset}/models/{feature_set}-{network}/history.csv",
+        info="results/{dataset}/models/{feature_set}-{network}/train_info.json",
+    log:
+        "logs/{dataset}/train_model/{feature_set}-{network}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/train_model/{feature_set}-{network}.tsv"
+    wildcard_constraints:
+        network="shallow",
+    conda:
+        NETWORK_ENV
+    threads: TRAINING_THREADS
+    params:
+        settings=secondary_network_params,
+    script:
+        "../scripts/train_secondary_network.py"
+
+
+# bdt (training.bdt) and gbdt (training.gbdt): LightGBM, hepml.training.bdt.
 rule train_bdt:
     input:
         unpack(train_bdt_inputs),
     output:
-        trees="results/{dataset}/models/{feature_set}-bdt/trees.npz",
-        history="results/{dataset}/models/{feature_set}-bdt/history.csv",
-        info="results/{dataset}/models/{feature_set}-bdt/train_info.json",
+        model="results/{dataset}/models/{feature_set}-{tree}/model.txt",
+        history="results/{dataset}/models/{feature_set}-{tree}/history.csv",
+        info="results/{dataset}/models/{feature_set}-{tree}/train_info.json",
     log:
-        "logs/{dataset}/train_bdt/{feature_set}.log",
+        "logs/{dataset}/train_bdt/{feature_set}-{tree}.log",
     benchmark:
-        "results/benchmarks/{dataset}/train_bdt/{feature_set}.tsv"
+        "results/benchmarks/{dataset}/train_bdt/{feature_set}-{tree}.tsv"
+    wildcard_constraints:
+        tree="bdt|gbdt",
     conda:
         "../envs/train.yaml"
     threads: TRAINING_THREADS

@@ -7,7 +7,7 @@
 # Every rule's params carry exactly what its script reads (so that editing one config block
 # reruns only the rules that read it), and its inputs are exactly the files it reads.
 
-from hepml.settings import SEED_OFFSETS, FeatureSet, TrainingSettings, config_keys
+from hepml.settings import SEED_OFFSETS, TREE_MODELS, FeatureSet, TrainingSettings, config_keys
 
 TRAINING_THREADS = int(config["training"].get("threads", TrainingSettings.threads))
 # Rules that run networks use the GPU TensorFlow env when the config asks for a GPU
@@ -97,12 +97,13 @@ def tune_model_inputs(wildcards):
 
 
 def train_bdt_inputs(wildcards):
-    """train/valid arrays of a flat feature set (the test split is scored by score_model)."""
-    dataset, feature_set = wildcards.dataset, wildcards.feature_set
-    if "bdt" not in feature_set_settings(dataset, feature_set).models:
+    """train/valid arrays of a flat feature set (the test split is scored by score_model);
+    {tree} is bdt or gbdt (LightGBM, model.txt)."""
+    dataset, feature_set, tree = wildcards.dataset, wildcards.feature_set, wildcards.tree
+    if tree not in feature_set_settings(dataset, feature_set).models:
         raise ValueError(
-            f"{feature_set}-bdt: datasets.{dataset}.feature_sets.{feature_set}.models "
-            "does not list bdt"
+            f"{feature_set}-{tree}: datasets.{dataset}.feature_sets.{feature_set}.models "
+            f"does not list {tree}"
         )
     return {
         **split_inputs(dataset, feature_set, "train"),
@@ -147,12 +148,25 @@ def tune_model_params(wildcards):
     return canonical(params)
 
 
+def secondary_network_params(wildcards):
+    """What train_model reads for a network that follows the primary one ({feature_set}-
+    {network}, e.g. low-shallow): train_model_params, the model, its own checkpoints."""
+    params = train_model_params(wildcards)
+    name = f"{wildcards.feature_set}-{wildcards.network}"
+    params["model"] = wildcards.network
+    params["checkpoint_dir"] = f"results/{wildcards.dataset}/checkpoints/{name}"
+    return canonical(params)
+
+
 def train_bdt_params(wildcards):
-    """What train_bdt reads: the feature set, training.bdt and the BDT seed."""
+    """What train_bdt reads: the feature set, the model ({tree}: bdt or gbdt), its
+    training.<tree> block and the BDT seed."""
+    tree = wildcards.tree
     return canonical(
         {
             "feature_set": feature_set_param(wildcards.dataset, wildcards.feature_set),
-            "bdt": dict(config["training"].get("bdt") or {}),
+            "model": tree,
+            tree: dict(config["training"].get(tree) or {}),
             "seed": stage_seed(SEED_OFFSETS["bdt"]),
         }
     )

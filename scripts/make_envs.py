@@ -65,6 +65,7 @@ EFP_PACKAGES = ("EnergyFlow", "numpy", "pyarrow", "pandas", "scikit-learn", "mat
 TRAIN_PACKAGES = (
     "tensorflow",
     "keras",
+    "lightgbm",
     "scikit-learn",
     "optuna",
     "pyarrow",

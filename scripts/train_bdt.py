@@ -1,6 +1,7 @@
-"""Rule train_bdt: the boosted-decision-tree baseline of a flat feature set, trained on train and
-early-stopped on valid; its trees are saved as arrays (trees.npz, no pickle) and score_model
-scores any split from them. See :func:`hepml.steps.models.train_bdt`.
+"""Rule train_bdt: the boosted decision trees (bdt or gbdt, LightGBM) of a flat feature set,
+trained on train and early-stopped on valid; the model is saved in LightGBM's text format
+(model.txt, no pickle) and score_model scores any split from it. See
+:func:`hepml.steps.models.train_bdt`.
 """
 
 from hepml.logs import log_to

@@ -69,13 +69,13 @@ test_leaks.__test__ = False  # a helper, not a test
 def test_the_leak_check_catches_a_leak():
     """The check itself can fail: a BDT whose input derives from test scores is caught."""
     graph = {
-        "m/hl-bdt/trees.npz": ("train_bdt", ["f/train/hl.feather", "metrics/hl.json"]),
+        "m/hl-bdt/model.txt": ("train_bdt", ["f/train/hl.feather", "metrics/hl.json"]),
         "metrics/hl.json": ("evaluate_model", ["s/hl/test.feather"]),
         "s/hl/test.feather": ("score_model", ["f/test/hl.feather"]),
         "f/train/hl.feather": ("unpack_h5", ["data.h5"]),
     }
-    assert test_leaks(graph) == [("train_bdt", "m/hl-bdt/trees.npz", "s/hl/test.feather")]
-    graph["m/hl-bdt/trees.npz"] = ("train_bdt", ["f/train/hl.feather"])
+    assert test_leaks(graph) == [("train_bdt", "m/hl-bdt/model.txt", "s/hl/test.feather")]
+    graph["m/hl-bdt/model.txt"] = ("train_bdt", ["f/train/hl.feather"])
     assert test_leaks(graph) == []
     assert is_test_split_file("results/electrons/efp/single_auc_test.csv")
     assert not is_test_split_file("results/electrons/efp/single_auc_valid.csv")

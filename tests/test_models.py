@@ -1,5 +1,6 @@
 """The one model builder: one-epoch smoke test per default feature set, architecture checks."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +138,143 @@ def test_tutorial_cnn_is_the_tutorials_layer_stack():
         build_model("nn", [InputSpec("hl", (4,))], network)
     with pytest.raises(SettingsError, match="architecture"):
         NetworkSettings(architecture="resnet")
+
+
+# The authors' deep network on the Higgs benchmark (docs/tabular.md "Models").
+PAPER_NETWORK = NetworkSettings(
+    dense_layers=4,
+    units=300,
+    learning_rate=0.05,
+    optimizer="sgd",
+    momentum=0.9,
+    final_momentum=0.99,
+    momentum_epochs=200,
+    lr_decay=1.0000002,
+    min_learning_rate=1e-6,
+    weight_decay=1e-5,
+)
+
+
+def test_dnn_and_shallow_are_the_authors_tanh_networks():
+    """dnn: 4 tanh layers of 300 (5 weight layers with the output), shallow: one of 300;
+    initial weights N(0, 0.1), N(0, 0.05), N(0, 0.001), zero biases, an L2 penalty of 1e-5
+    on every kernel, as the authors' pylearn2 scripts (github.com/uci-igb/higgs-susy)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    specs = [InputSpec("features", (28,))]
+    dnn = build_model("dnn", specs, PAPER_NETWORK)
+    shallow = build_model("shallow", specs, PAPER_NETWORK)
+    for model, hidden in ((dnn, 4), (shallow, 1)):
+        dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+        assert [d.units for d in dense] == [300] * hidden + [1]
+        assert [d.activation.__name__ for d in dense] == ["tanh"] * hidden + ["sigmoid"]
+        assert all(d.kernel_regularizer.l2 == pytest.approx(1e-5) for d in dense)
+        stds = [float(np.std(d.get_weights()[0])) for d in dense]
+        expected = [0.1] + [0.05] * (hidden - 1) + [0.001]
+        np.testing.assert_allclose(stds, expected, rtol=0.15)
+        assert all(not d.get_weights()[1].any() for d in dense)
+    assert dnn.count_params() == 28 * 300 + 3 * 300 * 300 + 300 + 4 * 300 + 1
+    with pytest.raises(ValueError, match="flat inputs"):
+        build_model("dnn", [InputSpec("et", (31, 31, 1))], PAPER_NETWORK)
+    # no weight decay: no penalty (the nn kind's networks are unchanged)
+    plain = build_model("shallow", specs, NetworkSettings(units=8))
+    assert all(layer.losses == [] for layer in plain.layers)
+
+
+def test_paper_sgd_schedule_and_round_trip(tmp_path):
+    """Momentum 0.9 in epoch 0 rising linearly to 0.99 at epoch momentum_epochs; the learning
+    rate divided by 1.0000002 every batch down to 1e-6; setting the rate (the fit loop's
+    plateau step and checkpoint restore) sets the current one; model.keras keeps it all."""
+    import keras
+    from hepml.models.networks import PaperSGD
+
+    network = NetworkSettings(**{**PAPER_NETWORK.to_dict(), "units": 4, "momentum_epochs": 4})
+    keras.utils.set_random_seed(1)
+    model = compile_model(
+        build_model("dnn", [InputSpec("features", (3,))], network), 0.05, network, 5
+    )
+    optimizer = model.optimizer
+    assert isinstance(optimizer, PaperSGD)
+    assert float(optimizer.current_momentum()) == pytest.approx(0.9)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 3)).astype("float32")
+    weights = model.trainable_variables
+    for _ in range(10):  # 10 batches: 2 epochs of 5 (eager steps: no fit graph to trace)
+        optimizer.apply([rng.normal(size=w.shape).astype("float32") for w in weights], weights)
+    assert int(optimizer.iterations) == 10
+    assert float(optimizer.current_momentum()) == pytest.approx(0.9 + 0.09 * 2 / 4)
+    assert float(optimizer.learning_rate) == pytest.approx(0.05 / 1.0000002**10, rel=1e-6)
+    assert float(optimizer.learning_rate) < 0.05  # it decays
+    optimizer.learning_rate = 0.01
+    assert float(optimizer.learning_rate) == pytest.approx(0.01, rel=1e-6)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.optimizer, PaperSGD)
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01, rel=1e-6)
+    assert float(loaded.optimizer.current_momentum()) == pytest.approx(0.945)
+    np.testing.assert_array_equal(model({"features": x}), loaded({"features": x}))
+    # the update itself: v += m, m = momentum(epoch) m - lr(t) g, with g = 1, one batch per
+    # epoch, momentum 0 -> 0.5 over 2 epochs and the rate halved every batch (a constant
+    # momentum of 0 would end at -1.75, of 0.5 at -2.75; an undecayed rate at -3.875)
+    steps = PaperSGD(
+        learning_rate=1.0,
+        initial_momentum=0.0,
+        final_momentum=0.5,
+        momentum_epochs=2,
+        steps_per_epoch=1,
+        decay=2.0,
+    )
+    v = keras.Variable(np.zeros(1, dtype="float32"))
+    for _ in range(3):
+        steps.apply([np.ones(1, dtype="float32")], [v])
+    # m: -1; -0.25 - 0.5 = -0.75; -0.375 - 0.25 = -0.625 -> v = -2.375
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(v), [-2.375], rtol=1e-6)
+    # the floor: a rate already at its minimum stays there
+    floor = PaperSGD(learning_rate=1e-7, decay=1.5, min_learning_rate=1e-6)
+    assert float(floor.learning_rate) == pytest.approx(1e-6)
+    with pytest.raises(ValueError, match="decay 0.5 < 1"):
+        PaperSGD(decay=0.5)
+    with pytest.raises(SettingsError, match="optimizer"):
+        NetworkSettings(optimizer="rmsprop")
+
+
+def test_tabular_model_lists_and_names():
+    """models: [dnn, shallow, bdt, gbdt] on a flat set -> low, low-shallow, low-bdt, low-gbdt;
+    a flat-only model on an image set is refused, naming it."""
+    low = FeatureSet.from_config(
+        "low", {"inputs": ["hl"], "models": ["dnn", "shallow", "bdt", "gbdt"]}
+    )
+    assert low.names == ("low", "low-shallow", "low-bdt", "low-gbdt")
+    with pytest.raises(SettingsError, match="gbdt needs flat inputs"):
+        FeatureSet.from_config("et", {"inputs": ["et"], "models": ["nn", "gbdt"]})
+    with pytest.raises(SettingsError, match="cannot follow the primary model"):
+        FeatureSet.from_config("low", {"inputs": ["hl"], "models": ["dnn", "pfn"]})
+
+
+def test_rules_route_every_tabular_model(tmp_path):
+    """A flat feature set with models [dnn, shallow, bdt, gbdt] plans train_model (dnn),
+    train_secondary_network (shallow, model.keras) and train_bdt twice (LightGBM model.txt),
+    and scores each through score_model."""
+    import subprocess
+    import sys
+
+    config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
+    config["datasets"]["electrons"]["feature_sets"] = {
+        "hl": {"inputs": ["hl"], "models": ["dnn", "shallow", "bdt", "gbdt"]}
+    }
+    config["training"]["gbdt"] = {"max_iter": 20}
+    path = tmp_path / "tabular_models.yaml"
+    path.write_text(yaml.safe_dump(config))
+    targets = [f"results/electrons/metrics/{name}.json" for name in ("hl", "hl-shallow")]
+    targets += [f"results/electrons/metrics/hl-{tree}.json" for tree in ("bdt", "gbdt")]
+    command = [sys.executable, "-m", "snakemake", "-n", "--cores", "1", *targets]
+    result = subprocess.run(
+        [*command, "--configfile", str(path)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
+    assert jobs["train_model"] == "1" and jobs["train_secondary_network"] == "1"
+    assert jobs["train_bdt"] == "2" and jobs["score_model"] == "4"
+    for output in ("hl-shallow/model.keras", "hl-bdt/model.txt", "hl-gbdt/model.txt"):
+        assert f"results/electrons/models/{output}" in result.stdout

@@ -351,7 +351,7 @@ def test_a_field_added_to_a_class_is_missing_from_the_schema():
 
     @dataclasses.dataclass(frozen=True)
     class Grown(BdtSettings):
-        l2_regularization: float = 0.0
+        extra_trees_fraction: float = 0.0
 
     section = _section("training.bdt")
     grown = dataclasses.replace(section, settings="tests_grown:Grown")
@@ -361,6 +361,6 @@ def test_a_field_added_to_a_class_is_missing_from_the_schema():
         patch.setitem(__import__("sys").modules, "tests_grown", module)
         problems = section_problems(_parsed_schema(), grown)
     assert problems == [
-        "Grown (config training.bdt): key 'l2_regularization' (Grown.l2_regularization) is "
+        "Grown (config training.bdt): key 'extra_trees_fraction' (Grown.extra_trees_fraction) is "
         "missing from config/schema.yaml #/properties/training/properties/bdt/properties"
     ]

@@ -38,7 +38,7 @@ CLUSTER_FRAGMENT = REPO / "config" / "cluster.yaml"
 COPY_IGNORE = shutil.ignore_patterns(
     ".git", ".venv", "results", "resources", "logs", ".snakemake", "__pycache__", ".*_cache"
 )
-GPU_RULES = ("train_model", "tune_model")
+GPU_RULES = ("train_model", "train_secondary_network", "tune_model")
 # The test node has ~21 GB for 2 CPUs: requests above this would serialise the jobs.
 MEM_PER_JOB_MB = 8000
 RUN_TIMEOUT_S = 1500

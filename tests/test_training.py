@@ -200,39 +200,81 @@ def test_bdt_trains_on_flat_inputs_and_refuses_images(tmp_path):
 
     train, valid, test = flat_split(2000, 1), flat_split(500, 2), flat_split(1000, 3)
     hl_mass = FeatureSet("hl_and_mass", ("hl", "mass"), NETWORK, models=("nn", "bdt"))
-    trees, history, info = bdt.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
+    text, history, info = bdt.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
     x_test = bdt.flat_matrix(test, ["hl", "mass"])
-    score = bdt.predict_trees(trees, x_test)
+    score = bdt.predict_text(text, x_test)
     assert metrics.auc(test["y"], score) > 0.8
     assert list(history.columns) == ["iteration", "loss", "val_loss"]
     assert info["name"] == "hl_and_mass-bdt" and info["n_features"] == 8
     assert info["train_samples_per_s"] > 0
-    # the saved trees (npz, no pickle) score exactly as scikit-learn's own model
-    io.write_npz(tmp_path / "trees.npz", trees)
+    # LightGBM's own text format, no pickle: written, read back, scores bit-identical
+    assert text.startswith("tree\n")
+    io.write_text(tmp_path / "model.txt", text)
     np.testing.assert_array_equal(
-        bdt.predict_trees(io.read_npz(tmp_path / "trees.npz"), x_test), score
+        bdt.predict_text(io.read_text(tmp_path / "model.txt"), x_test), score
     )
+    # seeded and deterministic: a second fit writes the same model
     again, _, _ = bdt.train_bdt(train, valid, hl_mass, BdtSettings(max_iter=30), seed=1)
-    np.testing.assert_array_equal(bdt.predict_trees(again, x_test), score)
+    assert again == text
     with pytest.raises(ValueError, match="bdt needs flat inputs"):
         bdt.train_bdt(train, valid, FeatureSet("et", ("et",), NETWORK), BdtSettings(), 1)
+    with pytest.raises(
+        ValueError, match="m.txt: the model was trained on 8 features, the inputs have 7"
+    ):
+        bdt.predict_text(text, x_test[:, :7], source="m.txt")
+    with pytest.raises(ValueError, match="m.txt: not a LightGBM text model"):
+        bdt.predict_text("tree\nnot a model\n", x_test, source="m.txt")
 
 
-def test_exported_trees_match_sklearn():
-    """predict_trees follows scikit-learn's predictor: thresholds, NaN routing, baseline."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def test_bdt_early_stops_on_valid_and_keeps_the_best_iteration():
+    """Labels of the training events are noise: valid's log-loss rises from the first trees,
+    so early stopping ends the fit n_iter_no_change iterations after its best one, and the
+    saved model holds the trees up to the best iteration only."""
+    train, valid = flat_split(2000, 1), flat_split(1000, 2)
+    train["y"] = np.random.default_rng(5).integers(0, 2, len(train["y"])).astype(np.int8)
+    hl = FeatureSet("hl", ("hl",), NETWORK, models=("nn", "bdt"))
+    settings = BdtSettings(max_iter=200, n_iter_no_change=5, learning_rate=0.3)
+    text, history, info = bdt.train_bdt(train, valid, hl, settings, seed=1)
+    assert info["iterations_run"] == info["iterations"] + 5 < 200
+    best = int(history["val_loss"].idxmin()) + 1
+    assert info["iterations"] == best
+    assert text.count("Tree=") == best
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(3000, 5))
-    x[::40, 2] = np.nan
-    y = (x[:, 0] + np.nan_to_num(x[:, 2]) + rng.normal(size=3000) > 0).astype(int)
-    classifier = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(x, y)
-    x_new = rng.normal(size=(2000, 5))
-    x_new[::9, 2] = np.nan
-    expected = classifier.predict_proba(x_new)[:, 1]
-    np.testing.assert_allclose(
-        bdt.predict_trees(bdt.export_trees(classifier), x_new), expected, rtol=0, atol=1e-12
+
+def test_bdt_uses_the_event_weights():
+    """Every event is copied with the opposite label and weight 0: only a fit that reads the
+    weights separates the classes (negative control: the same data without the weights)."""
+    train, valid = flat_split(2000, 1, decoys=True), flat_split(500, 2, decoys=True)
+    test = flat_split(1000, 3)
+    hl = FeatureSet("hl", ("hl",), NETWORK, models=("nn", "bdt"))
+    settings = BdtSettings(max_iter=30)
+    text, _, _ = bdt.train_bdt(train, valid, hl, settings, seed=1)
+    x_test = bdt.flat_matrix(test, ["hl"])
+    assert metrics.auc(test["y"], bdt.predict_text(text, x_test)) > 0.8
+    unweighted = [{**a, "weight": np.ones_like(a["weight"])} for a in (train, valid)]
+    blind, _, _ = bdt.train_bdt(*unweighted, hl, settings, seed=1)
+    assert abs(metrics.auc(test["y"], bdt.predict_text(blind, x_test)) - 0.5) < 0.1
+
+
+def test_bdt_settings_map_to_lightgbm_and_gbdt_has_its_own_defaults():
+    from hepml.settings import GBDT_DEFAULTS, SettingsError, tree_settings
+
+    params = bdt.lightgbm_params(
+        BdtSettings(max_leaf_nodes=8, max_depth=3, min_samples_leaf=50, max_bins=20), 7, 2
     )
+    assert params["num_leaves"] == 8 and params["max_depth"] == 3
+    assert params["min_data_in_leaf"] == 50 and params["max_bin"] == 20
+    assert params["deterministic"] and params["force_row_wise"] and params["num_threads"] == 2
+    assert params["seed"] == 7
+    assert bdt.lightgbm_params(BdtSettings(), 1, 1)["max_depth"] == -1
+    training = TrainingSettings.from_config(
+        {**dataclasses.asdict(SETTINGS), "bdt": {"max_iter": 5}, "gbdt": {"learning_rate": 0.05}}
+    )
+    assert training.bdt == BdtSettings(max_iter=5)
+    assert training.gbdt == BdtSettings(**{**GBDT_DEFAULTS, "learning_rate": 0.05})
+    assert tree_settings("gbdt", None) == BdtSettings(**GBDT_DEFAULTS)
+    with pytest.raises(SettingsError, match=r"training.gbdt: unknown key\(s\) \['depth'\]"):
+        tree_settings("gbdt", {"depth": 3})
 
 
 def test_require_gpu_fails_loudly_without_a_gpu(monkeypatch):
@@ -277,7 +319,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         used["threads"] = threads
         return {"device": f"CPU ({threads} threads)", "threads": int(threads)}
 
-    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=None):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
@@ -305,7 +347,7 @@ def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
 
     checkpoint = tmp_path / "checkpoints" / "hl"
 
-    def fit(train, valid, feature_set, settings, seed, checkpoint_dir):
+    def fit(train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=None):
         checkpoint.mkdir(parents=True)  # what train_network leaves after its last epoch
         (checkpoint / STATE_FILE).write_text("{}")
         return TrainResult(None, None, None, {"training": settings.to_dict()})
@@ -422,3 +464,25 @@ def test_tuning_streams_batches_and_never_reads_a_whole_split(monkeypatch):
     # 2 epochs of 3 batches (plus Keras' look-ahead of a few), not 2 x 12 full batches
     assert 2 * 3 <= len(batch_reads) < 12
     assert sum(valid["et"].reads) == 300  # every valid event scored once
+
+
+def test_a_second_network_of_a_set_trains_under_its_own_name_with_the_paper_sgd(tmp_path):
+    """models: [dnn, shallow]: train_network(model_kind="shallow") builds the shallow
+    network, records it as hl-shallow, and PaperSGD decays the learning rate every batch."""
+    network = NetworkSettings(
+        dense_layers=2, units=8, learning_rate=0.05, optimizer="sgd", lr_decay=1.001
+    )
+    hl = FeatureSet("hl", ("hl",), network, models=("dnn", "shallow"))
+    train, valid = flat_split(256, 1), flat_split(128, 2)
+    settings = dataclasses.replace(SETTINGS, epochs=2, lr_patience=10)
+    result = train_network(train, valid, hl, settings, seed=1, model_kind="shallow")
+    info = result.info
+    assert (info["name"], info["model"], info["architecture"]) == (
+        "hl-shallow",
+        "shallow",
+        "shallow",
+    )
+    # 4 batches of 64 per epoch: the rate after epoch e is 0.05 / 1.001 ** (4 e)
+    np.testing.assert_allclose(result.history["lr"], [0.05 / 1.001**4, 0.05 / 1.001**8], rtol=1e-5)
+    with pytest.raises(ValueError, match="has no model 'bdt'"):
+        train_network(train, valid, hl, settings, seed=1, model_kind="bdt")

@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 
 from hepml.geometry import GEOMETRIES
 
-PRIMARY_MODELS = ("nn", "pfn", "efn")
+PRIMARY_MODELS = ("nn", "pfn", "efn", "dnn", "shallow")
 ARCHITECTURES = ("paper", "tutorial")
-SECONDARY_MODELS = ("bdt",)
+# Networks on one flat feature vector (the tabular kind, docs/tabular.md "Models"): the
+# authors' deep network and the one-hidden-layer network of Baldi et al. (2014).
+FLAT_NETWORKS = ("dnn", "shallow")
+# Boosted trees (LightGBM, hepml.training.bdt): ``bdt`` reads training.bdt, ``gbdt``
+# training.gbdt; each saves its model in LightGBM's text format.
+TREE_MODELS = ("bdt", "gbdt")
+SECONDARY_MODELS = ("shallow", *TREE_MODELS)
+OPTIMIZERS = ("adam", "sgd")
 NAME_SEPARATOR = "-"
 
 # The workflow's splits, in this order everywhere (files, rules, tables).
@@ -243,7 +250,7 @@ def _build(cls, values: Mapping, where: str):
 
 @dataclass(frozen=True)
 class StorageSettings:
-    """``efp.storage``: the block shape bounding every EFP step's memory (hepml.efp_store).
+    """``efp.storage``: the block shape bounding every EFP step's memory (hepml.io.efp_store).
 
     block_rows x block_columns float64 values is the largest piece of the EFP grid any step
     holds at once (default 8192 x 256 = 16 MB).
@@ -278,6 +285,11 @@ class NetworkSettings:
     architecture: nn only: "paper" (the papers' conv towers, the fields above) or "tutorial"
     (the top-tagging tutorial's fixed CNN, hepml.models.networks.tutorial_cnn; it reads
     only learning_rate).
+    optimizer: "adam" (every kind's default) or "sgd", the SGD of Baldi et al. (2014)
+    (docs/tabular.md "Models", hepml.models.networks.PaperSGD): momentum rising linearly from
+    ``momentum`` to ``final_momentum`` over ``momentum_epochs`` epochs, the learning rate
+    divided by ``lr_decay`` after every batch down to ``min_learning_rate``.
+    weight_decay: L2 penalty coefficient on every dense kernel (dnn and shallow only).
     The defaults are the default run's small networks (config/config.yaml network_defaults).
     """
 
@@ -290,11 +302,22 @@ class NetworkSettings:
     max_particles: int = 64
     latent_size: int | None = None
     architecture: str = "paper"
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    final_momentum: float = 0.99
+    momentum_epochs: int = 200
+    lr_decay: float = 1.0
+    min_learning_rate: float = 0.0
+    weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
         if self.architecture not in ARCHITECTURES:
             raise SettingsError(
                 f"network.architecture: {self.architecture!r}, expected one of {ARCHITECTURES}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise SettingsError(
+                f"network.optimizer: {self.optimizer!r}, expected one of {OPTIMIZERS}"
             )
 
     @classmethod
@@ -316,6 +339,12 @@ class NetworkSettings:
             dropout=float(settings.dropout),
             max_particles=int(settings.max_particles),
             latent_size=None if settings.latent_size is None else int(settings.latent_size),
+            momentum=float(settings.momentum),
+            final_momentum=float(settings.final_momentum),
+            momentum_epochs=int(settings.momentum_epochs),
+            lr_decay=float(settings.lr_decay),
+            min_learning_rate=float(settings.min_learning_rate),
+            weight_decay=float(settings.weight_decay),
         )
 
     def to_dict(self) -> dict:
@@ -326,8 +355,9 @@ class NetworkSettings:
 class FeatureSet:
     """One feature set: the unpacked keys (and EFP names) a model sees, and its model kinds.
 
-    ``models[0]`` is the primary model (nn: CNN when any input is an image, else DNN; pfn, efn);
-    ``bdt`` may follow for flat-only inputs (docs/architecture.md "Feature sets").
+    ``models[0]`` is the primary model (nn: CNN when any input is an image, else DNN; pfn, efn;
+    dnn, shallow: the flat-vector networks of docs/tabular.md "Models"); ``bdt``, ``gbdt``
+    and ``shallow`` may follow for flat-only inputs (docs/architecture.md "Feature sets").
     """
 
     name: str = field(metadata={CONFIG_KEY: None})  # the key of feature_sets
@@ -350,9 +380,11 @@ class FeatureSet:
                     f"{where}: model {extra!r} cannot follow the primary model "
                     f"(allowed after models[0]: {SECONDARY_MODELS})"
                 )
-        if "bdt" in self.models and self.image_inputs:
+        flat_only = [m for m in self.models if m in (*TREE_MODELS, *FLAT_NETWORKS)]
+        if flat_only and self.image_inputs:
             raise SettingsError(
-                f"{where}: a bdt needs flat inputs, but {list(self.image_inputs)} are images"
+                f"{where}: {flat_only[0]} needs flat inputs, but {list(self.image_inputs)} "
+                "are images"
             )
         if len(set(self.models)) != len(self.models):
             raise SettingsError(f"{where}: repeated model in {list(self.models)}")
@@ -427,20 +459,44 @@ def feature_sets_from_config(dataset_config: Mapping) -> dict[str, FeatureSet]:
 
 @dataclass(frozen=True)
 class BdtSettings:
-    """sklearn HistGradientBoostingClassifier settings (the flat-input baseline).
+    """Boosted trees of a flat feature set (LightGBM, hepml.training.bdt; docs/tabular.md
+    "Models" maps each key to LightGBM's parameter).
 
-    max_iter: boosting iterations at most; n_iter_no_change: early stopping on the valid split.
+    max_iter: boosting iterations at most (num_iterations); n_iter_no_change: early stopping
+    on the valid split's log-loss (early_stopping_round); learning_rate; max_leaf_nodes:
+    leaves per tree (num_leaves); max_depth: None = unlimited (-1); min_samples_leaf:
+    min_data_in_leaf; max_bins: histogram bins per feature (max_bin); l2_regularization:
+    lambda_l2. The defaults of the first four are the old scikit-learn baseline's; the others
+    are the defaults that scikit-learn's and LightGBM's histogram trees share.
     """
 
     max_iter: int = 200
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
     n_iter_no_change: int = 10
+    max_depth: int | None = None
+    min_samples_leaf: int = 20
+    max_bins: int = 255
+    l2_regularization: float = 0.0
 
     @classmethod
-    def from_config(cls, values: Mapping | None) -> BdtSettings:
-        """Build from ``training.bdt``; unknown keys raise SettingsError."""
-        return _build(cls, values or {}, "training.bdt")
+    def from_config(cls, values: Mapping | None, where: str = "training.bdt") -> BdtSettings:
+        """Build from ``training.bdt`` (or ``training.gbdt``); unknown keys raise."""
+        return _build(cls, values or {}, where)
+
+
+# training.gbdt when the config has none: LightGBM's histogram trees as one would set them
+# today on 10^5 - 10^7 events (docs/tabular.md "Models"): many iterations at a moderate step
+# with patient early stopping, 255 leaves, leaves of at least 100 events.
+GBDT_DEFAULTS = {
+    "max_iter": 2000,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 255,
+    "n_iter_no_change": 50,
+    "min_samples_leaf": 100,
+    "max_bins": 255,
+    "l2_regularization": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -462,15 +518,27 @@ class TrainingSettings:
     require_gpu: bool = False
     threads: int = 2
     bdt: BdtSettings = field(default_factory=BdtSettings)
+    gbdt: BdtSettings = field(default_factory=lambda: BdtSettings(**GBDT_DEFAULTS))
 
     @classmethod
     def from_config(cls, values: Mapping) -> TrainingSettings:
         values = dict(values)
         bdt = BdtSettings.from_config(values.pop("bdt", None))
-        return _build(cls, {**values, "bdt": bdt}, "training")
+        gbdt = tree_settings("gbdt", values.pop("gbdt", None))
+        return _build(cls, {**values, "bdt": bdt, "gbdt": gbdt}, "training")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def tree_settings(model: str, values: Mapping | None) -> BdtSettings:
+    """The BdtSettings of a tree model from its ``training.<model>`` block: ``bdt`` over
+    BdtSettings' defaults, ``gbdt`` over GBDT_DEFAULTS."""
+    if model not in TREE_MODELS:
+        raise SettingsError(f"{model!r} is not a tree model ({TREE_MODELS})")
+    base = GBDT_DEFAULTS if model == "gbdt" else {}
+    _check_keys(BdtSettings, values or {}, f"training.{model}")
+    return BdtSettings.from_config({**base, **(values or {})}, f"training.{model}")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,14 @@ decorating its builder with ``@register_builder("pfn")`` in its own module and l
 module in ``BUILDER_MODULES``; the builder gets the same (specs, network) arguments and must
 return an uncompiled ``keras.Model`` whose inputs are named after ``InputSpec.name`` and whose
 output is a (N, 1) probability. ``compile_model`` is shared.
+
+``dnn`` and ``shallow`` are the networks of Baldi, Sadowski & Whiteson, Nature Commun. 5, 4308
+(2014), arXiv:1402.4735, on one flat feature vector (docs/tabular.md "Models"): tanh hidden
+layers (``network.dense_layers`` x ``network.units``; shallow: one), weights drawn from normal
+distributions of standard deviation 0.1 (first layer), 0.05 (other hidden layers) and 0.001
+(output), zero biases, an L2 penalty ``network.weight_decay`` on every kernel, as in the
+authors' public code (github.com/uci-igb/higgs-susy, higgs/layers4_width300_*.py). With
+``network.optimizer: sgd`` they train with :class:`PaperSGD`, the authors' schedule.
 """
 
 from __future__ import annotations
@@ -164,10 +172,189 @@ def build_nn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Mode
     return keras.Model(inputs=inputs, outputs=output, name=kind)
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Adam + binary cross-entropy; weighted AUC as the monitored metric."""
+# Initial weights of the authors' networks (pylearn2 ``istdev``, higgs-susy code): first hidden
+# layer, the other hidden layers, the output unit.
+PAPER_INIT_STDDEV = (0.1, 0.05, 0.001)
+
+
+def flat_tanh_network(
+    specs: Sequence[InputSpec], network: NetworkSettings, hidden_layers: int, name: str
+) -> keras.Model:
+    """Tanh MLP of Baldi et al. (2014) on flat inputs (module docstring)."""
+    if not specs:
+        raise ValueError(f"build_{name}: no inputs")
+    not_flat = [(spec.name, spec.shape) for spec in specs if len(spec.shape) != 1]
+    if not_flat:
+        raise ValueError(f"build_{name}: flat inputs (N, d) only, got {not_flat}")
+    inputs = {spec.name: keras.Input(shape=spec.shape, name=spec.name) for spec in specs}
+    parts = list(inputs.values())
+    x = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="join")(parts)
+    regularizer = keras.regularizers.L2(network.weight_decay) if network.weight_decay else None
+    first, hidden, last = PAPER_INIT_STDDEV
+    for layer in range(hidden_layers):
+        x = keras.layers.Dense(
+            network.units,
+            activation="tanh",
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=first if layer == 0 else hidden
+            ),
+            kernel_regularizer=regularizer,
+            name=f"dense{layer}",
+        )(x)
+    output = keras.layers.Dense(
+        1,
+        activation="sigmoid",
+        dtype="float32",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=last),
+        kernel_regularizer=regularizer,
+        name="score",
+    )(x)
+    return keras.Model(inputs=inputs, outputs=output, name=name)
+
+
+@register_builder("dnn")
+def build_dnn(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
+    """The authors' deep network: ``network.dense_layers`` tanh layers of ``network.units``
+    (their best: 4 x 300 hidden, five weight layers with the output)."""
+    return flat_tanh_network(specs, network, network.dense_layers, "dnn")
+
+
+@register_builder("shallow")
+def build_shallow(specs: Sequence[InputSpec], network: NetworkSettings) -> keras.Model:
+    """The authors' shallow network: one tanh hidden layer of ``network.units`` (their 300)."""
+    return flat_tanh_network(specs, network, 1, "shallow")
+
+
+@keras.saving.register_keras_serializable(package="hepml")
+class PaperSGD(keras.optimizers.SGD):
+    """SGD with the schedule of Baldi et al. (2014) (pylearn2 in the authors' code):
+
+    - momentum ``initial_momentum`` in epoch 0, rising linearly to ``final_momentum`` at epoch
+      ``momentum_epochs`` and constant after (pylearn2 MomentumAdjustor, saturate 200);
+    - learning rate divided by ``decay`` after every batch, never below ``min_learning_rate``
+      (pylearn2 ExponentialDecay(decay_factor=1.0000002, min_lr=1e-6)).
+
+    Both are functions of the optimizer's iteration counter, which model.keras saves, so a
+    resumed fit continues the schedule. ``learning_rate`` reads the decayed rate; assigning it
+    sets the rate now (the base is rescaled), so the fit loop's plateau reduction and its
+    checkpoint restore work as with Adam.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.05,
+        initial_momentum=0.9,
+        final_momentum=0.99,
+        momentum_epochs=200,
+        steps_per_epoch=1,
+        decay=1.0,
+        min_learning_rate=0.0,
+        **kwargs,
+    ):
+        kwargs.pop("momentum", None)
+        kwargs.pop("nesterov", None)
+        super().__init__(learning_rate=learning_rate, momentum=initial_momentum, **kwargs)
+        self.initial_momentum = float(initial_momentum)
+        self.final_momentum = float(final_momentum)
+        self.momentum_epochs = int(momentum_epochs)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.decay = float(decay)
+        self.min_learning_rate = float(min_learning_rate)
+        if self.decay < 1.0:
+            raise ValueError(f"PaperSGD: decay {self.decay} < 1 would raise the learning rate")
+
+    def _decay_factor(self):
+        # exp(-t log d): float32 cannot hold 1.0000002 ** -t to the precision the schedule needs
+        t = keras.ops.cast(self.iterations, "float32")
+        return keras.ops.exp(-t * float(np.log(self.decay)))
+
+    def _get_current_learning_rate(self):
+        base = super()._get_current_learning_rate()
+        return keras.ops.maximum(base * self._decay_factor(), self.min_learning_rate)
+
+    @property
+    def learning_rate(self):
+        return self._get_current_learning_rate()
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        factor = float(keras.ops.convert_to_numpy(self._decay_factor()))
+        keras.optimizers.SGD.learning_rate.fset(self, float(value) / factor)
+
+    def current_momentum(self):
+        """Momentum of the current epoch (a tensor)."""
+        epoch = keras.ops.floor(
+            keras.ops.cast(self.iterations, "float32") / float(max(self.steps_per_epoch, 1))
+        )
+        rise = keras.ops.minimum(epoch / float(max(self.momentum_epochs, 1)), 1.0)
+        return self.initial_momentum + (self.final_momentum - self.initial_momentum) * rise
+
+    def build(self, variables):
+        # SGD builds no momentum slots when its momentum is 0; the schedule may start there
+        if self.built:
+            return
+        super(keras.optimizers.SGD, self).build(variables)
+        self.momentums = self.add_optimizer_variables(variables, "momentum")
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        m = self.momentums[self._get_variable_index(variable)]
+        momentum = keras.ops.cast(self.current_momentum(), variable.dtype)
+        self.assign(
+            m,
+            keras.ops.subtract(
+                keras.ops.multiply(m, momentum), keras.ops.multiply(gradient, learning_rate)
+            ),
+        )
+        self.assign_add(variable, m)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("momentum", None)
+        config.pop("nesterov", None)
+        config.update(
+            initial_momentum=self.initial_momentum,
+            final_momentum=self.final_momentum,
+            momentum_epochs=self.momentum_epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            decay=self.decay,
+            min_learning_rate=self.min_learning_rate,
+        )
+        return config
+
+
+def make_optimizer(network: NetworkSettings, steps_per_epoch: int = 1):
+    """The optimizer ``network.optimizer`` names: Adam, or :class:`PaperSGD` with the network's
+    momentum and learning-rate schedule (``steps_per_epoch`` times the momentum rise)."""
+    if network.optimizer == "sgd":
+        return PaperSGD(
+            learning_rate=network.learning_rate,
+            initial_momentum=network.momentum,
+            final_momentum=network.final_momentum,
+            momentum_epochs=network.momentum_epochs,
+            steps_per_epoch=steps_per_epoch,
+            decay=network.lr_decay,
+            min_learning_rate=network.min_learning_rate,
+        )
+    return keras.optimizers.Adam(learning_rate=network.learning_rate)
+
+
+def compile_model(
+    model: keras.Model,
+    learning_rate: float,
+    network: NetworkSettings | None = None,
+    steps_per_epoch: int = 1,
+) -> keras.Model:
+    """Binary cross-entropy; weighted AUC as the monitored metric. Adam at ``learning_rate``,
+    or, with ``network``, the optimizer it names (:func:`make_optimizer`)."""
+    optimizer = (
+        keras.optimizers.Adam(learning_rate=learning_rate)
+        if network is None
+        else make_optimizer(network, steps_per_epoch)
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=optimizer,
         loss="binary_crossentropy",
         weighted_metrics=[keras.metrics.AUC(name="auc", num_thresholds=500)],
     )

@@ -26,10 +26,11 @@ from hepml import io
 from hepml.io.dataset import SplitInput, input_names, split_files
 from hepml.settings import (
     SEED_OFFSETS,
-    BdtSettings,
+    TREE_MODELS,
     FeatureSet,
     TrainingSettings,
     TuningSettings,
+    tree_settings,
 )
 from hepml.training import bdt
 from hepml.training.fit import (
@@ -66,7 +67,8 @@ def feature_set_from_param(values: Mapping, tuned_network: Mapping | None = None
 def train_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
     """Fit one feature set's network on train, early-stopping on valid (resumes from its
     checkpoint). inputs: train, valid (+ *_efps, tuned); outputs: model, preprocess, history,
-    info; params settings: feature_set, training, seed, checkpoint_dir."""
+    info; params settings: feature_set, training, seed, checkpoint_dir, and ``model`` for a
+    network that is not the set's primary one (e.g. ``shallow``)."""
     import yaml
 
     settings = params["settings"]
@@ -89,26 +91,40 @@ def train_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: 
         ),
         str(settings["checkpoint_dir"]),
         threads=int(threads),
+        model_kind=settings.get("model"),
     )
 
 
+def train_secondary_network(
+    inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int
+) -> dict:
+    """train_model for a network listed after the feature set's primary model (params
+    settings ``model``, e.g. shallow after dnn): its own result name, files and checkpoints."""
+    if not params["settings"].get("model"):
+        raise ValueError("train_secondary_network: the rule's params name no model")
+    return train_model(inputs, outputs, params, threads=threads)
+
+
 def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
-    """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info
-    (params settings: feature_set, bdt, seed)."""
+    """Boosted trees (params settings ``model``: bdt or gbdt, with ``settings[model]`` its
+    training.<model> block) on train, early-stopped on valid -> model.txt (LightGBM text),
+    history, train_info."""
     settings = params["settings"]
     feature_set = feature_set_from_param(settings["feature_set"])
+    model = settings.get("model", "bdt")
     arrays = [
         split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
         for split in ("train", "valid")
     ]
-    trees, history, info = bdt.train_bdt(
+    text, history, info = bdt.train_bdt(
         *arrays,
         feature_set,
-        BdtSettings.from_config(settings["bdt"]),
+        tree_settings(model, settings.get(model)),
         int(settings["seed"]),
         int(threads),
+        model=model,
     )
-    io.write_npz(outputs["trees"], trees)
+    io.write_text(outputs["model"], text)
     io.write_text(outputs["history"], history.to_csv(index=False))
     io.write_json(outputs["info"], json_safe(info))
     return info
@@ -220,10 +236,13 @@ def score_model(
         io.write_table(scores, out_path)
         return scores
     feature_set = feature_set_from_param(settings["feature_set"])
-    if settings["model"] == "bdt":
+    if settings["model"] in TREE_MODELS:
         arrays = data.load(feature_set.inputs, feature_set.efps)
         x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
-        scores = score_table(arrays, bdt.predict_trees(io.read_npz(inputs["trees"]), x))
+        text = io.read_text(inputs["trees"])
+        scores = score_table(
+            arrays, bdt.predict_text(text, x, int(threads), source=str(inputs["trees"]))
+        )
     else:
         configure_tensorflow(int(threads))
         arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
@@ -270,9 +289,10 @@ def fit_and_save(
     files: ModelFiles,
     checkpoint_dir: str | Path,
     threads: int | None = None,
+    model_kind: str | None = None,
 ) -> dict:
     """Load train/valid, fit (resuming), write the files: train_model and the command line
-    (`main`).
+    (`main`). model_kind: a network of the set other than its primary one (``shallow``).
 
     The checkpoint directory is kept: Snakemake may still mark the outputs incomplete (Ctrl-C
     to the workflow waits for this job, then does), and its rerun writes the same outputs from
@@ -287,7 +307,10 @@ def fit_and_save(
     train_arrays, valid_arrays = (
         split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
     )
-    result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
+    result = train_network(
+        train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir,
+        model_kind=model_kind,
+    )  # fmt: skip
     result.info.update(device=device["device"], device_info=device)
     result.info["training"] = {**result.info["training"], "threads": device["threads"]}
     save_result(result, files)

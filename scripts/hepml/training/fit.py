@@ -495,8 +495,10 @@ def train_network(
     settings: TrainingSettings,
     seed: int,
     checkpoint_dir: str | Path | None = None,
+    model_kind: str | None = None,
 ) -> TrainResult:
-    """Fit the feature set's primary network on ``train``, early-stopping on ``valid``.
+    """Fit the feature set's primary network (or its network ``model_kind``, e.g. the
+    ``shallow`` that follows a ``dnn``) on ``train``, early-stopping on ``valid``.
 
     train/valid: load_split dicts (input keys, ``efps`` if any, ``y`` (N,), ``weight`` (N,));
     images may be ``io.ArrayRows`` (load_split on_demand): the fit streams batches.
@@ -506,13 +508,18 @@ def train_network(
     carries the best (lowest val_loss) weights.
     """
 
+    kind = model_kind or feature_set.primary_model
+    if kind not in feature_set.models:
+        raise ValueError(f"feature set {feature_set.name!r} has no model {kind!r}")
     names = input_names(feature_set.inputs, feature_set.efps)
     preprocessor = Preprocessor.fit(train, names)
     n_train, n_valid = len(train[LABEL]), len(valid[LABEL])
+    steps_per_epoch = math.ceil(n_train / settings.batch_size)
     fingerprint = _fingerprint(
         {
             "code": _code_digest(),
             "feature_set": feature_set.to_dict(),
+            **({"model": kind} if kind != feature_set.primary_model else {}),
             "training": {k: v for k, v in settings.to_dict().items() if k != "threads"},
             "seed": seed,
             "n_train": n_train,
@@ -536,8 +543,10 @@ def train_network(
     model, initial_epoch = _restore(run)
     if model is None:
         seed_everything(seed)  # whatever a failed restore drew
-        model = build_model(feature_set.primary_model, preprocessor.specs, feature_set.network)
-        compile_model(model, feature_set.network.learning_rate)
+        model = build_model(kind, preprocessor.specs, feature_set.network)
+        compile_model(
+            model, feature_set.network.learning_rate, feature_set.network, steps_per_epoch
+        )
     if run.checkpoint_dir is not None:
         run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -567,9 +576,9 @@ def train_network(
         model.set_weights(run.best_weights)
     history = pd.DataFrame(run.history, columns=HISTORY_COLUMNS)
     info = {
-        "name": feature_set.name,
+        "name": feature_set.names[feature_set.models.index(kind)],
         "feature_set": feature_set.name,
-        "model": feature_set.primary_model,
+        "model": kind,
         "architecture": model.name,
         "n_parameters": int(model.count_params()),
         "n_train": n_train,
