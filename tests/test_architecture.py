@@ -47,7 +47,7 @@ def layer(module: str) -> str:
     """The layer of a library module (a dotted name under hepml)."""
     if module in BASE or module == "hepml":
         return "base"
-    if module in IO:
+    if module in IO or module.startswith("hepml.io."):  # the io package's modules
         return "io"
     if module == "hepml.steps" or module.startswith("hepml.steps."):
         return "steps"

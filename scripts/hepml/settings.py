@@ -18,6 +18,9 @@ PRIMARY_MODELS = ("nn", "pfn", "efn")
 ARCHITECTURES = ("paper", "tutorial")
 SECONDARY_MODELS = ("bdt",)
 NAME_SEPARATOR = "-"
+# The one input of a tabular feature set: its columns of the unpacked ``features`` table
+# (hepml.io.tabular, docs/tabular.md).
+TABULAR_INPUT = "features"
 
 # The workflow's splits, in this order everywhere (files, rules, tables).
 SPLITS = ("train", "valid", "test")
@@ -41,6 +44,7 @@ SEED_OFFSETS = {
     "bdt": 600,
     "guided_pairs": 700,  # the guided search's pair draws
     "efp_dedup": 800,  # the train events deduplication samples
+    "table_split": 900,  # tabular datasets: the seeded valid (and test) rows at unpacking
 }
 
 
@@ -139,6 +143,9 @@ class FeatureSet:
 
     ``models[0]`` is the primary model (nn: CNN when any input is an image, else DNN; pfn, efn);
     ``bdt`` may follow for flat-only inputs (docs/architecture.md "Feature sets").
+    ``columns``: a tabular dataset's feature set (docs/tabular.md) names columns of its
+    ``features`` table instead of keys; its one input is then ``features``, the
+    (N, len(columns)) array of those columns (hepml.dataset.load_split).
     """
 
     name: str
@@ -146,11 +153,19 @@ class FeatureSet:
     network: NetworkSettings
     efps: tuple[str, ...] = ()
     models: tuple[str, ...] = ("nn",)
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"feature set {self.name!r}"
         if not self.inputs and not self.efps:
             raise SettingsError(f"{where}: no inputs")
+        if self.columns and self.inputs != (TABULAR_INPUT,):
+            raise SettingsError(
+                f"{where}: columns select from the tabular input {TABULAR_INPUT!r}; inputs "
+                f"{list(self.inputs)} cannot be combined with them"
+            )
+        if len(set(self.columns)) != len(self.columns):
+            raise SettingsError(f"{where}: repeated column in {list(self.columns)}")
         if self.models[0] not in PRIMARY_MODELS:
             raise SettingsError(
                 f"{where}: models[0] is {self.models[0]!r}, expected one of {PRIMARY_MODELS}"
@@ -178,16 +193,19 @@ class FeatureSet:
     ) -> FeatureSet:
         """Build from ``feature_sets.<name>``; the network falls back to network_defaults."""
         where = f"feature set {name!r}"
-        reject_unknown_keys(values, ("inputs", "efps", "models", "network"), where)
+        reject_unknown_keys(values, ("inputs", "efps", "models", "network", "columns"), where)
         network = NetworkSettings.from_config(
             network_defaults, values.get("network"), tuned_network, where=f"{where} network"
         )
+        columns = tuple(values.get("columns") or ())
+        default_inputs = (TABULAR_INPUT,) if columns else ()
         return cls(
             name=name,
-            inputs=tuple(values.get("inputs", ())),
+            inputs=tuple(values.get("inputs") or default_inputs),
             network=network,
             efps=tuple(values.get("efps", ())),
             models=tuple(values.get("models", ("nn",))),
+            columns=columns,
         )
 
     @property
@@ -205,13 +223,16 @@ class FeatureSet:
         return tuple(model_name(self.name, model, self.primary_model) for model in self.models)
 
     def to_dict(self) -> dict:
-        return {
+        values = {
             "name": self.name,
             "inputs": list(self.inputs),
             "efps": list(self.efps),
             "models": list(self.models),
             "network": self.network.to_dict(),
         }
+        if self.columns:  # only tabular sets: the other kinds' rule params stay as they were
+            values["columns"] = list(self.columns)
+        return values
 
 
 def model_name(feature_set: str, model: str, primary_model: str = "nn") -> str:

@@ -99,7 +99,9 @@ def train_bdt(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: int
     """The BDT baseline on train, early-stopped on valid -> trees.npz, history, train_info."""
     feature_set = feature_set_from_param(settings["feature_set"])
     arrays = [
-        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        split_input(inputs, split).load(
+            feature_set.inputs, feature_set.efps, columns=feature_set.columns
+        )
         for split in ("train", "valid")
     ]
     trees, history, info = bdt.train_bdt(
@@ -181,7 +183,9 @@ def tune_model(inputs: Mapping, outputs: Mapping, settings: Mapping, threads: in
     configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
     # images as io.ArrayRows: every trial streams batches (hepml.training.tuning)
     train_arrays, valid_arrays = (
-        split_input(inputs, split).load(feature_set.inputs, feature_set.efps, on_demand=True)
+        split_input(inputs, split).load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
         for split in ("train", "valid")
     )
     best, trials = tune_network(train_arrays, valid_arrays, feature_set, training, tuning, seed)
@@ -215,12 +219,14 @@ def score_model(
         return scores
     feature_set = feature_set_from_param(settings["feature_set"])
     if settings["model"] == "bdt":
-        arrays = data.load(feature_set.inputs, feature_set.efps)
+        arrays = data.load(feature_set.inputs, feature_set.efps, columns=feature_set.columns)
         x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
         scores = score_table(arrays, bdt.predict_trees(io.read_npz(inputs["trees"]), x))
     else:
         configure_tensorflow(int(threads))
-        arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
+        arrays = data.load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
         model, preprocessor = load_model(inputs["model"], inputs["preprocess"])
         scores = score_table(arrays, predict_scores(model, preprocessor, arrays))
     io.write_table(scores, out_path)
@@ -279,7 +285,10 @@ def fit_and_save(
     )
     log.info("device: %s", device["device"])
     train_arrays, valid_arrays = (
-        split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
+        split.load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
+        for split in (train, valid)
     )
     result = train_network(train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir)
     result.info.update(device=device["device"], device_info=device)
