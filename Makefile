@@ -6,6 +6,8 @@
 #   make bench   component benchmarks -> results/bench/*.json
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
 #   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
+#   make bench-tabular  tabular unpack vs pyarrow / pandas CSV readers, 11 M UCI-layout rows
+#                -> results/bench/tabular_unpack.json (ROWS=... for another size)
 #   make bench-generate  Pythia 8 generation rates (config/generated.yaml) -> results/bench/generate.json
 #   make bench-paper  paper-scale rehearsal of config/paper.yaml's and config/jets.yaml's rules
 #                + training throughput -> results/bench/paper.json, benchmarks/paper_peaks.json,
@@ -22,7 +24,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-tabular envs clean
 
 venv: $(STAMP)
 
@@ -69,6 +71,10 @@ bench-dag: venv
 bench-efp: venv
 	mkdir -p results/bench
 	$(BIN)/python benchmarks/bench_efp_engine.py
+
+bench-tabular: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/bench_tabular_unpack.py --rows $(or $(ROWS),11000000)
 
 bench-generate: venv
 	$(BIN)/python benchmarks/bench_generate.py
