@@ -376,3 +376,20 @@ def test_higgs_benchmark_table(tmp_path):
     text = outputs["markdown"].read_text()
     assert "not on these events" in text and "never used as a target" in text
     assert list(pd.read_csv(outputs["table"])["name"]) == ["high", "high-bdt"]
+
+
+def test_results_document_shows_the_tabular_dataset():
+    from hepml.steps.evaluate import results_markdown
+
+    tables = {
+        "higgs/summary/higgs_benchmark.md": "| name | significance |\n|---|---|\n| high | 2.1 |\n"
+    }
+    text = results_markdown(
+        tables,
+        ["higgs/plots/table_features.png"],
+        {"datasets": {"higgs": "tabular"}, "config": {}},
+        "abc",
+    )
+    assert "## higgs (kind tabular)" in text
+    assert "### Higgs benchmark" in text and "| high | 2.1 |" in text
+    assert "results/higgs/plots/table_features.png" in text
