@@ -393,3 +393,21 @@ def test_results_document_shows_the_tabular_dataset():
     assert "## higgs (kind tabular)" in text
     assert "### Higgs benchmark" in text and "| high | 2.1 |" in text
     assert "results/higgs/plots/table_features.png" in text
+
+
+def test_valid_rows_are_the_rows_before_the_test_rows(tmp_path):
+    """The authors' split (uci-igb/higgs-susy physics.py): train, then valid_rows, then test."""
+    rows = uci_rows(1000)
+    path = tmp_path / "t.csv"
+    write_csv(path, rows)
+    outputs = outputs_in(tmp_path / "out")
+    spec = tab.TableSpec(test_rows=200, valid_rows=150)
+    assert tab.unpack_table(path, spec, outputs, seed=0) == {
+        "train": 650,
+        "valid": 150,
+        "test": 200,
+    }
+    for split, part in (("train", rows[:650]), ("valid", rows[650:800]), ("test", rows[800:])):
+        features, y, _ = read_back(outputs, split)
+        np.testing.assert_array_equal(features.to_numpy(), part[:, 1:].astype(np.float32))
+        np.testing.assert_array_equal(y, part[:, 0].astype(np.int8))

@@ -83,7 +83,9 @@ class TableSpec:
     (int) or name (str). columns: feature name -> position or file column name, in the order
     the features are written. test_rows: the last rows are the test split (UCI); None: a
     seeded split, ``test_fraction`` of the rows to test. valid_fraction: the fraction of the
-    training rows carved out, seeded, for validation.
+    training rows carved out, seeded, for validation. valid_rows (with test_rows): instead,
+    the valid_rows rows just before the test rows are the validation split (the authors'
+    code, github.com/uci-igb/higgs-susy physics.py: rows 10,000,000-10,500,000 of HIGGS).
     """
 
     columns: Mapping[str, int | str] = field(default_factory=lambda: dict(HIGGS_COLUMNS))
@@ -93,6 +95,7 @@ class TableSpec:
     test_rows: int | None = HIGGS_TEST_ROWS
     valid_fraction: float = 0.1
     test_fraction: float = 0.2
+    valid_rows: int | None = None
 
     @classmethod
     def from_config(cls, values: Mapping | None, where: str = "table") -> TableSpec:
@@ -106,6 +109,8 @@ class TableSpec:
                 raise DataError(f"{where}.{name}: {getattr(spec, name)}, expected in [0, 1)")
         if not spec.columns:
             raise DataError(f"{where}.columns: no feature columns")
+        if spec.valid_rows is not None and spec.test_rows is None:
+            raise DataError(f"{where}.valid_rows needs test_rows (rows counted from the end)")
         return spec
 
     def references(self) -> dict[str, int | str]:
@@ -415,7 +420,10 @@ class _SplitWriter:
 
 def _assign(block: Block, rng: np.random.Generator, spec: TableSpec, standard_test: bool):
     """Split a block's rows: train/valid (UCI layout, test held apart) or train/valid/test
-    (seeded), from one uniform draw per row in file order."""
+    (seeded), from one uniform draw per row in file order; all train when valid_rows holds
+    the validation rows apart too."""
+    if standard_test and spec.valid_rows is not None:
+        return {"train": np.ones(len(block), dtype=bool)}
     u = rng.random(len(block))
     if standard_test:
         valid = u < spec.valid_fraction
@@ -437,7 +445,8 @@ def unpack_table(
 
     Split (docs/tabular.md "Split"): with ``test_rows`` the last test_rows rows are the test
     split (the UCI convention) and each earlier row goes to valid with probability
-    valid_fraction; without, each row goes to test with probability test_fraction, and each
+    valid_fraction (or, with ``valid_rows``, the valid_rows rows before them are valid);
+    without, each row goes to test with probability test_fraction, and each
     other row to valid with probability valid_fraction. The draws come from
     ``np.random.default_rng(seed)``, one per row in file order, so the split does not depend
     on the block size.
@@ -445,6 +454,7 @@ def unpack_table(
     rng = np.random.default_rng(seed)
     columns = list(spec.columns)
     standard_test = spec.test_rows is not None
+    held = (spec.test_rows or 0) + (spec.valid_rows or 0)  # rows kept back to the end
     writers: dict[str, _SplitWriter] = {}
     pending: deque[Block] = deque()
     pending_rows = 0
@@ -465,7 +475,7 @@ def unpack_table(
             else:
                 pending.append(block)
                 pending_rows += len(block)
-                while pending and pending_rows - len(pending[0]) >= spec.test_rows:
+                while pending and pending_rows - len(pending[0]) >= held:
                     pending_rows -= len(pending[0])
                     emit(pending.popleft())
             now = time.perf_counter()
@@ -473,11 +483,11 @@ def unpack_table(
                 last = now
                 log.info("%s: %d rows read, %.0f s", path, n, now - started)
         if standard_test:
-            if n <= spec.test_rows:
+            if n <= held:
                 raise DataError(
-                    f"{path}: {n} rows, but {where}.test_rows is {spec.test_rows}: expected "
-                    "more rows than the test split (the last test_rows rows), so that some "
-                    "remain to train on"
+                    f"{path}: {n} rows, but {where}.test_rows is {spec.test_rows} (and "
+                    f"valid_rows {spec.valid_rows}): expected more rows than the rows held "
+                    "apart at the end, so that some remain to train on"
                 )
             rest = Block(
                 pending[0].start,
@@ -485,9 +495,10 @@ def unpack_table(
                 np.concatenate([b.y for b in pending]),
                 np.concatenate([b.weight for b in pending]),
             )
-            cut = pending_rows - spec.test_rows
+            cut, test_cut = pending_rows - held, pending_rows - spec.test_rows
             emit(rest.take(slice(0, cut)))
-            writers["test"].write(rest.take(slice(cut, None)))
+            writers["valid"].write(rest.take(slice(cut, test_cut)))  # empty without valid_rows
+            writers["test"].write(rest.take(slice(test_cut, None)))
         sizes = {split: writer.n for split, writer in writers.items()}
         for split, size in sizes.items():
             if size == 0:
