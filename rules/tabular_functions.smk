@@ -31,12 +31,16 @@ def unpack_table_outputs():
 
 
 def unpack_table_params(wildcards):
-    """The table block (how to read and split the file), the split's seed and the config key
-    named in messages."""
+    """The table block (how to read and split the file; its columns as [name, ref] pairs in
+    config order, the order of features.feather), the split's seed and the config key named
+    in messages."""
     dataset = wildcards.dataset
+    table = dict(dataset_config(dataset).get("table") or {})
+    if table.get("columns"):  # [name, ref] pairs: canonical() would sort a mapping's keys
+        table["columns"] = [[name, ref] for name, ref in table["columns"].items()]
     return canonical(
         {
-            "table": dict(dataset_config(dataset).get("table") or {}),
+            "table": table,
             "seed": stage_seed(SEED_OFFSETS["table_split"]),
             "where": f"datasets.{dataset}.table",
         }

@@ -411,3 +411,16 @@ def test_valid_rows_are_the_rows_before_the_test_rows(tmp_path):
         features, y, _ = read_back(outputs, split)
         np.testing.assert_array_equal(features.to_numpy(), part[:, 1:].astype(np.float32))
         np.testing.assert_array_equal(y, part[:, 0].astype(np.int8))
+
+
+def test_a_bad_cell_is_named_by_its_file_column_when_only_some_columns_are_read(tmp_path):
+    """pyarrow numbers columns in the file, not among those read: the message must name
+    the configured column the bad cell is in (here the second of two, out of file order)."""
+    rows = uci_rows(300).astype(object)
+    rows[123, 5] = "1.2.3"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(",".join(str(v) for v in row) for row in rows) + "\n")
+    spec = tab.TableSpec.from_config({"columns": [["phi", 5], ["eta", 2]], "test_rows": 50})
+    assert list(spec.columns) == ["phi", "eta"]  # [name, ref] pairs keep their order
+    with pytest.raises(DataError, match=r"column 5 \(table.columns.phi\), row 123 \(line 124\)"):
+        tab.unpack_table(path, spec, outputs_in(tmp_path / "out"), seed=0)

@@ -68,6 +68,8 @@ def test_the_tabular_workflow_runs_on_a_uci_layout_file(higgs_run):
     }
     assert sizes["test"] == TEST_ROWS and sum(sizes.values()) == N_ROWS
     test = pd.read_feather(results / "feather" / "test" / "features.feather")
+    configured = yaml.safe_load((workdir / CONFIG).read_text())["datasets"]["higgs"]["table"]
+    assert list(test.columns) == list(configured["columns"])  # config order, not sorted
     np.testing.assert_array_equal(test["m_wwbb"].to_numpy(), rows[-TEST_ROWS:, 28])
     table = pd.read_csv(results / "summary" / "higgs_benchmark.csv").set_index("name")
     assert list(table.index) == ["high", "high-bdt"]

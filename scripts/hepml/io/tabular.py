@@ -101,8 +101,9 @@ class TableSpec:
     def from_config(cls, values: Mapping | None, where: str = "table") -> TableSpec:
         values = dict(values or {})
         reject_unknown_keys(values, [f.name for f in cls.__dataclass_fields__.values()], where)
-        if "columns" in values:
-            values["columns"] = dict(values["columns"])
+        if "columns" in values:  # a mapping, or [name, ref] pairs (order kept through params)
+            columns = values["columns"]
+            values["columns"] = dict(columns.items() if isinstance(columns, Mapping) else columns)
         spec = cls(**values)
         for name in ("valid_fraction", "test_fraction"):
             if not 0.0 <= float(getattr(spec, name)) < 1.0:
@@ -219,7 +220,11 @@ def _bad_csv_cell(path, spec: TableSpec, column: str) -> tuple[int, str] | None:
     return None
 
 
-def _csv_batches(path, spec: TableSpec, columns: list[str], where_of: dict) -> Iterator:
+def _csv_batches(
+    path, spec: TableSpec, columns: list[str], where_of: dict, names: list[str]
+) -> Iterator:
+    """The CSV's wanted columns (float64) in batches; a cell that is not a number raises
+    DataError naming its column and row (pyarrow's "column #i" is the file's i-th column)."""
     from pyarrow import csv
 
     options = csv.ReadOptions(autogenerate_column_names=not spec.header, block_size=CSV_BLOCK_BYTES)
@@ -237,8 +242,8 @@ def _csv_batches(path, spec: TableSpec, columns: list[str], where_of: dict) -> I
     except pa.ArrowInvalid as error:
         message = str(error)
         match = re.search(r"column #(\d+)", message)
-        column = columns[int(match.group(1))] if match else None
-        if column is None:
+        column = names[int(match.group(1))] if match and int(match.group(1)) < len(names) else None
+        if column not in where_of:
             raise DataError(f"{path}: cannot parse as CSV ({message})") from None
         found = _bad_csv_cell(path, spec, column)
         cell = (
@@ -332,7 +337,7 @@ def read_blocks(path: str | os.PathLike, spec: TableSpec, where: str = "table") 
         ref = spec.references()[key]
         where_of.setdefault(name, f"{ref!r} ({where}.{key})")
     batches = (
-        _csv_batches(path, spec, wanted, where_of)
+        _csv_batches(path, spec, wanted, where_of, names)
         if fmt == "csv"
         else _arrow_batches(path, fmt, wanted)
     )
