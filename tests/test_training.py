@@ -340,7 +340,7 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
     monkeypatch.setattr(
         SplitInput,
         "load",
-        lambda self, inputs, efps=(), on_demand=False: streamed.append(on_demand) or {},
+        lambda self, inputs, efps=(), on_demand=False, columns=(): streamed.append(on_demand) or {},
     )
     seen = {}
     monkeypatch.setattr(steps, "fit_and_save", lambda train, valid, fs, *a, **k: seen.update(fs=fs))
