@@ -2,8 +2,8 @@
 
 Writes N synthetic rows (default 11,000,000, the published file's size) in the UCI layout (no
 header, label column 0, 28 feature columns; gzip-compressed CSV as ``HIGGS.csv.gz``, level 1
-for a quick write) into a
-temporary directory, then reads the same file, each in a fresh subprocess, with:
+for a quick write) into a temporary directory, then reads the same file, each in a fresh
+subprocess, with:
 
 - ``hepml.io.tabular.unpack_table`` (the workflow's streaming unpack: checks, split, Feather);
 - ``pyarrow.csv.read_csv`` (the whole table into memory, multi-threaded parser);
