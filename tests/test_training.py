@@ -281,7 +281,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
-        def load(self, inputs, efps=(), on_demand=False):
+        def load(self, inputs, efps=(), on_demand=False, columns=()):
             return {}
 
     saved = {}
@@ -311,7 +311,7 @@ def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
-        def load(self, inputs, efps=(), on_demand=False):
+        def load(self, inputs, efps=(), on_demand=False, columns=()):
             return {}
 
     written = []
