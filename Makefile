@@ -6,6 +6,8 @@
 #   make bench   component benchmarks -> results/bench/*.json
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
 #   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
+#   make bench-tabular  tabular unpack vs pyarrow / pandas CSV readers, 11 M UCI-layout rows
+#                -> results/bench/tabular_unpack.json (ROWS=... for another size)
 #   make bench-generate  Pythia 8 generation rates (config/generated.yaml) -> results/bench/generate.json
 #   make bench-tabular-train  samples/s of the Higgs benchmark's deep network (CPU; GPU when one
 #                is visible) -> results/bench/tabular_train.json; REHEARSAL_ROWS=10500000 adds one
@@ -27,7 +29,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc bench-tabular-train envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc bench-tabular bench-tabular-train envs clean
 
 venv: $(STAMP)
 
@@ -75,6 +77,10 @@ bench-dag: venv
 bench-efp: venv
 	mkdir -p results/bench
 	$(BIN)/python benchmarks/bench_efp_engine.py
+
+bench-tabular: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/bench_tabular_unpack.py --rows $(or $(ROWS),11000000)
 
 bench-generate: venv
 	$(BIN)/python benchmarks/bench_generate.py

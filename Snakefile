@@ -30,6 +30,7 @@ include: "rules/evaluate.smk"
 include: "rules/guided.smk"
 include: "rules/muons.smk"
 include: "rules/jets.smk"
+include: "rules/tabular.smk"
 
 
 rule all:

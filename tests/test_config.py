@@ -12,7 +12,7 @@ from hepml.configcheck import ConfigError, validate_config
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 # Complete configurations (each replaces config.yaml) and fragments layered on a complete one.
-COMPLETE = ["config.yaml", "paper.yaml", "tiny.yaml", "generated.yaml", "jets.yaml"]
+COMPLETE = ["config.yaml", "paper.yaml", "tiny.yaml", "generated.yaml", "jets.yaml", "higgs.yaml"]
 FRAGMENTS = {"cluster.yaml": "paper.yaml"}
 # Configurations of analyses not wired into the rules yet: only their new block is checked, against
 # the schema fragment proposed for it ($defs, referenced by nothing yet). ztautau.yaml: issue 21.

@@ -323,7 +323,7 @@ def test_train_info_records_the_threads_the_job_ran_with(tmp_path, monkeypatch):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
-        def load(self, inputs, efps=(), on_demand=False):
+        def load(self, inputs, efps=(), on_demand=False, columns=()):
             return {}
 
     saved = {}
@@ -353,7 +353,7 @@ def test_fit_and_save_keeps_the_checkpoint_for_a_rerun(tmp_path, monkeypatch):
         return TrainResult(None, None, None, {"training": settings.to_dict()})
 
     class Split:
-        def load(self, inputs, efps=(), on_demand=False):
+        def load(self, inputs, efps=(), on_demand=False, columns=()):
             return {}
 
     written = []
@@ -382,7 +382,7 @@ def test_tuned_network_is_merged_over_the_configured_one_by_train_model(tmp_path
     monkeypatch.setattr(
         SplitInput,
         "load",
-        lambda self, inputs, efps=(), on_demand=False: streamed.append(on_demand) or {},
+        lambda self, inputs, efps=(), on_demand=False, columns=(): streamed.append(on_demand) or {},
     )
     seen = {}
     monkeypatch.setattr(steps, "fit_and_save", lambda train, valid, fs, *a, **k: seen.update(fs=fs))

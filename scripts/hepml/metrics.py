@@ -265,3 +265,128 @@ def markdown_table(table: pd.DataFrame, digits: int = 4) -> str:
     rule = "|" + "|".join("---" for _ in table.columns) + "|"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.astype(object).values]
     return "\n".join([header, rule, *body]) + "\n"
+
+
+# --- discovery significance (the Higgs benchmark, docs/tabular.md) ---------------------------
+
+
+@dataclass(frozen=True)
+class SignificanceSettings:
+    """A counting experiment after a cut on the classifier score (arXiv:1402.4735 Table 3:
+    100 signal and 1000 +- 50 background events expected before the cut).
+
+    signal_events, background_events: expected counts before the cut; background_uncertainty:
+    the absolute uncertainty on background_events, carried as the same relative uncertainty to
+    the selected background; min_background_selected: a threshold is a candidate only where at
+    least this many (weighted) background events of the choosing split pass it, so that eps_B
+    is measured, not a fluctuation of a few events.
+    """
+
+    signal_events: float = 100.0
+    background_events: float = 1000.0
+    background_uncertainty: float = 50.0
+    min_background_selected: float = 10.0
+
+    @classmethod
+    def from_config(cls, values: Mapping | None) -> SignificanceSettings:
+        from hepml.settings import dataclass_from_config
+
+        return dataclass_from_config(cls, values or {}, "significance")
+
+    @property
+    def relative_uncertainty(self) -> float:
+        return self.background_uncertainty / self.background_events
+
+
+def asimov_significance(s, b, sigma_b=0.0) -> np.ndarray:
+    """Median discovery significance Z of a counting experiment with s expected signal and b
+    expected background events, b known to +- sigma_b: the Asimov profile-likelihood
+    significance (Cowan, Cranmer, Gross & Vitells, Eur. Phys. J. C 71, 1554 (2011); with the
+    background uncertainty as an auxiliary Poisson measurement of b, G. Cowan, "Discovery
+    sensitivity for a counting experiment with background uncertainty" (2012)):
+
+        Z = sqrt(2 [(s + b) ln((s + b)(b + sigma_b^2) / (b^2 + (s + b) sigma_b^2))
+                    - (b^2 / sigma_b^2) ln(1 + sigma_b^2 s / (b (b + sigma_b^2)))])
+
+    sigma_b = 0 gives sqrt(2 [(s + b) ln(1 + s/b) - s]) (Cowan et al. eq. 97). Arrays
+    broadcast; b = 0 with s > 0 gives inf, s = 0 gives 0.
+    """
+    s, b, sigma_b = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (s, b, sigma_b)))
+    z2 = np.full(s.shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        known = (b > 0) & (sigma_b <= 0)
+        z2[known] = 2 * ((s + b) * np.log1p(s / b) - s)[known]
+        fuzzy = (b > 0) & (sigma_b > 0)
+        var = sigma_b**2
+        first = (s + b) * np.log((s + b) * (b + var) / (b**2 + (s + b) * var))
+        second = b**2 / var * np.log1p(var * s / (b * (b + var)))
+        z2[fuzzy] = 2 * (first - second)[fuzzy]
+    z2[s <= 0] = 0.0
+    return np.sqrt(np.maximum(z2, 0.0))
+
+
+def significance_scan(y, score, weight, settings: SignificanceSettings) -> pd.DataFrame:
+    """For every distinct score as a threshold (score >= threshold selected): eps_S, eps_B
+    (weighted), the background events of this split that pass (weighted), and the expected
+    s = signal_events * eps_S, b = background_events * eps_B, sigma_b and Z."""
+    y, score, weight = _check(y, score, weight)
+    if not (y == 1).any() or not (y == 0).any():
+        raise ValueError("the significance needs both signal (y=1) and background (y=0) events")
+    sorted_scores = _SortedScores.build(y, score, weight)
+    tps = np.cumsum(sorted_scores.y * sorted_scores.weight)[sorted_scores.ends]
+    fps = np.cumsum((1.0 - sorted_scores.y) * sorted_scores.weight)[sorted_scores.ends]
+    eps_s, eps_b = tps / tps[-1], fps / fps[-1]
+    s = settings.signal_events * eps_s
+    b = settings.background_events * eps_b
+    sigma_b = settings.relative_uncertainty * b
+    return pd.DataFrame(
+        {
+            "threshold": sorted_scores.thresholds,
+            "eps_s": eps_s,
+            "eps_b": eps_b,
+            "background_selected": fps,
+            "s": s,
+            "b": b,
+            "sigma_b": sigma_b,
+            "z": asimov_significance(s, b, sigma_b),
+        }
+    )
+
+
+def choose_threshold(y, score, weight, settings: SignificanceSettings) -> dict:
+    """The threshold of highest Z on this split (the validation split: it chooses) among those
+    selecting at least ``min_background_selected`` background events; ties: the lower
+    threshold. Returns threshold, z, eps_s, eps_b of the choosing split."""
+    scan = significance_scan(y, score, weight, settings)
+    candidates = scan[scan["background_selected"] >= settings.min_background_selected]
+    if candidates.empty:
+        raise ValueError(
+            f"no threshold selects {settings.min_background_selected} background events "
+            f"(the split has {scan['background_selected'].iloc[-1]:g}); lower "
+            "significance.min_background_selected"
+        )
+    z = candidates["z"].to_numpy()  # thresholds descend: the last maximum is the lowest
+    best = candidates.iloc[len(z) - 1 - int(np.argmax(z[::-1]))]
+    return {key: float(best[key]) for key in ("threshold", "z", "eps_s", "eps_b")}
+
+
+def significance_at(y, score, weight, threshold: float, settings: SignificanceSettings) -> dict:
+    """Z of the cut score >= threshold measured on this split (the test split: it reports):
+    eps_S, eps_B, s, b, sigma_b and z (None when no background passes: Z unbounded)."""
+    y, score, weight = _check(y, score, weight)
+    selected = score >= threshold
+    signal, background = weight * (y == 1), weight * (y == 0)
+    eps_s = float(signal[selected].sum() / signal.sum())
+    eps_b = float(background[selected].sum() / background.sum())
+    s = settings.signal_events * eps_s
+    b = settings.background_events * eps_b
+    sigma_b = settings.relative_uncertainty * b
+    z = float(asimov_significance(s, b, sigma_b))
+    return {
+        "eps_s": eps_s,
+        "eps_b": eps_b,
+        "s": s,
+        "b": b,
+        "sigma_b": sigma_b,
+        "z": z if math.isfinite(z) else None,
+    }

@@ -6,7 +6,7 @@ the DAG) and call these with the config dict. Light imports only (the DAG import
 module): settings, nothing that opens a file.
 
 - datasets by kind: a dataset's name is the user's, ``datasets.<name>.kind`` says which
-  analysis it is (electrons, muons, jets);
+  analysis it is (electrons, muons, jets, tabular);
 - the unpacked keys of a dataset (its configured keys and weight) and the keys each kind's
   published layout provides (:data:`KIND_KEYS`), checked for every dataset at start-up
   (:func:`check_datasets`);
@@ -22,22 +22,24 @@ from collections.abc import Mapping
 
 from hepml.settings import (
     DEFAULT_ECM_GEV,
+    TABULAR_INPUT,
     FeatureSet,
     SettingsError,
     model_name,
     split_name,
 )
 
-KINDS = ("electrons", "muons", "jets")
+KINDS = ("electrons", "muons", "jets", "tabular")
 WEIGHT_KEY = "weight"
 # The unpacked keys each kind's published layout provides (docs/architecture.md "Keys after
-# unpacking"): hepml.io.LAYOUTS (electrons, muons) and hepml.steps.jets.KEYS (jets) hold
-# the same names (tests/test_plan.py checks it); kept here so that the DAG checks a dataset's
-# keys at start-up without importing the I/O layer.
+# unpacking"): hepml.io.LAYOUTS (electrons, muons), hepml.steps.jets.KEYS (jets) and
+# hepml.io.tabular.KEYS (tabular) hold the same names (tests/test_plan.py checks it); kept
+# here so that the DAG checks a dataset's keys at start-up without importing the I/O layer.
 KIND_KEYS = {
     "electrons": ("et", "ee", "ht", "he", "hl", "mass", "y", "weight"),
     "muons": ("images", "iso", "pt", "y", "weight"),
     "jets": ("jet", "constituents", "hl", "mass", "y", "weight"),
+    "tabular": (TABULAR_INPUT, "y", "weight"),
 }
 # The linear (Fisher) discriminant on every kept EFP, when datasets.<name>.efp.linear is set:
 # a result of its own (rule train_efp_linear), not a feature set.
@@ -143,7 +145,61 @@ def dataset_problems(name: str, block: Mapping) -> list[str]:
         for key in (block.get("efp") or {}).get("images", ())
         if key not in unpacked
     ]
+    return problems + tabular_problems(name, block)
+
+
+def table_columns(block: Mapping) -> list[str]:
+    """The feature names a tabular dataset unpacks (``table.columns``; default: the UCI
+    HIGGS layout's 28, hepml.io.tabular.HIGGS_COLUMNS, listed here to stay light)."""
+    columns = (block.get("table") or {}).get("columns")
+    return list(columns) if columns else list(HIGGS_FEATURES)
+
+
+def tabular_problems(name: str, block: Mapping) -> list[str]:
+    """Kind tabular: every feature set names columns of ``table.columns`` (and no other
+    inputs); other kinds: no feature set names columns."""
+    sets = block["feature_sets"]
+    if block["kind"] != "tabular":
+        return [
+            f"datasets.{name}.feature_sets.{feature}.columns: only kind tabular has columns "
+            f"(this dataset is kind {block['kind']}; use inputs)"
+            for feature, values in sets.items()
+            if values.get("columns")
+        ]
+    known = table_columns(block)
+    problems = [
+        f"datasets.{name}.feature_sets.{feature}: kind tabular needs columns (names of "
+        f"datasets.{name}.table.columns)"
+        for feature, values in sets.items()
+        if not values.get("columns")
+    ]
+    problems += [
+        f"datasets.{name}.feature_sets.{feature}.columns: {column!r} is not a column of "
+        f"datasets.{name}.table.columns ({', '.join(known)})"
+        for feature, values in sets.items()
+        for column in values.get("columns") or ()
+        if column not in known
+    ]
     return problems
+
+
+# The UCI HIGGS file's 28 feature names in file order (columns 1-28): 21 low-level, then 7
+# high-level (arXiv:1402.4735; hepml.io.tabular.HIGGS_COLUMNS, tests/test_tabular.py).
+HIGGS_FEATURES = (
+    "lepton_pT",
+    "lepton_eta",
+    "lepton_phi",
+    "missing_energy_magnitude",
+    "missing_energy_phi",
+    *(f"jet{j}_{v}" for j in range(1, 5) for v in ("pt", "eta", "phi", "btag")),
+    "m_jj",
+    "m_jjj",
+    "m_lv",
+    "m_jlv",
+    "m_bb",
+    "m_wbb",
+    "m_wwbb",
+)
 
 
 def check_datasets(config: Mapping) -> None:

@@ -26,6 +26,9 @@ TREE_MODELS = ("bdt", "gbdt")
 SECONDARY_MODELS = ("shallow", *TREE_MODELS)
 OPTIMIZERS = ("adam", "sgd")
 NAME_SEPARATOR = "-"
+# The one input of a tabular feature set: its columns of the unpacked ``features`` table
+# (hepml.io.tabular, docs/tabular.md).
+TABULAR_INPUT = "features"
 
 # The workflow's splits, in this order everywhere (files, rules, tables).
 SPLITS = ("train", "valid", "test")
@@ -49,6 +52,7 @@ SEED_OFFSETS = {
     "bdt": 600,
     "guided_pairs": 700,  # the guided search's pair draws
     "efp_dedup": 800,  # the train events deduplication samples
+    "table_split": 900,  # tabular datasets: the seeded valid (and test) rows at unpacking
 }
 
 
@@ -145,6 +149,12 @@ CONFIG_SECTIONS = (
             ("muons", "MuonGenSettings"),
             ("jets", "TopGenSettings"),
         )
+    ),
+    ConfigSection(
+        f"{_DATASET}.significance",
+        "hepml.metrics:SignificanceSettings",
+        "#/$defs/significance",
+        kind="tabular",
     ),
     ConfigSection(
         f"{_DATASET}.generate",
@@ -358,6 +368,9 @@ class FeatureSet:
     ``models[0]`` is the primary model (nn: CNN when any input is an image, else DNN; pfn, efn;
     dnn, shallow: the flat-vector networks of docs/tabular.md "Models"); ``bdt``, ``gbdt``
     and ``shallow`` may follow for flat-only inputs (docs/architecture.md "Feature sets").
+    ``columns``: a tabular dataset's feature set (docs/tabular.md) names columns of its
+    ``features`` table instead of keys; its one input is then ``features``, the
+    (N, len(columns)) array of those columns (hepml.io.dataset.load_split).
     """
 
     name: str = field(metadata={CONFIG_KEY: None})  # the key of feature_sets
@@ -365,11 +378,19 @@ class FeatureSet:
     network: NetworkSettings  # falls back to the dataset's network_defaults
     efps: tuple[str, ...] = ()
     models: tuple[str, ...] = ("nn",)
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"feature set {self.name!r}"
         if not self.inputs and not self.efps:
             raise SettingsError(f"{where}: no inputs")
+        if self.columns and self.inputs != (TABULAR_INPUT,):
+            raise SettingsError(
+                f"{where}: columns select from the tabular input {TABULAR_INPUT!r}; inputs "
+                f"{list(self.inputs)} cannot be combined with them"
+            )
+        if len(set(self.columns)) != len(self.columns):
+            raise SettingsError(f"{where}: repeated column in {list(self.columns)}")
         if self.models[0] not in PRIMARY_MODELS:
             raise SettingsError(
                 f"{where}: models[0] is {self.models[0]!r}, expected one of {PRIMARY_MODELS}"
@@ -403,12 +424,15 @@ class FeatureSet:
         network = NetworkSettings.from_config(
             network_defaults, values.get("network"), tuned_network, where=f"{where} network"
         )
+        columns = tuple(values.get("columns") or ())
+        default_inputs = (TABULAR_INPUT,) if columns else ()
         return cls(
             name=name,
-            inputs=tuple(values.get("inputs", ())),
+            inputs=tuple(values.get("inputs") or default_inputs),
             network=network,
             efps=tuple(values.get("efps", cls.efps)),
             models=tuple(values.get("models", cls.models)),
+            columns=columns,
         )
 
     @property
@@ -426,13 +450,16 @@ class FeatureSet:
         return tuple(model_name(self.name, model, self.primary_model) for model in self.models)
 
     def to_dict(self) -> dict:
-        return {
+        values = {
             "name": self.name,
             "inputs": list(self.inputs),
             "efps": list(self.efps),
             "models": list(self.models),
             "network": self.network.to_dict(),
         }
+        if self.columns:  # only tabular sets: the other kinds' rule params stay as they were
+            values["columns"] = list(self.columns)
+        return values
 
 
 def model_name(feature_set: str, model: str, primary_model: str = "nn") -> str:

@@ -3,8 +3,11 @@
 Files (docs/architecture.md "Files on disk"): ``results/{dataset}/feather/{split}/{key}.feather``
 written by unpack_h5 (one array per file, read zero-copy by ``feather.read_array``), and for EFP
 feature sets the split's EFP table ``results/{dataset}/efp/{split}/index.json``
-(``hepml.io.efp_store``; only the requested columns are read). A rule declares exactly the
-files its script reads and hands them here: the key of an array file is its file name.
+(``hepml.io.efp_store``; only the requested columns are read). A tabular dataset's
+``features.feather`` is a table of named float32 columns (``hepml.io.tabular``, written by
+unpack_table): a feature set's ``columns`` are read from it as one (N, len(columns)) input.
+A rule declares exactly the files its script reads and hands them here: the key of an array
+file is its file name.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy as np
 from hepml.io import feather
 from hepml.io.efp_store import EFPTable
 from hepml.io.files import DataError
+from hepml.io.tabular import read_features
+from hepml.settings import TABULAR_INPUT
 
 LABEL = "y"
 WEIGHT = "weight"
@@ -41,6 +46,7 @@ def load_split(
     efps: Sequence[str] = (),
     efp_table: str | Path | None = None,
     on_demand: bool = False,
+    columns: Sequence[str] = (),
 ) -> dict[str, np.ndarray]:
     """Arrays of one split: each key of ``inputs``, ``y`` (N,), ``weight`` (N,) and, when
     ``efps`` is not empty, ``efps`` (N, len(efps)) float64 in the order given.
@@ -50,6 +56,9 @@ def load_split(
 
     files: the split's Feather array files, ``{key}.feather`` (at least inputs, y, weight);
     efp_table: the split's EFP index.json when ``efps`` is not empty.
+    columns: a tabular feature set's columns: the input ``features`` is then the
+    (N, len(columns)) float32 array of these columns of ``features.feather``, in this order
+    (all its columns when empty); a missing column raises DataError naming the file.
     Image keys keep their unpacked shape, e.g. et (N, 31, 31, 1) ECal ET in GeV. Arrays are
     read-only views of the memory-mapped files. Raises DataError naming the file and key when
     a file is missing, lengths differ, labels are not 0/1 or weights are not finite.
@@ -70,6 +79,10 @@ def load_split(
         path = by_key[key]
         if not path.exists():
             raise DataError(f"{path}: missing; key {key!r} is needed")
+        if key == TABULAR_INPUT:
+            arrays[key] = read_features(path, list(columns) or None)
+            paths[key] = path
+            continue
         arrays[key] = feather.read_array(path)
         if on_demand and arrays[key].ndim >= 3:
             arrays[key] = feather.ArrayRows(path)
@@ -103,7 +116,11 @@ class SplitInput:
     efp_table: str | None = None
 
     def load(
-        self, inputs: Sequence[str], efps: Sequence[str] = (), on_demand: bool = False
+        self,
+        inputs: Sequence[str],
+        efps: Sequence[str] = (),
+        on_demand: bool = False,
+        columns: Sequence[str] = (),
     ) -> dict[str, np.ndarray]:
         """``load_split`` of these files."""
-        return load_split(self.files, inputs, efps, self.efp_table, on_demand)
+        return load_split(self.files, inputs, efps, self.efp_table, on_demand, columns)

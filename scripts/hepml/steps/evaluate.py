@@ -119,6 +119,7 @@ def plot_history(inputs: Mapping, outputs: Mapping, *, dataset: str, name: str) 
 DATASET_TABLES = (
     ("summary/auc_table.md", "AUC table (test split)"),
     ("summary/top_tagging.md", "Top-tagging table (test split)"),
+    ("summary/higgs_benchmark.md", "Higgs benchmark (threshold chosen on valid, test split)"),
 )
 DATASET_FIGURES = (
     ("summary/roc.svg", "ROC curves"),
@@ -126,6 +127,7 @@ DATASET_FIGURES = (
     ("guided/auc_vs_pass.png", "guided search: AUC against pass"),
     ("guided/chosen_graphs.png", "guided search: the chosen EFP graphs"),
     ("plots/jet_images.png", "average jet images"),
+    ("plots/table_features.png", "feature distributions by class (valid split)"),
 )
 RELIABILITY_NOTE = (
     "Same configuration, same numbers: a rerun on the same machine (same CPU, same thread "

@@ -113,7 +113,9 @@ def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: in
     feature_set = feature_set_from_param(settings["feature_set"])
     model = settings.get("model", "bdt")
     arrays = [
-        split_input(inputs, split).load(feature_set.inputs, feature_set.efps)
+        split_input(inputs, split).load(
+            feature_set.inputs, feature_set.efps, columns=feature_set.columns
+        )
         for split in ("train", "valid")
     ]
     text, history, info = bdt.train_bdt(
@@ -201,7 +203,9 @@ def tune_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: i
     configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
     # images as io.ArrayRows: every trial streams batches (hepml.training.tuning)
     train_arrays, valid_arrays = (
-        split_input(inputs, split).load(feature_set.inputs, feature_set.efps, on_demand=True)
+        split_input(inputs, split).load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
         for split in ("train", "valid")
     )
     best, trials = tune_network(train_arrays, valid_arrays, feature_set, training, tuning, seed)
@@ -237,7 +241,7 @@ def score_model(
         return scores
     feature_set = feature_set_from_param(settings["feature_set"])
     if settings["model"] in TREE_MODELS:
-        arrays = data.load(feature_set.inputs, feature_set.efps)
+        arrays = data.load(feature_set.inputs, feature_set.efps, columns=feature_set.columns)
         x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
         text = io.read_text(inputs["trees"])
         scores = score_table(
@@ -245,7 +249,9 @@ def score_model(
         )
     else:
         configure_tensorflow(int(threads))
-        arrays = data.load(feature_set.inputs, feature_set.efps, on_demand=True)
+        arrays = data.load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
         model, preprocessor = load_model(inputs["model"], inputs["preprocess"])
         scores = score_table(arrays, predict_scores(model, preprocessor, arrays))
     io.write_table(scores, out_path)
@@ -305,7 +311,10 @@ def fit_and_save(
     )
     log.info("device: %s", device["device"])
     train_arrays, valid_arrays = (
-        split.load(feature_set.inputs, feature_set.efps, on_demand=True) for split in (train, valid)
+        split.load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
+        for split in (train, valid)
     )
     result = train_network(
         train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir,
