@@ -121,6 +121,14 @@ def rule_script_pairs() -> dict[str, Path]:
             flags=re.M | re.S,
         )
         pairs.update({rule: REPO / "scripts" / script for rule, script in found})
+        # a rule defined once per dataset in a loop, named f"<rule>_{dataset}" (unpack_h5)
+        found = re.findall(
+            r'^\s+rule:\s*\n\s+name:\s*f"(\w+?)_\{\w+\}"(?:(?!^\s+rule:).)*?script:\s*'
+            r'"\.\./scripts/(\w+\.py)"',
+            path.read_text(),
+            flags=re.M | re.S,
+        )
+        pairs.update({rule: REPO / "scripts" / script for rule, script in found})
     return pairs
 
 
