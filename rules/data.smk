@@ -44,23 +44,32 @@ rule download_dataset:
         "../scripts/download_dataset.py"
 
 
-rule unpack_h5:
-    input:
-        h5=published_file,
-    output:
-        feather="results/{dataset}/feather/{split}/{key}.feather",
-    log:
-        "logs/{dataset}/unpack_h5/{split}/{key}.log",
-    benchmark:
-        "results/benchmarks/{dataset}/unpack_h5/{split}/{key}.tsv"
-    wildcard_constraints:
-        dataset=name_pattern(LEPTON_DATASETS),  # jets: unpack_jets (rules/jets.smk)
-    conda:
-        "../envs/data.yaml"
-    params:
-        settings=unpack_settings,
-    script:
-        "../scripts/unpack_h5.py"
+# One unpack_h5 job per dataset and split writes every key of the split (one job per key cost
+# a process, and a Snakemake job, each). The keys differ per dataset, so the rule is defined
+# once per lepton dataset, named unpack_h5_<dataset> (kind jets: unpack_jets, rules/jets.smk).
+for _dataset in LEPTON_DATASETS:
+
+    rule:
+        name:
+            f"unpack_h5_{_dataset}"
+        input:
+            h5=published_file,
+        output:
+            **unpack_h5_outputs(_dataset),
+        log:
+            "logs/{dataset}/unpack_h5/{split}.log",
+        benchmark:
+            "results/benchmarks/{dataset}/unpack_h5/{split}.tsv"
+        wildcard_constraints:
+            dataset=name_pattern([_dataset]),
+        conda:
+            "../envs/data.yaml"
+        resources:
+            **UNPACK_H5_RESOURCES,
+        params:
+            settings=unpack_settings,
+        script:
+            "../scripts/unpack_h5.py"
 
 
 rule recompute_hl:

@@ -1,4 +1,5 @@
-"""Rule unpack_h5: one key of one split of the published HDF5 file -> one Feather file.
+"""Rule unpack_h5 (unpack_h5_<dataset>): one split of the published HDF5 file -> one Feather
+file per key.
 
 The reading, validation and streaming live in :func:`hepml.io.unpack_key`, called by
 :func:`hepml.steps.data.unpack_h5`.
@@ -16,5 +17,4 @@ data.unpack_h5(
     outputs=dict(snakemake.output.items()),
     params=dict(snakemake.params.items()),
     split=str(snakemake.wildcards.split),
-    key=str(snakemake.wildcards.key),
 )

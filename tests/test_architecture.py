@@ -128,6 +128,14 @@ def rule_script_pairs() -> dict[str, Path]:
             flags=re.M | re.S,
         )
         pairs.update({rule: REPO / "scripts" / script for rule, script in found})
+        # a rule defined once per dataset in a loop, named f"<rule>_{dataset}" (unpack_h5)
+        found = re.findall(
+            r'^\s+rule:\s*\n\s+name:\s*f"(\w+?)_\{\w+\}"(?:(?!^\s+rule:).)*?script:\s*'
+            r'"\.\./scripts/(\w+\.py)"',
+            path.read_text(),
+            flags=re.M | re.S,
+        )
+        pairs.update({rule: REPO / "scripts" / script for rule, script in found})
     return pairs
 
 
@@ -302,3 +310,26 @@ def test_building_the_dag_imports_only_light_modules():
 )
 def test_the_light_import_check_sees_heavy_modules(statement, heavy):
     assert heavy in heavy_modules_after([statement])
+
+
+# The modules that build or run a network, and load TensorFlow (through Keras) on import.
+NETWORK_MODULES = {
+    "hepml.models.networks",
+    "hepml.models.particles",
+    "hepml.training.preprocess",  # its InputSpec is models.networks'
+    "hepml.training.fit",
+    "hepml.training.tuning",
+}
+
+
+def test_only_the_network_modules_load_tensorflow():
+    """Importing TensorFlow costs ~5 CPU-s per job: the rules without a network (train_bdt,
+    train_efp_linear, score_model of a BDT or the linear model, every plot, data and EFP rule)
+    must not pay it. Every other module of the library, the steps modules of every rule among
+    them, imports without it; the steps load the network code on first use."""
+    modules = library_modules()
+    assert NETWORK_MODULES <= set(modules)
+    light = sorted(set(modules) - NETWORK_MODULES)
+    assert {"hepml.steps.models", "hepml.training.bdt", "hepml.plots.eval"} <= set(light)
+    loaded = heavy_modules_after([f"import {name}" for name in light])
+    assert "tensorflow" not in loaded and "keras" not in loaded, loaded

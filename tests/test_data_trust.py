@@ -390,3 +390,30 @@ def test_a_jet_energy_above_the_beam_energy_is_named(tmp_path):
     assert str(path) in message and "key 'table', row 6" in message
     assert "constituent energy 7500 GeV above the bound 7000 GeV" in message
     assert_no_output(tmp_path / "test")
+
+
+def test_the_unpack_step_writes_every_key_of_a_split_or_none(tmp_path):
+    """steps.data.unpack_h5 (one job per split, rules/data.smk): every key of the split, each
+    as unpack_key writes it alone; a bad value in a later key (mass, after et ... hl) removes
+    the files of the keys written before it, so the job leaves no partial output."""
+    from hepml.steps.data import unpack_h5
+
+    keys = plan.unpacked_keys({"keys": PHYSICAL_KEYS})
+    params = {"settings": {"kind": "electrons", "keys": PHYSICAL_KEYS, "seed": 0}}
+    path, _ = physical_file(tmp_path)
+    out = tmp_path / "split"
+    outputs = {key: out / f"{key}.feather" for key in keys}
+    summaries = unpack_h5({"h5": path}, outputs, params, "valid")
+    assert list(summaries) == keys
+    for key in keys:
+        alone = tmp_path / f"{key}.feather"
+        io.unpack_key(path, "electrons", PHYSICAL_KEYS, "valid", key, alone, 0)
+        np.testing.assert_array_equal(io.read_array(outputs[key]), io.read_array(alone))
+
+    bad, _ = physical_file(tmp_path, change=set_value("mass", (3, 0), 8000.0), name="bad.h5")
+    assert keys.index("mass") > keys.index("hl")  # keys were written before the bad one
+    failed = tmp_path / "failed"
+    outputs = {key: failed / f"{key}.feather" for key in keys}
+    with pytest.raises(io.DataError, match="mass 8000.0 above the bound"):
+        unpack_h5({"h5": bad}, outputs, params, "valid")
+    assert_no_output(failed)

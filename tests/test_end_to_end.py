@@ -346,6 +346,38 @@ def test_results_document_holds_every_table_of_the_run(tiny_run):
 
 
 @pytest.mark.slow
+def test_efp_tables_of_the_tiny_run(tiny_run):
+    """Every EFP grid of the tiny run (rules/efp.smk; tests/test_efp.py plans the file alone):
+    each split's table indexes its chunks in order, one row per event and one column per
+    EFP of the grid; kept and confirmed duplicates make up the grid; the single-EFP AUCs cover
+    the kept EFPs; the gallery draws gallery_size of them."""
+    from hepml.efp.settings import EFPSettings
+    from hepml.efp.table import efp_names
+    from hepml.io import efp_store
+    from hepml.steps.efp import read_kept
+
+    config = config_of(tiny_run)
+    grids = {name: block["efp"] for name, block in config["datasets"].items() if "efp" in block}
+    assert len(grids) >= 3
+    for dataset, efp in grids.items():
+        efp_dir = tiny_run / "results" / dataset / "efp"
+        names = efp_names(EFPSettings.from_config(efp))
+        for split in ("train", "valid", "test"):
+            n = len(io.read_array(tiny_run / "results" / dataset / "feather" / split / "y.feather"))
+            table = efp_store.EFPTable(efp_dir / split / "index.json")
+            assert (table.n_events, table.names) == (n, names), (dataset, split)
+            assert table.read(table.names[:2]).shape == (n, 2)
+        kept = read_kept(efp_dir / "kept.txt")
+        duplicates = pd.read_csv(efp_dir / "duplicates.csv")
+        assert len(kept) + int(duplicates["confirmed"].sum()) == len(names), dataset
+        for split in ("valid", "test"):
+            single = pd.read_csv(efp_dir / f"single_auc_{split}.csv")
+            assert set(single["efp"]) == set(kept), (dataset, split)
+        gallery = list((efp_dir / "gallery").glob("rank*_*.png"))
+        assert len(gallery) == min(efp["gallery_size"], len(kept)), dataset
+
+
+@pytest.mark.slow
 def test_guided_passes_read_back(tiny_run):
     """Two passes through the select_next_efp checkpoints, each choice on the validation split,
     and the scan table lists exactly the trained passes."""

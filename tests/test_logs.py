@@ -80,6 +80,6 @@ def test_a_failing_rule_has_its_error_in_its_log(tmp_path):
     command += ["--cores", "1", "results/electrons/feather/train/et.feather"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode != 0
-    log = (work / "logs" / "electrons" / "unpack_h5" / "train" / "et.log").read_text()
+    log = (work / "logs" / "electrons" / "unpack_h5" / "train.log").read_text()
     assert "uncaught DataError" in log and "negative value (-100.0)" in log
     assert "'et/train' row 3" in log and "Traceback" in log

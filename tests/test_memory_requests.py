@@ -88,6 +88,20 @@ def test_every_rule_has_a_request_from_a_measured_peak(inputs):
     ]
 
 
+def test_the_per_dataset_unpack_rules_ask_for_the_measured_peak():
+    """unpack_h5_<dataset> is one rule per lepton dataset (rules/data.smk), which the profile
+    cannot name: the rules carry their request (rules/data_functions.smk UNPACK_H5_RESOURCES),
+    the measured peak of unpack_h5 (its benchmark files keep that name) through
+    memory_request."""
+    module = rehearsal()
+    text = (REPO / "rules" / "data_functions.smk").read_text()
+    asked = re.search(r'^UNPACK_H5_RESOURCES = \{"mem_mb": (\d+)', text, flags=re.M)
+    assert asked, "UNPACK_H5_RESOURCES not found in rules/data_functions.smk"
+    peak = module.rule_peaks(json.loads(PEAKS.read_text()))["unpack_h5"]
+    assert int(asked[1]) == module.memory_request(peak)
+    assert "unpack_h5" not in yaml.safe_load(PROFILE.read_text())["set-resources"]
+
+
 def test_memory_request_rounding():
     memory_request = rehearsal().memory_request
     assert memory_request(100) == 1000

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -170,22 +171,33 @@ def download_dataset(outputs: Mapping, params: Mapping) -> str:
     )
 
 
-def unpack_h5(inputs: Mapping, outputs: Mapping, params: Mapping, split: str, key: str) -> dict:
-    """One key of one split of the published file ``inputs["h5"]`` -> ``outputs["feather"]``,
-    validated on the way (``hepml.io.unpack_key``: physical bounds, checksums, an empty split
-    refused). params: settings (kind, keys, seed, ecm_gev: sqrt(s) of the collisions, absent
-    or None for the kind's published value)."""
+def unpack_h5(inputs: Mapping, outputs: Mapping, params: Mapping, split: str) -> dict:
+    """Every key of one split of the published file ``inputs["h5"]``: ``outputs`` maps each
+    unpacked key to its Feather file, validated on the way (``hepml.io.unpack_key``: physical
+    bounds, checksums, an empty split refused). params: settings (kind, keys, seed, ecm_gev:
+    sqrt(s) of the collisions, absent or None for the kind's published value). A key that
+    fails removes the files of the keys written before it: the job leaves no partial output.
+    Returns the summary of each key."""
     settings = params["settings"]
-    return io.unpack_key(
-        h5_path=str(inputs["h5"]),
-        kind=str(settings["kind"]),
-        keys=[str(name) for name in settings["keys"]],
-        split=str(split),
-        key=str(key),
-        out_path=str(outputs["feather"]),
-        seed=int(settings["seed"]),
-        ecm_gev=settings.get("ecm_gev"),
-    )
+    written, summaries = [], {}
+    try:
+        for key, out_path in outputs.items():
+            summaries[key] = io.unpack_key(
+                h5_path=str(inputs["h5"]),
+                kind=str(settings["kind"]),
+                keys=[str(name) for name in settings["keys"]],
+                split=str(split),
+                key=str(key),
+                out_path=str(out_path),
+                seed=int(settings["seed"]),
+                ecm_gev=settings.get("ecm_gev"),
+            )
+            written.append(out_path)
+    except BaseException:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
+    return summaries
 
 
 def recompute_hl(inputs: Mapping, outputs: Mapping, params: Mapping) -> dict:

@@ -3,7 +3,7 @@ plot_history (rules/train.smk), the other figure of ``hepml.plots.eval``.
 
 score_model, also in rules/evaluate.smk, lives with the models it loads (``hepml.steps.models``);
 plot_history lives here because its environment (envs/plot.yaml) has no TensorFlow, which
-``hepml.steps.models`` imports.
+``hepml.steps.models`` imports for its network rules.
 Every number comes from ``hepml.metrics`` on the test split's scores files (y, score, weight).
 """
 

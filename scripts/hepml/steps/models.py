@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -33,19 +34,36 @@ from hepml.settings import (
     tree_settings,
 )
 from hepml.training import bdt
-from hepml.training.fit import (
-    TrainResult,
-    configure_tensorflow,
-    json_safe,
-    predict_scores,
-    save_model,
-    score_table,
-    train_network,
-)
-from hepml.training.preprocess import Preprocessor
-from hepml.training.tuning import tune_network
+from hepml.training.outputs import json_safe, score_table
+
+if TYPE_CHECKING:
+    from hepml.training.fit import TrainResult
 
 log = logging.getLogger(__name__)
+
+
+# TensorFlow (~5 CPU-s to import) is loaded by the network rules only: train_bdt,
+# train_efp_linear and score_model of a BDT or the linear model import this module too
+# (tests/test_architecture.py). These call the network code, imported on first use.
+def configure_tensorflow(threads: int, require_gpu: bool = False, mixed_precision: bool = False):
+    """``hepml.training.fit.configure_tensorflow``: threads, device, precision."""
+    from hepml.training import fit
+
+    return fit.configure_tensorflow(threads, require_gpu, mixed_precision)
+
+
+def train_network(train, valid, feature_set, settings, seed, checkpoint_dir) -> TrainResult:
+    """``hepml.training.fit.train_network``: the fit loop (checkpoints, resume)."""
+    from hepml.training import fit
+
+    return fit.train_network(train, valid, feature_set, settings, seed, checkpoint_dir)
+
+
+def tune_network(train, valid, feature_set, training, tuning, seed):
+    """``hepml.training.tuning.tune_network``: the optuna search."""
+    from hepml.training import tuning as optuna_search
+
+    return optuna_search.tune_network(train, valid, feature_set, training, tuning, seed)
 
 
 def split_input(inputs: Mapping, split: str) -> SplitInput:
@@ -248,6 +266,8 @@ def score_model(
             arrays, bdt.predict_text(text, x, int(threads), source=str(inputs["trees"]))
         )
     else:
+        from hepml.training.fit import predict_scores
+
         configure_tensorflow(int(threads))
         arrays = data.load(
             feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
@@ -270,6 +290,8 @@ class ModelFiles:
 
 def save_result(result: TrainResult, files: ModelFiles) -> None:
     """Write model.keras, preprocess.json, history.csv and train_info.json (each atomically)."""
+    from hepml.training.fit import save_model
+
     files.model.parent.mkdir(parents=True, exist_ok=True)
     save_model(result.model, files.model)
     io.write_json(files.preprocess, result.preprocessor.to_dict())
@@ -280,6 +302,8 @@ def save_result(result: TrainResult, files: ModelFiles) -> None:
 def load_model(model_path: str | Path, preprocess_path: str | Path):
     """(keras model, Preprocessor) saved by save_result."""
     import keras
+
+    from hepml.training.preprocess import Preprocessor
 
     model = keras.models.load_model(model_path)
     preprocessor = Preprocessor.from_dict(io.read_json(preprocess_path))

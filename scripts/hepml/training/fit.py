@@ -41,6 +41,7 @@ from hepml import io
 from hepml.io.dataset import LABEL, WEIGHT, input_names
 from hepml.models.networks import build_model, compile_model
 from hepml.settings import FeatureSet, TrainingSettings
+from hepml.training.outputs import json_safe, score_table  # noqa: F401 (re-exported)
 from hepml.training.preprocess import FIT_BLOCK_EVENTS, Preprocessor
 
 log = logging.getLogger(__name__)
@@ -414,17 +415,6 @@ class _Run:
         log.info("checkpoint saved: epoch %d", epoch)
 
 
-def json_safe(values):
-    """Replace inf/nan floats by None (strict JSON)."""
-    if isinstance(values, dict):
-        return {k: json_safe(v) for k, v in values.items()}
-    if isinstance(values, list):
-        return [json_safe(v) for v in values]
-    if isinstance(values, float) and not math.isfinite(values):
-        return None
-    return values
-
-
 def _restore(run: _Run) -> tuple[object | None, int]:
     """(model, completed epochs) from the checkpoint directory, or (None, 0) to start over."""
     import keras
@@ -617,14 +607,3 @@ def predict_scores(
         values = model.predict(x, batch_size=PREDICT_BATCH, verbose=0)
         scores[start : start + len(values)] = np.asarray(values, dtype=np.float64).reshape(-1)
     return scores
-
-
-def score_table(arrays: Mapping[str, np.ndarray], score: np.ndarray) -> pd.DataFrame:
-    """The scores file of one split: columns y (int8), score, weight (float64)."""
-    return pd.DataFrame(
-        {
-            "y": np.asarray(arrays[LABEL], dtype=np.int8),
-            "score": np.asarray(score, dtype=np.float64),
-            "weight": np.asarray(arrays[WEIGHT], dtype=np.float64),
-        }
-    )
