@@ -80,7 +80,7 @@ def cell(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+        return f"{value:.3g}" if abs(value) < 1e3 else f"{value:,.0f}"
     return str(value)
 
 
@@ -125,6 +125,24 @@ def render_efp_engine(data: dict) -> list[str]:
         "max rel. deviation",
     ]
     lines = [data.get("timing", ""), "", *table(header, rows)]
+    grid = data.get("paper_grid_cpu")
+    if grid:
+        lines += [
+            "",
+            f"The paper grid on the CPU ({grid['graphs']} graphs, {grid['pairs']} (kappa, beta) "
+            f"pairs, {grid['events']:,} events, both calorimeters): CPU seconds per event and "
+            "pair by occupancy, and the CPU-hours of the whole grid by ECal + HCal occupancy.",
+            "",
+            *table(
+                ["case", "s per event per pair"],
+                [[k, v["seconds_per_event_one_pair"]] for k, v in grid["per_case"].items()],
+            ),
+            "",
+            *table(
+                ["ECal + HCal occupancy", "CPU-hours"],
+                [[k, v] for k, v in grid["cpu_hours_by_occupancy"].items()],
+            ),
+        ]
     if data.get("failed"):
         lines += ["", f"Targets missed: {', '.join(data['failed'])}."]
     return lines
