@@ -52,11 +52,16 @@ def configure_tensorflow(threads: int, require_gpu: bool = False, mixed_precisio
     return fit.configure_tensorflow(threads, require_gpu, mixed_precision)
 
 
-def train_network(train, valid, feature_set, settings, seed, checkpoint_dir) -> TrainResult:
-    """``hepml.training.fit.train_network``: the fit loop (checkpoints, resume)."""
+def train_network(
+    train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=None
+) -> TrainResult:
+    """``hepml.training.fit.train_network``: the fit loop (checkpoints, resume); model_kind a
+    network that is not the feature set's primary one (e.g. ``shallow``)."""
     from hepml.training import fit
 
-    return fit.train_network(train, valid, feature_set, settings, seed, checkpoint_dir)
+    return fit.train_network(
+        train, valid, feature_set, settings, seed, checkpoint_dir, model_kind=model_kind
+    )
 
 
 def tune_network(train, valid, feature_set, training, tuning, seed):
