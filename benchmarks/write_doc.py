@@ -49,7 +49,8 @@ def git_commit() -> str:
 
 
 def keep(bench: Path, measured: Path) -> list[str]:
-    """Copy every JSON of ``bench`` into ``measured`` and stamp it in MANIFEST.json."""
+    """Copy every new or changed JSON of ``bench`` into ``measured`` and stamp it (commit,
+    date) in MANIFEST.json; an unchanged file keeps its stamp."""
     measured.mkdir(parents=True, exist_ok=True)
     manifest_path = measured / "MANIFEST.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
@@ -59,7 +60,10 @@ def keep(bench: Path, measured: Path) -> list[str]:
         if source.name in SKIPPED:
             continue
         json.loads(source.read_text())  # refuse to keep a file that is not JSON
-        shutil.copyfile(source, measured / source.name)
+        target = measured / source.name
+        if target.is_file() and target.read_bytes() == source.read_bytes():
+            continue  # the same measurement: its stamp stays the one it was kept with
+        shutil.copyfile(source, target)
         manifest[source.name] = stamp
         kept.append(source.name)
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -29,6 +29,7 @@ def test_a_changed_figure_changes_the_document(tmp_path):
     assert write_doc.keep(bench, measured) == ["tabular_unpack.json"]
     manifest = json.loads((measured / "MANIFEST.json").read_text())
     assert set(manifest) == {"tabular_unpack.json"}
+    assert write_doc.keep(bench, measured) == []  # unchanged: its stamp stays
     first = write_doc.render(measured, tmp_path / "absent.json")
     assert "`streaming.wall_s` | 12.5 |" in first
     (measured / "tabular_unpack.json").write_text(json.dumps({"streaming": {"wall_s": 13.5}}))
