@@ -25,7 +25,7 @@ import numpy as np
 # Fields that measure the run, not the result.
 VOLATILE = re.compile(
     r"(time|_s$|seconds|per_s|samples_per_s|device|commit|date|host|threads|"
-    r"load_average|version|^code$|elapsed|duration|peak|rss)",
+    r"load_average|version|^code$|elapsed|duration|peak|rss|fingerprint)",
     re.IGNORECASE,
 )
 SKIPPED_SUFFIXES = {".png", ".svg", ".pdf", ".keras", ".h5", ".html", ".log", ".tsv", ".lgb"}
@@ -38,6 +38,35 @@ def strip_volatile(value: object) -> object:
     if isinstance(value, list):
         return [strip_volatile(v) for v in value]
     return value
+
+
+def key_changes(a: object, b: object, prefix: str = "") -> tuple[list[str], list[str]]:
+    """Dotted key paths only in b (added) and only in a (removed), through nested dicts."""
+    added, removed = [], []
+    if isinstance(a, dict) and isinstance(b, dict):
+        added += [f"{prefix}{k}" for k in b.keys() - a.keys()]
+        removed += [f"{prefix}{k}" for k in a.keys() - b.keys()]
+        for k in a.keys() & b.keys():
+            more_added, more_removed = key_changes(a[k], b[k], f"{prefix}{k}.")
+            added += more_added
+            removed += more_removed
+    return sorted(added), sorted(removed)
+
+
+def differing_keys(a: object, b: object, prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves where two JSON values of the same keys differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in a if k in b for p in differing_keys(a[k], b[k], f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".") or "(top)"]
+
+
+def common_part(a: object, b: object) -> object:
+    """a restricted to the dict keys that b has too, at every depth (lists element-wise)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {k: common_part(a[k], b[k]) for k in a if k in b}
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [common_part(x, y) for x, y in zip(a, b, strict=True)]
+    return a
 
 
 def max_difference(a: object, b: object) -> float | None:
@@ -65,7 +94,7 @@ def compare_arrays(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> tuple[
         if x.dtype.kind in "fiub" and y.dtype.kind in "fiub":
             if not np.array_equal(x, y, equal_nan=x.dtype.kind == "f"):
                 worst = max(worst, float(np.nanmax(np.abs(x.astype(float) - y.astype(float)))))
-        elif not np.array_equal(x, y):
+        elif [str(v) for v in x.ravel()] != [str(v) for v in y.ravel()]:  # text; nan == nan
             return False, f"{key}: values differ"
     return worst == 0.0, f"max abs difference {worst:.3g}" if worst else ""
 
@@ -107,8 +136,14 @@ def compare_file(a: Path, b: Path) -> tuple[bool, str] | None:
         y = strip_volatile(json.loads(b.read_text()))
         if x == y:
             return True, ""
+        added, removed = key_changes(x, y)
+        x, y = common_part(x, y), common_part(y, x)
+        if x == y:  # the shared keys agree: only keys were added or removed
+            return True, f"same values; keys added {added}, removed {removed}"
         diff = max_difference(x, y)
-        return False, "structure differs" if diff is None else f"max abs difference {diff:.3g}"
+        if diff is not None:
+            return False, f"max abs difference {diff:.3g}"
+        return False, f"values differ at {differing_keys(x, y)}"
     if suffix in {".txt", ".md", ".yaml"}:
         if suffix == ".md":  # tables carry timing columns: their CSV twins are compared
             return None
@@ -132,6 +167,8 @@ def compare_runs(before: Path, after: Path) -> dict:
             report["skipped"].append(str(rel))
         elif outcome[0]:
             report["same"].append(str(rel))
+            if outcome[1]:
+                report.setdefault("same_with_new_keys", {})[str(rel)] = outcome[1]
         else:
             report["different"][str(rel)] = outcome[1]
     report["only_before"] = sorted(map(str, a - b))
