@@ -92,6 +92,29 @@ def test_split_is_seeded_and_independent_of_block_size(tmp_path, monkeypatch):
     assert not (len(va) == len(vc) and np.array_equal(va.to_numpy(), vc.to_numpy()))
 
 
+@pytest.mark.parametrize("file_format", ["table", "fixed"])
+def test_a_booby_trapped_hdf5_table_is_refused_without_running_anything(tmp_path, file_format):
+    """An HDF5 table is read through h5py like the top-tagging files: an attribute holding a
+    pickle that would call code refuses the file, and the code never runs."""
+    from test_jets_benchmark import booby_trap
+
+    path = tmp_path / "events.h5"
+    frame = pd.DataFrame(uci_rows(50, seed=1)[:, :4], columns=["y", "a", "b", "c"])
+    frame.to_hdf(path, key="events", format=file_format)
+    spec = tab.TableSpec.from_config(
+        {"header": True, "label": "y", "columns": {"a": "a"}, "test_rows": 10}
+    )
+    # negative control: the same file reads before the trap is set
+    assert sum(len(block) for block in tab.read_blocks(path, spec)) == 50
+    marker = tmp_path / "pwned"
+    attribute = "axis0_variety" if file_format == "fixed" else "data_columns"
+    booby_trap(path, "events", attribute, marker)
+    with pytest.raises(DataError, match="GLOBAL"):
+        tab.unpack_table(path, spec, outputs_in(tmp_path / "out"), seed=0)
+    assert not marker.exists()
+    assert not any((tmp_path / "out").rglob("*.feather"))
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".feather", ".h5", ".csv"])
 def test_other_formats_with_names_positions_weight_and_a_seeded_split(tmp_path, suffix):
     rows = uci_rows(1000, seed=3)

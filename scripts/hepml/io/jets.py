@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import pickletools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -358,6 +358,26 @@ def _fixed_layout(group, where: str) -> _Layout:
     return _Layout("fixed", rows, columns, columns_first)
 
 
+def _in_frame_order(group, layout: _Layout, table: bool, where: str) -> _Layout:
+    """The layout with its columns in the DataFrame's order (its positions), which the storage
+    groups by dtype: from the plain-data pickle ``non_index_axes`` (format "table") or the
+    string array ``axis0`` (format "fixed"); left as stored when neither is there."""
+    order = None
+    if table and "non_index_axes" in group.attrs:
+        axes = plain_pickle(
+            _attribute_bytes(group.attrs["non_index_axes"]) or b"",
+            f"{where}: attribute 'non_index_axes'",
+        )
+        order = next((names for axis, names in axes if axis == 1), None)
+    elif not table and "axis0" in group:
+        order = group["axis0"][()]
+    if order is None:
+        return layout
+    names = [n for n in _string_list(list(order), where) if n in layout.columns]
+    names += [n for n in layout.columns if n not in names]
+    return replace(layout, columns={name: layout.columns[name] for name in names})
+
+
 def _check_filters(dataset, where: str) -> None:
     """Refuse a dataset compressed with a filter this HDF5 library cannot decode (PyTables'
     blosc, bzip2 or lzo: h5py brings only gzip/zlib, szip, lzf, shuffle and fletcher32)."""
@@ -416,6 +436,7 @@ def _open(path: str | os.PathLike, key: str):
         if kind in (b"frame_table", b"frame"):
             table = kind == b"frame_table"
             layout = _table_layout(group, where) if table else _fixed_layout(group, where)
+            layout = _in_frame_order(group, layout, table, where)
             for source in {source for source, _ in layout.columns.values()}:
                 _check_filters(group["table"] if table else group[source], where)
             return h5, layout
@@ -425,6 +446,37 @@ def _open(path: str | os.PathLike, key: str):
     except BaseException:
         h5.close()
         raise
+
+
+def open_frame(path: str | os.PathLike, key: str | None = None):
+    """Any pandas DataFrame in an HDF5 file, opened as the benchmark files are: through h5py,
+    every attribute checked first, nothing unpickled (:func:`_open`). key None: the file's
+    only frame (a file with none or several raises). Returns (open h5py file, key, layout);
+    the caller closes the file and reads rows with :func:`read_frame_rows`."""
+    if key is None:
+        import h5py
+
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            with h5py.File(path, "r") as h5:
+                keys = _frame_keys(h5)  # attribute names only: nothing decoded
+        except OSError as error:
+            raise BenchmarkFormatError(f"{path}: not a pandas HDF5 file ({error})") from error
+        if len(keys) != 1:
+            raise BenchmarkFormatError(f"{path}: expected one pandas frame, found keys {keys}")
+        key = keys[0]
+    h5, layout = _open(path, key)
+    return h5, key, layout
+
+
+def read_frame_rows(h5, path, key: str, layout, names, first: int, last: int) -> np.ndarray:
+    """Columns ``names`` of rows [first, last) of a frame of :func:`open_frame`, as float64."""
+    missing = [name for name in names if name not in layout.columns]
+    if missing:
+        raise BenchmarkFormatError(f"{_where(Path(path), key)}: missing column(s) {missing}")
+    return _read_rows(h5, Path(path), key, layout, names, first, last)
 
 
 def _check_columns(path: Path, key: str, columns) -> None:

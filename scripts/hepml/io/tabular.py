@@ -10,7 +10,7 @@ suffix                 read with
 .csv, .csv.gz, .csv.*  pyarrow.csv.open_csv (streaming, compressed files too)
 .parquet, .pq          pyarrow.parquet.ParquetFile.iter_batches
 .feather, .arrow       pyarrow.feather (memory-mapped), batch by batch
-.h5, .hdf5             pandas.HDFStore.select(chunksize=...) (format='table' only)
+.h5, .hdf5             h5py, as hepml.io.jets reads pandas files: nothing unpickled
 =====================  =========================================================
 
 The default layout (:class:`TableSpec` defaults) is the UCI HIGGS file of Baldi, Sadowski &
@@ -151,7 +151,7 @@ def table_format(path: str | os.PathLike) -> str:
     if last not in formats:
         raise DataError(
             f"{path}: unknown table format {last or '(no suffix)'!r}; expected .csv, .csv.gz, "
-            ".parquet, .feather or .h5 (an HDF5 table written by pandas, format='table')"
+            ".parquet, .feather or .h5 (a pandas DataFrame, format 'table' or 'fixed')"
         )
     return formats[last]
 
@@ -265,25 +265,20 @@ def _arrow_batches(path, fmt: str, columns: list[str]) -> Iterator:
 
         table = feather.read_table(str(path), columns=columns, memory_map=True)
         yield from table.to_batches(max_chunksize=BLOCK_ROWS)
-    else:  # hdf5
-        import pandas as pd
+    else:  # hdf5: a pandas DataFrame read through h5py, nothing unpickled (hepml.io.jets)
+        from hepml.io import jets
 
-        with pd.HDFStore(str(path), "r") as store:
-            key = _hdf_key(path, store)
-            for frame in store.select(key, columns=columns, chunksize=BLOCK_ROWS):
-                yield pa.RecordBatch.from_pandas(frame[columns], preserve_index=False)
-
-
-def _hdf_key(path, store) -> str:
-    keys = store.keys()
-    if len(keys) != 1:
-        raise DataError(f"{path}: expected one pandas table in the HDF5 file, found keys {keys}")
-    if not store.get_storer(keys[0]).is_table:
-        raise DataError(
-            f"{path}: key {keys[0]!r} is a fixed-format frame; expected an HDF5 table (pandas "
-            "to_hdf(..., format='table')), which can be read in blocks"
-        )
-    return keys[0]
+        try:
+            h5, key, layout = jets.open_frame(path)
+            with h5:
+                for first in range(0, layout.rows, BLOCK_ROWS):
+                    last = min(first + BLOCK_ROWS, layout.rows)
+                    values = jets.read_frame_rows(h5, path, key, layout, columns, first, last)
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array(values[:, i]) for i in range(len(columns))], names=columns
+                    )
+        except jets.BenchmarkFormatError as error:
+            raise DataError(str(error)) from None
 
 
 def _file_names(path, fmt: str, spec: TableSpec) -> list[str]:
@@ -296,10 +291,14 @@ def _file_names(path, fmt: str, spec: TableSpec) -> list[str]:
             return list(pq.read_schema(str(path)).names)
         if fmt == "feather":
             return list(pa.ipc.open_file(pa.memory_map(str(path), "r")).schema.names)
-        import pandas as pd
+        from hepml.io import jets
 
-        with pd.HDFStore(str(path), "r") as store:
-            return [str(c) for c in store.select(_hdf_key(path, store), start=0, stop=1).columns]
+        try:
+            h5, _, layout = jets.open_frame(path)
+        except jets.BenchmarkFormatError as error:
+            raise DataError(str(error)) from None
+        h5.close()
+        return list(layout.columns)
     except FileNotFoundError:
         raise DataError(f"{path}: table file not found") from None
     except (OSError, pa.ArrowException) as error:
