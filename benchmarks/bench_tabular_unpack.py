@@ -26,7 +26,6 @@ import gzip
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from bench_unpack import run_child  # benchmarks/ is the script's directory
 from pyarrow import csv
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPTS = REPO / "scripts"
 SEED = 20140
 RSS_LIMIT_MB = 2048.0
 WRITE_BLOCK_ROWS = 250_000
@@ -96,20 +95,9 @@ def write_uci_file(path: Path, rows: int) -> None:
         writer.close()
 
 
-def run_child(body: str, *args: str) -> dict:
-    """Run a reader in a fresh interpreter with scripts/ on the path; its last line is JSON."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SCRIPTS), env.get("PYTHONPATH")]))
-    started = time.perf_counter()
-    code = _MEASURE.format(body=body)
-    done = subprocess.run(
-        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"benchmark subprocess failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["wall_seconds"] = time.perf_counter() - started
-    return result
+def run_reader(body: str, *args: str) -> dict:
+    """One reader in a fresh interpreter (bench_unpack.run_child), timed by _MEASURE."""
+    return run_child(_MEASURE.format(body=body), *args)
 
 
 def main() -> None:
@@ -135,7 +123,7 @@ def main() -> None:
         print(f"  {file_bytes / 1e9:.2f} GB in {write_seconds:.0f} s", flush=True)
         for name, body in READERS.items():
             print(f"{name} ...", flush=True)
-            results[name] = run_child(body, str(path), str(tmp / "unpacked"))
+            results[name] = run_reader(body, str(path), str(tmp / "unpacked"))
             print(f"  {results[name]}", flush=True)
             if results[name]["rows"] != args.rows:
                 raise RuntimeError(f"{name} read {results[name]['rows']} rows, not {args.rows}")
