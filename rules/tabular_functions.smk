@@ -1,7 +1,10 @@
 # Constants and input functions of the tabular analysis (rules/tabular.smk; docs/tabular.md).
 # Kept apart from the rules: snakemake --lint wants functions and rules in separate files.
 
-TABULAR_DATASETS = datasets_of_kind("tabular")
+# Datasets read from one table (source ntuples reads ROOT samples instead: rules/ntuples.smk).
+TABULAR_DATASETS = [
+    name for name in datasets_of_kind("tabular") if not plan.is_ntuples(dataset_config(name))
+]
 # The keys unpack_table writes for every split, all at once (hepml.io.tabular.KEYS).
 TABULAR_KEYS = list(plan.KIND_KEYS["tabular"])
 # The paper's discovery significance (arXiv:1402.4735 Table 3: 100 signal events, 1000 +- 50

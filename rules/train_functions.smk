@@ -135,6 +135,7 @@ def train_model_params(wildcards):
             },
             "seed": stage_seed(SEED_OFFSETS["training"]),
             "checkpoint_dir": f"results/{dataset}/checkpoints/{feature_set}",
+            **ntuple_weights_param(dataset),
         }
     )
 
@@ -168,6 +169,7 @@ def train_bdt_params(wildcards):
             "model": tree,
             tree: dict(config["training"].get(tree) or {}),
             "seed": stage_seed(SEED_OFFSETS["bdt"]),
+            **ntuple_weights_param(wildcards.dataset),
         }
     )
 

@@ -12,42 +12,53 @@ from hepml.configcheck import ConfigError, validate_config
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 # Complete configurations (each replaces config.yaml) and fragments layered on a complete one.
-COMPLETE = ["config.yaml", "paper.yaml", "tiny.yaml", "generated.yaml", "jets.yaml", "higgs.yaml"]
+COMPLETE = [
+    "config.yaml",
+    "paper.yaml",
+    "tiny.yaml",
+    "generated.yaml",
+    "jets.yaml",
+    "higgs.yaml",
+    "ztautau.yaml",
+]
 FRAGMENTS = {"cluster.yaml": "paper.yaml"}
-# Configurations of analyses not wired into the rules yet: only their new block is checked, against
-# the schema fragment proposed for it ($defs, referenced by nothing yet). ztautau.yaml: issue 21.
-SKELETONS = {"ztautau.yaml": (("datasets", "ztautau", "ntuples"), "ntuples")}
 
 
 def test_every_config_file_is_known():
     shipped = {path.name for path in (REPO / "config").glob("*.yaml")} - {"schema.yaml"}
-    assert shipped == set(COMPLETE) | set(FRAGMENTS) | set(SKELETONS)
+    assert shipped == set(COMPLETE) | set(FRAGMENTS)
 
 
-def skeleton_block(name: str) -> tuple[dict, dict]:
-    """The new block of a skeleton configuration and the schema of its $defs entry."""
-    keys, definition = SKELETONS[name]
-    block = yaml.safe_load((REPO / "config" / name).read_text())
-    for key in keys:
-        block = block[key]
-    return block, {"$defs": SCHEMA["$defs"], "$ref": f"#/$defs/{definition}"}
+def ztautau() -> dict:
+    return yaml.safe_load((REPO / "config" / "ztautau.yaml").read_text())
 
 
-@pytest.mark.parametrize("name", sorted(SKELETONS))
-def test_skeleton_blocks_are_valid_against_their_proposed_schema(name):
-    block, schema = skeleton_block(name)
-    validate_config(block, schema, source=name)
-    bad = copy.deepcopy(block)
-    bad["samples"]["ttbar"]["rol"] = "background"
+def test_the_ntuples_block_is_checked_by_the_schema():
+    """source ntuples: the ntuples block is validated ($defs/ntuples), required, and only
+    allowed with that source; a tabular dataset of another source still needs its file."""
+    bad = ztautau()
+    bad["datasets"]["ztautau"]["ntuples"]["samples"]["ttbar"]["rol"] = "background"
     with pytest.raises(ConfigError, match=r"samples.ttbar: unknown key\(s\) \['rol'\]"):
-        validate_config(bad, schema, source=name)
+        validate_config(bad, SCHEMA)
+    bad = ztautau()
+    bad["datasets"]["ztautau"]["ntuples"]["split"] = {"valid": 0.2, "tset": 0.3}
+    with pytest.raises(ConfigError, match=r"ntuples.split: unknown key"):
+        validate_config(bad, SCHEMA)
+    missing = ztautau()
+    del missing["datasets"]["ztautau"]["ntuples"]
+    with pytest.raises(ConfigError, match="ntuples"):
+        validate_config(missing, SCHEMA)
+    other = ztautau()
+    other["datasets"]["ztautau"]["source"] = "path"
+    with pytest.raises(ConfigError):
+        validate_config(other, SCHEMA)  # no file, and an ntuples block without source ntuples
 
 
 def test_the_ztautau_block_builds_its_settings():
     """Every expression of config/ztautau.yaml parses and reads only what comes before it."""
     from hepml.io.ntuples import NtupleBlock
 
-    settings = NtupleBlock.from_config(skeleton_block("ztautau.yaml")[0])
+    settings = NtupleBlock.from_config(ztautau()["datasets"]["ztautau"]["ntuples"])
     assert [s.role for s in settings.samples].count("background") == 6
     assert settings.columns == ["tau_et", "sum_dphi", "mt", "sum_cos_dphi", "m_vis"]
 

@@ -17,6 +17,7 @@ import functools
 import importlib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,8 @@ def expected_types(hint) -> tuple[set[str], object]:
         return found | {"null"}, item
     if typing.get_origin(hint) is tuple:
         return {"array"}, typing.get_args(hint)[0]
+    if hint is dict or typing.get_origin(hint) in (dict, Mapping):  # the ntuples block's maps
+        return {"object"}, None
     return {JSON_TYPES[hint]}, None
 
 
@@ -337,6 +340,18 @@ def _inject(pointer: str, change) -> list[str]:
             lambda node: node["properties"].pop("seed"),
             "ScanSettings (config datasets.<name>.guided.scans.<name>): config/schema.yaml "
             "#/$defs/dataset/properties/guided/properties has",
+        ),
+        (  # the ntuples block: a map-typed key of another type, a sub-block's default
+            "#/$defs/ntuples",
+            lambda node: node["properties"]["define"].__setitem__("type", "array"),
+            "NtupleSettings.define (config datasets.<name>.ntuples.define, kind tabular): type "
+            "['object'] in the class, ['array'] in config/schema.yaml #/$defs/ntuples",
+        ),
+        (
+            "#/$defs/ntuples/properties/split",
+            lambda node: node["properties"]["test"].__setitem__("default", 0.25),
+            "NtupleSplitSettings.test (config datasets.<name>.ntuples.split.test, kind "
+            "tabular): default 0.3 in the class, 0.25 in config/schema.yaml",
         ),
     ],
 )

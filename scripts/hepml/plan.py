@@ -148,16 +148,36 @@ def dataset_problems(name: str, block: Mapping) -> list[str]:
     return problems + tabular_problems(name, block)
 
 
+def is_ntuples(block: Mapping) -> bool:
+    """Whether a dataset is read from ROOT ntuples (``source: ntuples``, kind tabular;
+    docs/ntuples.md): rules/ntuples.smk unpacks it, not unpack_table."""
+    return block.get("source") == "ntuples"
+
+
 def table_columns(block: Mapping) -> list[str]:
-    """The feature names a tabular dataset unpacks (``table.columns``; default: the UCI
-    HIGGS layout's 28, hepml.io.tabular.HIGGS_COLUMNS, listed here to stay light)."""
+    """The feature names a tabular dataset's feature sets may pick: ``table.columns``
+    (default: the UCI HIGGS layout's 28, hepml.io.tabular.HIGGS_COLUMNS, listed here to stay
+    light); for source ntuples the block's training variables (``ntuples.variables``; the
+    spectators are in the table too, never trained on)."""
+    if is_ntuples(block):
+        return list((block.get("ntuples") or {}).get("variables") or {})
     columns = (block.get("table") or {}).get("columns")
     return list(columns) if columns else list(HIGGS_FEATURES)
 
 
+def columns_key(name: str, block: Mapping) -> str:
+    """The config key of the columns a tabular dataset's feature sets pick from."""
+    return (
+        f"datasets.{name}.ntuples.variables"
+        if is_ntuples(block)
+        else f"datasets.{name}.table.columns"
+    )
+
+
 def tabular_problems(name: str, block: Mapping) -> list[str]:
-    """Kind tabular: every feature set names columns of ``table.columns`` (and no other
-    inputs); other kinds: no feature set names columns."""
+    """Kind tabular: every feature set names columns of ``table.columns`` (source ntuples:
+    of ``ntuples.variables``) and no other inputs; other kinds: no feature set names
+    columns."""
     sets = block["feature_sets"]
     if block["kind"] != "tabular":
         return [
@@ -166,16 +186,15 @@ def tabular_problems(name: str, block: Mapping) -> list[str]:
             for feature, values in sets.items()
             if values.get("columns")
         ]
-    known = table_columns(block)
+    known, key = table_columns(block), columns_key(name, block)
     problems = [
-        f"datasets.{name}.feature_sets.{feature}: kind tabular needs columns (names of "
-        f"datasets.{name}.table.columns)"
+        f"datasets.{name}.feature_sets.{feature}: kind tabular needs columns (names of {key})"
         for feature, values in sets.items()
         if not values.get("columns")
     ]
     problems += [
         f"datasets.{name}.feature_sets.{feature}.columns: {column!r} is not a column of "
-        f"datasets.{name}.table.columns ({', '.join(known)})"
+        f"{key} ({', '.join(known)})"
         for feature, values in sets.items()
         for column in values.get("columns") or ()
         if column not in known

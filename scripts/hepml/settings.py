@@ -53,6 +53,7 @@ SEED_OFFSETS = {
     "guided_pairs": 700,  # the guided search's pair draws
     "efp_dedup": 800,  # the train events deduplication samples
     "table_split": 900,  # tabular datasets: the seeded valid (and test) rows at unpacking
+    "ntuple_split": 1000,  # source ntuples: the hashed train / valid / test split of each event
 }
 
 
@@ -94,6 +95,9 @@ class ConfigSection:
 
 
 _DATASET = "datasets.<name>"
+# The ntuples block of a source-ntuples dataset (hepml.io.ntuples; its sub-blocks register
+# under this path, and NtupleBlock accepts their keys).
+NTUPLES_PATH = f"{_DATASET}.ntuples"
 _DATASET_SCHEMA = "#/$defs/dataset/properties"
 _EFP_SCHEMA = f"{_DATASET_SCHEMA}/efp/properties"
 # Every config block the library reads, and its dataclass (tests/test_settings_schema.py).
@@ -162,6 +166,14 @@ CONFIG_SECTIONS = (
         "#/$defs/generate_tabular",
         kind="tabular",
         passed_apart=("n_events", "chunks"),
+    ),
+    # source ntuples (docs/ntuples.md): the block, then each of its sub-blocks' own class
+    ConfigSection(NTUPLES_PATH, "hepml.io.ntuples:NtupleSettings", "#/$defs/ntuples", "tabular"),
+    ConfigSection(
+        f"{NTUPLES_PATH}.split",
+        "hepml.io.ntuples:NtupleSplitSettings",
+        "#/$defs/ntuples/properties/split",
+        "tabular",
     ),
 )
 

@@ -23,20 +23,30 @@ For each sample, :func:`unpack_sample`
 Table columns: the variables and spectators (float32, in config order), ``weight`` (float64,
 signed), ``label`` (int8: 1 signal, 0 background, null for data: data are unlabeled),
 ``sample``, ``process`` (strings) and ``entry`` (int64: the event's index in the sample's chain
-of files, before preselection; a seeded split can key on it).  Splitting into train / valid /
-test is the job of the reader of these tables, not of this module.
+of files, before preselection) and, when a seed is given (the workflow always gives one),
+``split`` (string: ``train`` / ``valid`` / ``test`` for simulation, ``data`` for data), from
+:func:`assign_split`: a hash of (seed, sample, entry), so it does not depend on the step size.
+
+:func:`write_splits` gathers the simulation's tables into the shared stage's per-split files
+(``features``, ``y``, ``weight``; the tabular layout of hepml.io.tabular), and
+:func:`scored_tables` streams every sample's table with a classifier's score added (rule
+apply_model).
 
 How training handles negative weights is the block's ``negative_weights`` option, applied by
-:func:`training_weights` (default ``absolute``; docs/ntuples.md "Weights").
+:func:`training_weights` (default ``absolute``); :func:`class_normalised_weights` then scales
+each class to half the split's events (TMVA's NormMode EqualNumEvents; docs/ntuples.md
+"Weights").
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import glob
+import hashlib
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +54,15 @@ import numpy as np
 import pyarrow as pa
 
 from hepml.expressions import Expression, ExpressionError, Jagged, is_per_object, parse
-from hepml.settings import SettingsError, reject_unknown_keys
+from hepml.io.files import DataError
+from hepml.settings import (
+    NTUPLES_PATH,
+    SPLITS,
+    SettingsError,
+    dataclass_from_config,
+    reject_unknown_keys,
+    subsections,
+)
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +73,62 @@ DEFAULT_STEP = 100_000
 RESERVED = ("weight", "label", "sample", "process", "entry")
 CUTFLOW_FIELDS = ("sample", "process", "role", "cut", "events", "sum_w", "sum_w2")
 ALL_EVENTS = "all"
+DATA_SPLIT = "data"  # the split column of data events (never trained on, never a metric)
+SPLIT_COLUMN = "split"
+SCORE_COLUMN = "score"
+
+
+@dataclass(frozen=True)
+class NtupleSplitSettings:
+    """``ntuples.split``: the fractions of each simulated sample's events in valid and test
+    (the rest train), drawn per event by :func:`assign_split` (docs/ntuples.md "Split")."""
+
+    valid: float = 0.2
+    test: float = 0.3
+
+    @classmethod
+    def from_config(cls, values: Mapping | None, where: str = "ntuples.split"):
+        settings = dataclass_from_config(cls, values or {}, where)
+        for name in ("valid", "test"):
+            value = getattr(settings, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+                raise SettingsError(f"{where}.{name}: expected a fraction in (0, 1), got {value!r}")
+        if settings.valid + settings.test >= 1:
+            raise SettingsError(
+                f"{where}: valid ({settings.valid}) + test ({settings.test}) must be below 1, "
+                "so that events remain to train on"
+            )
+        return settings
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {"train": 1.0 - self.valid - self.test, "valid": self.valid, "test": self.test}
+
+
+@dataclass(frozen=True)
+class NtupleSettings:
+    """The keys of the ``ntuples`` block as config/schema.yaml $defs/ntuples states them (the
+    one source its schema entry is checked against, tests/test_settings_schema.py); the
+    sub-blocks (``split``, ...) are classes of their own, registered under
+    :data:`hepml.settings.NTUPLES_PATH`. :class:`NtupleBlock` is the parsed form."""
+
+    samples: Mapping[str, Mapping]
+    variables: Mapping[str, str]
+    path: str | None = None
+    tree: str | None = None
+    step_size: int = DEFAULT_STEP
+    negative_weights: str = "absolute"
+    weight: str | None = None
+    constants: Mapping[str, float] = field(default_factory=dict)
+    define: Mapping[str, str] = field(default_factory=dict)
+    preselection: tuple[Mapping, ...] = ()
+    spectators: Mapping[str, str] = field(default_factory=dict)
+
+
+def block_keys() -> list[str]:
+    """Every key an ``ntuples`` block may hold: NtupleSettings' fields and the registered
+    sub-blocks (split here; the others' owners register theirs)."""
+    return [f.name for f in dataclasses.fields(NtupleSettings)] + list(subsections(NTUPLES_PATH))
 
 
 class NtupleError(ValueError):
@@ -82,10 +156,10 @@ class Sample:
 class NtupleBlock:
     """The ``ntuples`` block of a dataset, parsed (every expression checked) at build time.
 
-    Not yet a registered settings section (hepml.settings.CONFIG_SECTIONS): the block is a
-    proposed schema entry ($defs/ntuples) that no dataset references until the ntuple source is
-    wired into the tabular kind (issue 21); its keys are then to be checked field for field like
-    every other block (tests/test_settings_schema.py)."""
+    Its keys are those of :class:`NtupleSettings` (registered in
+    hepml.settings.CONFIG_SECTIONS, checked against config/schema.yaml $defs/ntuples) and of
+    the registered sub-blocks; ``split`` is parsed here, the other sub-blocks by their
+    owners."""
 
     samples: tuple[Sample, ...]
     constants: Mapping[str, float]
@@ -97,14 +171,11 @@ class NtupleBlock:
     step_size: int = DEFAULT_STEP
     negative_weights: str = "absolute"
     derived: frozenset[str] = field(default=frozenset())
+    split: NtupleSplitSettings = field(default_factory=NtupleSplitSettings)
 
     @classmethod
     def from_config(cls, block: Mapping, where: str = "ntuples") -> NtupleBlock:
-        allowed = (
-            "path tree weight constants samples define preselection variables spectators "
-            "step_size negative_weights"
-        ).split()
-        reject_unknown_keys(block, allowed, where)
+        reject_unknown_keys(block, block_keys(), where)
         constants = dict(block.get("constants") or {})
         for name, value in constants.items():
             if not isinstance(value, int | float) or isinstance(value, bool):
@@ -135,6 +206,7 @@ class NtupleBlock:
             step_size=step,
             negative_weights=mode,
             derived=frozenset(name for name, _ in define + variables + spectators),
+            split=NtupleSplitSettings.from_config(block.get("split"), f"{where}.split"),
         )
         settings.check_order(where)
         return settings
@@ -191,6 +263,11 @@ class NtupleBlock:
     def columns(self) -> list[str]:
         """The computed columns of every table, in order: variables, then spectators."""
         return [name for name, _ in self.variables + self.spectators]
+
+    @property
+    def variable_names(self) -> list[str]:
+        """The training variables' names (a feature set's columns pick among these)."""
+        return [name for name, _ in self.variables]
 
 
 def _no_forward(expression: Expression, forbidden: set[str], where: str, label: str) -> None:
@@ -282,6 +359,64 @@ def training_weights(weight: np.ndarray, mode: str = "absolute") -> np.ndarray:
     if mode == "drop":
         return np.where(weight < 0, 0.0, weight)
     raise ValueError(f"negative_weights: {mode!r} is not one of {list(NEGATIVE_WEIGHTS)}")
+
+
+def class_normalised_weights(
+    weight: np.ndarray, y: np.ndarray, mode: str = "absolute", where: str = "split"
+) -> np.ndarray:
+    """The weights a model trains (and early-stops) with: :func:`training_weights` of the
+    signed physics weights, then each class scaled so that signal and background each sum to
+    half the split's number of events (TMVA's ``NormMode=EqualNumEvents``): the classes weigh
+    the same in the loss whatever their cross-sections, and the mean weight is 1, the scale
+    the learning rate and LightGBM's leaf constraints assume. ValueError (naming ``where``)
+    when a class sums to zero or less."""
+    w = training_weights(weight, mode)
+    y = np.asarray(y)
+    out = w.copy()
+    for label, name in ((1, "signal"), (0, "background")):
+        mask = y == label
+        total = float(w[mask].sum())
+        if not total > 0:
+            raise ValueError(
+                f"{where}: the {name} training weights (negative_weights {mode!r}) sum to "
+                f"{total:g} over {int(mask.sum())} events; expected a positive sum"
+            )
+        out[mask] *= 0.5 * len(w) / total
+    return out
+
+
+# --------------------------------------------------------------------------- the split
+def _split_key(seed: int, sample: str) -> np.uint64:
+    digest = hashlib.sha256(f"{int(seed)}\0{sample}".encode()).digest()
+    return np.uint64(int.from_bytes(digest[:8], "little"))
+
+
+def split_uniforms(seed: int, sample: str, entry: np.ndarray) -> np.ndarray:
+    """(N,) float64 in [0, 1): one uniform number per event from a hash of (seed, sample,
+    entry) (SHA-256 of the seed and sample name as a 64-bit key, added to the entry and
+    mixed by SplitMix64's finaliser, Steele, Lea & Flood, OOPSLA 2014): the same event gets
+    the same number whatever the step size, the file order of other samples or the machine."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(entry).astype(np.uint64) + _split_key(seed, sample)
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def assign_split(
+    seed: int, sample: str, entry: np.ndarray, split: NtupleSplitSettings, role: str = "signal"
+) -> np.ndarray:
+    """(N,) str: ``valid`` where the event's uniform (:func:`split_uniforms`) is below
+    split.valid, ``test`` below split.valid + split.test, ``train`` above; ``data`` for every
+    event of a data sample."""
+    entry = np.asarray(entry)
+    if role == "data":
+        return np.full(entry.shape, DATA_SPLIT, dtype=object)
+    u = split_uniforms(seed, sample, entry)
+    codes = (u >= split.valid).astype(np.int8) + (u >= split.valid + split.test)
+    return np.array(["valid", "test", "train"], dtype=object)[codes]
 
 
 # --------------------------------------------------------------------------- reading
@@ -462,8 +597,9 @@ def _check_finite(values: np.ndarray, context: str, what: str, which: str = "sel
 
 
 # --------------------------------------------------------------------------- writing
-def table_schema(settings: NtupleBlock) -> pa.Schema:
-    """The Arrow schema of every sample table (module docstring)."""
+def table_schema(settings: NtupleBlock, split: bool = False) -> pa.Schema:
+    """The Arrow schema of every sample table (module docstring); ``split``: with the split
+    column."""
     return pa.schema(
         [pa.field(name, pa.float32()) for name in settings.columns]
         + [
@@ -472,12 +608,13 @@ def table_schema(settings: NtupleBlock) -> pa.Schema:
             pa.field("sample", pa.string()),
             pa.field("process", pa.string()),
             pa.field("entry", pa.int64()),
-        ],
+        ]
+        + ([pa.field(SPLIT_COLUMN, pa.string())] if split else []),
         metadata={"columns": ",".join(settings.columns)},
     )
 
 
-def _batch(settings, sample, values: Mapping, entries: np.ndarray) -> pa.RecordBatch:
+def _batch(settings, sample, values: Mapping, entries: np.ndarray, seed) -> pa.RecordBatch:
     size = len(entries)
     label = sample.label
     arrays = [pa.array(values[name].astype(np.float32)) for name in settings.columns] + [
@@ -487,17 +624,31 @@ def _batch(settings, sample, values: Mapping, entries: np.ndarray) -> pa.RecordB
         pa.array([sample.process] * size, pa.string()),
         pa.array(entries, pa.int64()),
     ]
-    return pa.RecordBatch.from_arrays(arrays, schema=table_schema(settings))
+    if seed is not None:
+        split = assign_split(seed, sample.name, entries, settings.split, sample.role)
+        arrays.append(pa.array(split, pa.string()))
+    return pa.RecordBatch.from_arrays(arrays, schema=table_schema(settings, seed is not None))
 
 
 def unpack_sample(
-    settings: NtupleBlock, name: str, output: str | os.PathLike, root=None
+    settings: NtupleBlock,
+    name: str,
+    output: str | os.PathLike,
+    root=None,
+    *,
+    files: Sequence[str | os.PathLike] | None = None,
+    seed: int | None = None,
 ) -> Cutflow:
     """Read sample ``name`` in steps and write its table to ``output`` (module docstring);
     returns its cut-flow.  ``root``: the directory of the sample globs (default: the block's
-    ``path``, else the working directory).  Nothing is left at ``output`` on failure."""
+    ``path``, else the working directory); ``files``: the sample's files as resolved by the
+    caller (the workflow resolves them when it builds the DAG), instead of the globs; ``seed``:
+    add the ``split`` column (:func:`assign_split`, the block's ``split`` fractions).
+    Nothing is left at ``output`` on failure."""
     sample = settings.sample(name)
-    files = sample_files(sample, settings.path if root is None else root)
+    if files is None:
+        files = sample_files(sample, settings.path if root is None else root)
+    files = [Path(f) for f in files]
     cutflow = Cutflow(
         sample.name, sample.process, sample.role, tuple(n for n, _ in settings.preselection)
     )
@@ -508,7 +659,7 @@ def unpack_sample(
     try:
         with (
             pa.OSFile(str(tmp), "wb") as sink,
-            pa.ipc.new_file(sink, table_schema(settings)) as writer,
+            pa.ipc.new_file(sink, table_schema(settings, seed is not None)) as writer,
         ):
             for arrays in iterate_sample(settings, sample, files):
                 length = len(next(iter(arrays.values()))) if arrays else 0
@@ -516,7 +667,8 @@ def unpack_sample(
                     values = compute_chunk(settings, sample, arrays, cutflow)
                 except ExpressionError as error:
                     raise NtupleError(str(error)) from None
-                writer.write_batch(_batch(settings, sample, values, start + values["entry"]))
+                entries = start + values["entry"]
+                writer.write_batch(_batch(settings, sample, values, entries, seed))
                 start += length
         os.replace(tmp, output)
     finally:
@@ -572,8 +724,180 @@ def read_table(path: str | os.PathLike) -> pa.Table:
         return pa.ipc.open_file(source).read_all()
 
 
+def iter_batches(path: str | os.PathLike) -> Iterator[pa.RecordBatch]:
+    """The record batches of a sample table, one at a time (memory: one batch, the reading
+    step's events that passed)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: the sample table is missing")
+    with pa.memory_map(str(path), "r") as source:
+        reader = pa.ipc.open_file(source)
+        for index in range(reader.num_record_batches):
+            yield reader.get_batch(index)
+
+
+def _column(batch: pa.RecordBatch, name: str, path) -> pa.Array:
+    index = batch.schema.get_field_index(name)
+    if index < 0:
+        raise DataError(
+            f"{path}: no column {name!r} in the sample table (it has {batch.schema.names})"
+        )
+    return batch.column(index)
+
+
+def write_splits(
+    tables: Sequence[str | os.PathLike],
+    columns: Sequence[str],
+    outputs: Mapping[str, Mapping[str, str | os.PathLike]],
+) -> dict[str, dict[str, int]]:
+    """The simulation's sample tables -> each split's ``features`` (Arrow table of
+    ``columns``, float32, one record batch per sample step), ``y`` (int8) and ``weight``
+    (float64, the signed physics weight), the tabular kind's layout (hepml.io.tabular), so
+    that the shared models, scores and metrics read them unchanged. outputs: split -> key ->
+    path. Rows keep the tables' order (the network shuffles its batches; trees need no order).
+    Returns split -> class -> events. DataError naming the table when a table has no split
+    column or unlabeled rows, and naming the split when it lacks a class; nothing is written
+    then."""
+    from hepml.io.tabular import Block, _SplitWriter
+
+    writers: dict[str, _SplitWriter] = {}
+    counts = {split: {"signal": 0, "background": 0} for split in SPLITS}
+    try:
+        for split in SPLITS:
+            writers[split] = _SplitWriter(outputs[split], list(columns))
+        for path in tables:
+            for batch in iter_batches(path):
+                split = _column(batch, SPLIT_COLUMN, path).to_numpy(zero_copy_only=False)
+                label = _column(batch, "label", path)
+                if label.null_count:
+                    raise DataError(
+                        f"{path}: {label.null_count} unlabeled (data) rows; the training "
+                        "splits take simulated samples only"
+                    )
+                y = label.to_numpy().astype(np.int8)
+                weight = _column(batch, "weight", path).to_numpy().astype(np.float64)
+                features = np.empty((batch.num_rows, len(columns)), dtype=np.float32)
+                for j, name in enumerate(columns):
+                    features[:, j] = _column(batch, name, path).to_numpy()
+                block = Block(0, features, y, weight)
+                for name in SPLITS:
+                    mask = split == name
+                    writers[name].write(block.take(mask))
+                    counts[name]["signal"] += int((y[mask] == 1).sum())
+                    counts[name]["background"] += int((y[mask] == 0).sum())
+        for name, classes in counts.items():
+            empty = [label for label, n in classes.items() if n == 0]
+            if empty:
+                raise DataError(
+                    f"the {name} split has no {' and no '.join(empty)} events after the "
+                    f"preselection (tables: {[str(t) for t in tables]}): a model needs both "
+                    "classes in train, valid and test (more events, or other split fractions)"
+                )
+        for writer in writers.values():
+            writer.finish()
+        for writer in writers.values():
+            writer.commit()
+    finally:
+        for writer in writers.values():
+            writer.discard()
+    return counts
+
+
+def write_scored(
+    tables: Sequence[str | os.PathLike],
+    score: Callable[[np.ndarray], np.ndarray],
+    columns: Sequence[str],
+    output: str | os.PathLike,
+) -> int:
+    """Every row of every sample table (all its columns), with ``score`` (float32), the
+    classifier's output on the rows' ``columns`` (``score``: (n, k) float32 -> (n,)), into one
+    Arrow IPC (Feather) file, batch by batch, under a temporary name renamed at the end.
+    Returns the rows written."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    writer, schema = None, None
+    rows = 0
+    try:
+        with pa.OSFile(str(tmp), "wb") as sink:
+            for path in tables:
+                for batch in iter_batches(path):
+                    x = np.empty((batch.num_rows, len(columns)), dtype=np.float32)
+                    for j, name in enumerate(columns):
+                        x[:, j] = _column(batch, name, path).to_numpy()
+                    values = np.asarray(score(x), dtype=np.float32).reshape(-1)
+                    out = batch.append_column(SCORE_COLUMN, pa.array(values, pa.float32()))
+                    if writer is None:
+                        writer, schema = pa.ipc.new_file(sink, out.schema), out.schema
+                    elif not out.schema.equals(schema):
+                        raise DataError(
+                            f"{path}: its columns {out.schema.names} differ from the first "
+                            f"table's {schema.names}"
+                        )
+                    writer.write_batch(out)
+                    rows += batch.num_rows
+            if writer is None:
+                raise DataError(f"no rows to score in {[str(t) for t in tables]}")
+            writer.close()
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
+
+
+def cutflow_table(rows: Iterable[Mapping]) -> list[dict]:
+    """Cut-flow rows (:func:`read_cutflow`) with the statistical uncertainty of each weighted
+    yield, ``sum_w_error`` = sqrt(sum_w2)."""
+    return [{**row, "sum_w_error": float(np.sqrt(row["sum_w2"]))} for row in rows]
+
+
+def cutflow_markdown(rows: Sequence[Mapping], digits: int = 4) -> str:
+    """The gathered cut-flow as markdown: one row per cut, one column per sample (its
+    process), each cell the weighted yield +- sqrt(sum w^2) (data: events); then the total
+    of the backgrounds."""
+    samples = list(dict.fromkeys(row["sample"] for row in rows))
+    cuts = list(dict.fromkeys(row["cut"] for row in rows))
+    by = {(row["sample"], row["cut"]): row for row in rows}
+    roles = {row["sample"]: row["role"] for row in rows}
+    process = {row["sample"]: row["process"] for row in rows}
+
+    def cell(total: float, squares: float) -> str:
+        return f"{total:.{digits}g} +- {np.sqrt(squares):.2g}"
+
+    header = ["cut", *(f"{s} ({process[s]})" for s in samples), "total background"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for cut in cuts:
+        cells = [cut]
+        background = [0.0, 0.0]
+        for sample in samples:
+            row = by.get((sample, cut))
+            if row is None:
+                cells.append("")
+                continue
+            if roles[sample] == "data":
+                cells.append(str(row["events"]))
+                continue
+            cells.append(cell(row["sum_w"], row["sum_w2"]))
+            if roles[sample] == "background":
+                background[0] += row["sum_w"]
+                background[1] += row["sum_w2"]
+        cells.append(cell(*background))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 __all__ = [
     "Cutflow",
+    "NtupleSettings",
+    "NtupleSplitSettings",
+    "assign_split",
+    "class_normalised_weights",
+    "cutflow_markdown",
+    "cutflow_table",
+    "iter_batches",
+    "split_uniforms",
+    "write_scored",
+    "write_splits",
     "NtupleError",
     "NtupleBlock",
     "Sample",

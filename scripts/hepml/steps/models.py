@@ -87,6 +87,41 @@ def feature_set_from_param(values: Mapping, tuned_network: Mapping | None = None
     return FeatureSet.from_config(name, values, None, tuned_network=tuned_network)
 
 
+# The training weights of a source-ntuples dataset (docs/ntuples.md "Weights"), stated in
+# train_info.json: the rules pass ``ntuple_weights: {negative_weights: <mode>}`` for such a
+# dataset only, and the weight files keep the signed physics weights (the metrics' weights).
+NTUPLE_NORMALISATION = (
+    "training weights: the signed physics weights through negative_weights, then each class "
+    "scaled to sum to half the split's events (TMVA NormMode=EqualNumEvents), on train and valid"
+)
+
+
+def reweighted(arrays: Mapping, ntuple_weights: Mapping | None, split: str) -> Mapping:
+    """``arrays`` with ``weight`` replaced by the training weights of a source-ntuples dataset
+    (hepml.io.ntuples.class_normalised_weights); unchanged when ``ntuple_weights`` is None."""
+    if not ntuple_weights:
+        return arrays
+    from hepml.io.ntuples import class_normalised_weights
+
+    weight = class_normalised_weights(
+        arrays["weight"], arrays["y"], ntuple_weights["negative_weights"], where=f"{split} split"
+    )
+    return {**arrays, "weight": weight}
+
+
+def training_weights_info(ntuple_weights: Mapping | None) -> dict:
+    """The train_info.json entry stating how the model's training weights were made."""
+    if not ntuple_weights:
+        return {}
+    return {
+        "training_weights": {
+            "negative_weights": ntuple_weights["negative_weights"],
+            "normalisation": "EqualNumEvents",
+            "statement": NTUPLE_NORMALISATION,
+        }
+    }
+
+
 def train_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: int) -> dict:
     """Fit one feature set's network on train, early-stopping on valid (resumes from its
     checkpoint). inputs: train, valid (+ *_efps, tuned); outputs: model, preprocess, history,
@@ -115,6 +150,7 @@ def train_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: 
         str(settings["checkpoint_dir"]),
         threads=int(threads),
         model_kind=settings.get("model"),
+        ntuple_weights=settings.get("ntuple_weights"),
     )
 
 
@@ -135,9 +171,14 @@ def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: in
     settings = params["settings"]
     feature_set = feature_set_from_param(settings["feature_set"])
     model = settings.get("model", "bdt")
+    ntuple_weights = settings.get("ntuple_weights")
     arrays = [
-        split_input(inputs, split).load(
-            feature_set.inputs, feature_set.efps, columns=feature_set.columns
+        reweighted(
+            split_input(inputs, split).load(
+                feature_set.inputs, feature_set.efps, columns=feature_set.columns
+            ),
+            ntuple_weights,
+            split,
         )
         for split in ("train", "valid")
     ]
@@ -149,6 +190,7 @@ def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: in
         int(threads),
         model=model,
     )
+    info.update(training_weights_info(ntuple_weights))
     io.write_text(outputs["model"], text)
     io.write_text(outputs["history"], history.to_csv(index=False))
     io.write_json(outputs["info"], json_safe(info))
@@ -226,8 +268,12 @@ def tune_model(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: i
     configure_tensorflow(int(threads), training.require_gpu, training.mixed_precision)
     # images as io.ArrayRows: every trial streams batches (hepml.training.tuning)
     train_arrays, valid_arrays = (
-        split_input(inputs, split).load(
-            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        reweighted(
+            split_input(inputs, split).load(
+                feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+            ),
+            settings.get("ntuple_weights"),
+            split,
         )
         for split in ("train", "valid")
     )
@@ -325,9 +371,11 @@ def fit_and_save(
     checkpoint_dir: str | Path,
     threads: int | None = None,
     model_kind: str | None = None,
+    ntuple_weights: Mapping | None = None,
 ) -> dict:
     """Load train/valid, fit (resuming), write the files: train_model and the command line
-    (`main`). model_kind: a network of the set other than its primary one (``shallow``).
+    (`main`). model_kind: a network of the set other than its primary one (``shallow``);
+    ntuple_weights: a source-ntuples dataset's training weights (:func:`reweighted`).
 
     The checkpoint directory is kept: Snakemake may still mark the outputs incomplete (Ctrl-C
     to the workflow waits for this job, then does), and its rerun writes the same outputs from
@@ -340,16 +388,21 @@ def fit_and_save(
     )
     log.info("device: %s", device["device"])
     train_arrays, valid_arrays = (
-        split.load(
-            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        reweighted(
+            split.load(
+                feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+            ),
+            ntuple_weights,
+            name,
         )
-        for split in (train, valid)
+        for split, name in ((train, "train"), (valid, "valid"))
     )
     result = train_network(
         train_arrays, valid_arrays, feature_set, settings, seed, checkpoint_dir,
         model_kind=model_kind,
     )  # fmt: skip
     result.info.update(device=device["device"], device_info=device)
+    result.info.update(training_weights_info(ntuple_weights))
     result.info["training"] = {**result.info["training"], "threads": device["threads"]}
     save_result(result, files)
     return result.info
