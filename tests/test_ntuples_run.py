@@ -14,6 +14,9 @@ signal-background pairs.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,3 +140,34 @@ def test_no_choice_sees_the_test_split(ntuple_run):
     rules = {rule for rule, _ in graph.values()}
     assert {"unpack_ntuple", "split_ntuples", "train_bdt", "apply_model"} <= rules
     assert test_leaks(graph) == []
+
+
+def test_a_glob_matching_nothing_stops_the_dag_naming_sample_and_glob(ntuple_run):
+    workdir, _, config = ntuple_run
+    bad = yaml.safe_load(yaml.safe_dump(config))
+    bad["datasets"][DATASET]["ntuples"]["samples"]["zee"]["files"] = ["MC/mc_*.Zee_TYPO*.root"]
+    (workdir / "bad_glob.yaml").write_text(yaml.safe_dump(bad, sort_keys=False))
+    command = [sys.executable, "-m", "snakemake", "-n", *TARGETS, "--configfile", "bad_glob.yaml"]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert (
+        "datasets.ztautau.ntuples.samples.zee.files: no file matches 'MC/mc_*.Zee_TYPO*.root' "
+        "under 'published/1lep1tau'"
+    ) in result.stdout + result.stderr
+
+
+def test_a_damaged_sample_file_stops_its_unpack_with_the_file_in_its_log(ntuple_run):
+    workdir, _, _ = ntuple_run
+    damaged = (
+        workdir / "published" / "1lep1tau" / "MC" / "mc_364114.Zee_PTV0_70_CVetoBVeto.1lep1tau.root"
+    )
+    damaged.write_bytes(b"not a ROOT file")
+    target = f"results/{DATASET}/ntuples/zee.feather"
+    table = workdir / target
+    with pytest.raises(AssertionError, match="unpack_ntuple"):
+        run_snakemake(
+            workdir, "--cores", "1", target, "--forcerun", "unpack_ntuple", configfile=CONFIG
+        )
+    log = (workdir / f"logs/{DATASET}/unpack_ntuple_zee.log").read_text()
+    assert f"sample zee: file {damaged.relative_to(workdir)}: cannot be read as ROOT" in log
+    assert not table.exists() and not list(table.parent.glob(".*.tmp"))

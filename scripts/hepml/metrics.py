@@ -120,8 +120,13 @@ def bootstrap_auc(
 
 
 def background_efficiency_at(fpr: np.ndarray, tpr: np.ndarray, signal_efficiency: float) -> float:
-    """eps_B where the ROC (linear between points) first reaches eps_S = signal_efficiency."""
-    index = int(np.searchsorted(tpr, signal_efficiency, side="left"))
+    """eps_B where the ROC (linear between points) first reaches eps_S = signal_efficiency.
+
+    The first point at or above it, found by a scan rather than a binary search: with signed
+    weights (ntuples' negative generator weights, docs/ntuples.md) the tpr may dip, and a
+    binary search on it can land past the first crossing."""
+    reached = np.flatnonzero(np.asarray(tpr) >= signal_efficiency)
+    index = int(reached[0]) if reached.size else int(np.size(tpr))
     if index == 0:
         return float(fpr[0])
     if index >= tpr.size:

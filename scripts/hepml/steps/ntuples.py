@@ -12,6 +12,7 @@ scores every row of every sample, data included.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -105,11 +106,13 @@ def score_frame(
         x = np.asarray(frame, dtype=np.float32)
         if x.ndim != 2 or x.shape[1] != len(columns):
             raise ValueError(f"{name}: expected an (N, {len(columns)}) array, got {x.shape}")
-    return _scorer(model_dir, name)(x)
+    return _scorer(str(model_dir), name)(x)
 
 
-def _scorer(model_dir: str | Path, name: str, threads: int = 1):
-    """A function (N, k) float32 -> (N,) float64 of the model in model_dir (loaded once)."""
+@functools.lru_cache(maxsize=4)
+def _scorer(model_dir: str, name: str, threads: int = 1):
+    """A function (N, k) float32 -> (N,) float64 of the model in model_dir, loaded once per
+    process (the variable ranking scores one model many times)."""
     directory = Path(model_dir)
     if (directory / TREE_FILE).exists():
         from hepml.training import bdt
@@ -143,7 +146,7 @@ def apply_model(
     the rows written."""
     columns = list(params["settings"]["columns"])
     model_dir = Path(_paths(inputs["model"])[0]).parent
-    scorer = _scorer(model_dir, name, int(threads))
+    scorer = _scorer(str(model_dir), name, int(threads))
     rows = ntuples.write_scored(_paths(inputs["tables"]), scorer, columns, outputs["applied"])
     log.info("%s: %d rows scored -> %s", name, rows, outputs["applied"])
     return rows
