@@ -30,7 +30,7 @@ from test_ntuples import CUTS, expected_sample
 CONFIG = "ztautau_test.yaml"
 DATASET = "ztautau"
 NAME = "tmva-bdt"
-FIXTURE_EVENTS = 6.0  # x the fixture's 150-400 events per file: ~9,000 entries in all
+FIXTURE_EVENTS = 6.0  # x the fixture's 150-400 events per file: 12,600 entries in all
 # What the run makes; the ntuple figures (rules/ntuple_figures.smk) join with one line each.
 TARGETS = [
     f"results/{DATASET}/summary/cutflow.csv",
