@@ -253,3 +253,18 @@ def test_the_background_efficiency_is_read_at_the_first_crossing_of_a_dipping_ro
     expected = fpr[1] + (0.44 - 0.1) / (0.5 - 0.1) * (fpr[2] - fpr[1])
     assert metrics.background_efficiency_at(fpr, tpr, 0.44) == pytest.approx(expected)
     assert metrics.background_efficiency_at(fpr, tpr, 1.5) == fpr[-1]
+
+
+def test_the_cutflow_table_totals_the_backgrounds_only():
+    rows = [
+        {"sample": s, "process": s, "role": r, "cut": c, "events": e, "sum_w": w, "sum_w2": w2}
+        for s, r, c, e, w, w2 in [
+            ("sig", "signal", "all", 10, 5.0, 4.0),
+            ("b1", "background", "all", 8, 3.0, 9.0),
+            ("b2", "background", "all", 6, -1.0, 16.0),
+            ("data", "data", "all", 7, 7.0, 7.0),
+        ]
+    ]
+    markdown = ntuples.cutflow_markdown(rows)
+    assert markdown.splitlines()[2] == "| all | 5 +- 2 | 3 +- 3 | -1 +- 4 | 7 | 2 +- 5 |"
+    assert [row["sum_w_error"] for row in ntuples.cutflow_table(rows)] == [2.0, 3.0, 4.0, 7**0.5]
