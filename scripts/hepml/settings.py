@@ -53,6 +53,7 @@ SEED_OFFSETS = {
     "guided_pairs": 700,  # the guided search's pair draws
     "efp_dedup": 800,  # the train events deduplication samples
     "table_split": 900,  # tabular datasets: the seeded valid (and test) rows at unpacking
+    "ntuple_ranking": 1100,  # ntuple datasets: the permutations of the variable ranking
 }
 
 
@@ -162,6 +163,19 @@ CONFIG_SECTIONS = (
         "#/$defs/generate_tabular",
         kind="tabular",
         passed_apart=("n_events", "chunks"),
+    ),
+    # the ntuple figures' sub-blocks of datasets.<name>.ntuples (docs/ntuples.md "Figures")
+    ConfigSection(
+        f"{_DATASET}.ntuples.significance",
+        "hepml.ntuple_stats:NtupleSignificanceSettings",
+        "#/$defs/ntuple_significance",
+        kind="tabular",
+    ),
+    ConfigSection(
+        f"{_DATASET}.ntuples.ranking",
+        "hepml.ntuple_stats:NtupleRankingSettings",
+        "#/$defs/ntuple_ranking",
+        kind="tabular",
     ),
 )
 
