@@ -31,6 +31,7 @@ include: "rules/guided.smk"
 include: "rules/muons.smk"
 include: "rules/jets.smk"
 include: "rules/tabular.smk"
+include: "rules/ntuple_figures.smk"
 
 
 rule all:

@@ -373,5 +373,5 @@ def yields_table(
         summed.loc[absent] = 0.0  # a process no event of which passes the cut
         table[f"{when}"] = summed["yield"].to_numpy(np.float64)
         table[f"{when}_error"] = summed["error"].to_numpy(np.float64)
-        table[f"{when}_events"] = summed["events"].to_numpy(np.float64)
+        table[f"{when}_events"] = [None if math.isnan(n) else int(n) for n in summed["events"]]
     return table

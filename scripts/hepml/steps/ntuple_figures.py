@@ -40,7 +40,8 @@ OVERTRAINING_NOTE = (
     "\nTrain against test classifier scores per class: Kolmogorov-Smirnov test weighted with "
     "the signed physics weights (p-value from Smirnov's distribution at the effective sample "
     "sizes (sum w)^2 / sum w^2; hepml.ntuple_stats.weighted_ks), and scipy's unweighted "
-    "ks_2samp p-value beside it. A small p-value on both splits of a class flags overtraining.\n"
+    "ks_2samp p-value beside it. A small p-value (say below 0.01) says the model scores a "
+    "class's training events differently from unseen ones: overtraining.\n"
 )
 YIELDS_NOTE = (
     "\nMC: the test split's events, weights (signed) x 1 / {test:g} (the test fraction), error "
