@@ -11,17 +11,17 @@ NTUPLE_FIGURE_DATASETS = [
 ]
 
 
-def ntuple_block(dataset):
+def ntuple_figure_block(dataset):
     """The dataset's ntuples block (docs/ntuples.md)."""
     return dataset_config(dataset).get("ntuples") or {}
 
 
-def ntuple_fractions(dataset):
+def ntuple_figure_fractions(dataset):
     """ntuples.split as given (the steps fill in the defaults: valid 0.2, test 0.3)."""
-    return dict(ntuple_block(dataset).get("split") or {})
+    return dict(ntuple_figure_block(dataset).get("split") or {})
 
 
-def applied_table(dataset, name):
+def ntuple_figure_applied(dataset, name):
     """The applied table of one result name: every row of every sample with its score."""
     return f"results/{dataset}/applied/{name}.feather"
 
@@ -33,7 +33,7 @@ def ntuple_significance_table(dataset, name):
 
 def ntuple_inputs_tables(wildcards):
     """The per-sample tables of the simulated samples (the input figures draw no data)."""
-    samples = ntuple_block(wildcards.dataset).get("samples") or {}
+    samples = ntuple_figure_block(wildcards.dataset).get("samples") or {}
     return {
         "tables": [
             f"results/{wildcards.dataset}/ntuples/{sample}.feather"
@@ -45,7 +45,7 @@ def ntuple_inputs_tables(wildcards):
 
 def ntuple_inputs_params(wildcards):
     """The variables and spectators, in config order (lists: canonical() keeps their order)."""
-    block = ntuple_block(wildcards.dataset)
+    block = ntuple_figure_block(wildcards.dataset)
     return {
         "variables": list(block.get("variables") or {}),
         "spectators": list(block.get("spectators") or {}),
@@ -55,15 +55,15 @@ def ntuple_inputs_params(wildcards):
 def ntuple_applied_input(wildcards):
     """The applied table of the job's result name."""
     split_result_name(wildcards.dataset, wildcards.name)  # an unknown name stops the DAG
-    return {"applied": applied_table(wildcards.dataset, wildcards.name)}
+    return {"applied": ntuple_figure_applied(wildcards.dataset, wildcards.name)}
 
 
 def ntuple_significance_params(wildcards):
     """The split fractions (ntuples.split) and ntuples.significance."""
-    block = ntuple_block(wildcards.dataset)
+    block = ntuple_figure_block(wildcards.dataset)
     return canonical(
         {
-            "fractions": ntuple_fractions(wildcards.dataset),
+            "fractions": ntuple_figure_fractions(wildcards.dataset),
             "significance": dict(block.get("significance") or {}),
         }
     )
@@ -79,7 +79,7 @@ def ntuple_cut_inputs(wildcards):
 
 def ntuple_fraction_params(wildcards):
     """The split fractions (the test split's scales the MC to the data's luminosity)."""
-    return canonical({"fractions": ntuple_fractions(wildcards.dataset)})
+    return canonical({"fractions": ntuple_figure_fractions(wildcards.dataset)})
 
 
 def ntuple_ranking_inputs(wildcards):
@@ -95,7 +95,7 @@ def ntuple_ranking_inputs(wildcards):
             "model": f"{model_dir(dataset, name)}/model.keras",
             "preprocess": f"{model_dir(dataset, name)}/preprocess.json",
         }
-    return {"applied": applied_table(dataset, name), **files}
+    return {"applied": ntuple_figure_applied(dataset, name), **files}
 
 
 def ntuple_ranking_params(wildcards):
@@ -105,7 +105,7 @@ def ntuple_ranking_params(wildcards):
     return canonical(
         {
             "columns": list(columns),
-            "ranking": dict(ntuple_block(wildcards.dataset).get("ranking") or {}),
+            "ranking": dict(ntuple_figure_block(wildcards.dataset).get("ranking") or {}),
             "seed": stage_seed(SEED_OFFSETS["ntuple_ranking"]),
         }
     )
@@ -145,7 +145,7 @@ def ntuple_figure_targets():
     significance, ranking and data/MC figures, the data/MC yields and the summary tables."""
     paths = []
     for dataset in NTUPLE_FIGURE_DATASETS:
-        block = ntuple_block(dataset)
+        block = ntuple_figure_block(dataset)
         columns = [*(block.get("variables") or {}), *(block.get("spectators") or {})]
         paths += [
             f"results/{dataset}/plots/ntuple_variables.png",
