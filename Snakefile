@@ -32,6 +32,7 @@ include: "rules/muons.smk"
 include: "rules/jets.smk"
 include: "rules/tabular.smk"
 include: "rules/ntuples.smk"
+include: "rules/ntuple_figures.smk"
 
 
 rule all:

@@ -125,13 +125,14 @@ def results_tables(wildcards):
     """Every markdown table of the run: AUC, top-tagging, Higgs-benchmark, guided-scan and
     comparison tables."""
     paths = evaluation_targets() + guided_targets() + comparison_targets() + jets_targets()
-    paths += tabular_targets()
+    paths += tabular_targets() + ntuple_results_tables()
     return [path for path in paths if path.endswith(".md")]
 
 
 def results_figures(wildcards):
     """The figures the results document links to."""
     paths = evaluation_targets() + guided_targets() + jets_targets() + tabular_targets()
+    paths += ntuple_figure_targets()
     return [path for path in paths if path.endswith((".svg", ".png"))]
 
 

@@ -37,6 +37,14 @@ TARGETS = [
     f"results/{DATASET}/summary/cutflow.md",
     f"results/{DATASET}/metrics/{NAME}.json",
     f"results/{DATASET}/applied/{NAME}.feather",
+    # the TMVA-style figures and tables (rules/ntuple_figures.smk) of the same model
+    f"results/{DATASET}/plots/ntuple_variables.png",
+    f"results/{DATASET}/plots/overtraining/{NAME}.png",
+    f"results/{DATASET}/summary/significance/{NAME}.csv",
+    f"results/{DATASET}/plots/significance/{NAME}.png",
+    f"results/{DATASET}/summary/ranking/{NAME}.csv",
+    f"results/{DATASET}/summary/data_mc_{NAME}.csv",
+    f"results/{DATASET}/plots/data_mc/{NAME}/m_vis_after.png",
 ]
 
 

@@ -54,6 +54,7 @@ SEED_OFFSETS = {
     "efp_dedup": 800,  # the train events deduplication samples
     "table_split": 900,  # tabular datasets: the seeded valid (and test) rows at unpacking
     "ntuple_split": 1000,  # source ntuples: the hashed train / valid / test split of each event
+    "ntuple_ranking": 1100,  # ntuple datasets: the permutations of the variable ranking
 }
 
 
@@ -174,6 +175,18 @@ CONFIG_SECTIONS = (
         "hepml.io.ntuples:NtupleSplitSettings",
         "#/$defs/ntuples/properties/split",
         "tabular",
+    # the ntuple figures' sub-blocks of datasets.<name>.ntuples (docs/ntuples.md "Figures")
+    ConfigSection(
+        f"{NTUPLES_PATH}.significance",
+        "hepml.ntuple_stats:NtupleSignificanceSettings",
+        "#/$defs/ntuple_significance",
+        kind="tabular",
+    ),
+    ConfigSection(
+        f"{NTUPLES_PATH}.ranking",
+        "hepml.ntuple_stats:NtupleRankingSettings",
+        "#/$defs/ntuple_ranking",
+        kind="tabular",
     ),
 )
 

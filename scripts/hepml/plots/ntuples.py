@@ -206,3 +206,130 @@ def correlation_figure(frame: pd.DataFrame, variables: Sequence[str]) -> Figure:
             axis.set_title(f"{name}: linear correlation (%)")
         figure.colorbar(image, ax=axes, shrink=0.8)
     return figure
+
+
+def binning(values: np.ndarray, bins: int = 30, quantile: float = 0.005) -> np.ndarray:
+    """``bins`` equal bins between the ``quantile`` and 1 - ``quantile`` quantiles of
+    ``values`` (the tails land in the edge bins, folded in by :func:`weighted_histogram`); a
+    constant or empty column gets one unit-wide range around its value."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return np.linspace(0.0, 1.0, bins + 1)
+    low, high = np.quantile(values, [quantile, 1.0 - quantile])
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    return np.linspace(low, high, bins + 1)
+
+
+def normalised_histogram(
+    values: np.ndarray, weights: np.ndarray, edges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(density, error) normalised to unit area, error sqrt(sum w^2) scaled alike; zeros when
+    the weights sum to zero."""
+    widths = np.diff(np.asarray(edges, dtype=np.float64))
+    sum_w, sum_w2 = weighted_histogram(values, weights, edges)
+    norm = sum_w.sum()
+    if norm == 0:
+        return np.zeros_like(sum_w), np.zeros_like(sum_w)
+    return sum_w / norm / widths, np.sqrt(sum_w2) / abs(norm) / widths
+
+
+def overtraining_figure(
+    frame: pd.DataFrame, edges: np.ndarray, pvalues: Mapping[str, float], title: str
+) -> Figure:
+    """TMVA's overtraining check: the classifier's distribution per class, normalised, on the
+    test split (filled histograms) and the train split (points with sum-of-squared-weights
+    errors); ``pvalues``: class -> the Kolmogorov-Smirnov p-value, shown in the legend.
+    ``frame``: the MC rows of train and test (columns score, weight, label, split)."""
+    import mplhep
+
+    edges = np.asarray(edges, dtype=np.float64)
+    with mpl.rc_context(mplhep.style.ATLAS):
+        figure = Figure(figsize=(7.0, 5.5), layout="constrained")
+        axis = figure.subplots()
+        for cls, label, color in (("signal", 1, "tab:blue"), ("background", 0, "tab:red")):
+            for split in ("test", "train"):
+                rows = frame[(frame["label"] == label) & (frame["split"] == split)]
+                density, error = normalised_histogram(rows["score"], rows["weight"], edges)
+                if split == "test":
+                    mplhep.histplot(
+                        density,
+                        edges,
+                        histtype="fill",
+                        alpha=0.35,
+                        color=color,
+                        label=f"{cls} (test)",
+                        ax=axis,
+                    )
+                else:
+                    mplhep.histplot(
+                        density,
+                        edges,
+                        yerr=error,
+                        histtype="errorbar",
+                        color=color,
+                        label=f"{cls} (train), KS p = {pvalues.get(cls, float('nan')):.3g}",
+                        ax=axis,
+                    )
+        axis.set_xlabel("classifier score")
+        axis.set_ylabel("Normalised")
+        axis.set_ylim(bottom=0)
+        axis.legend(title=title, fontsize="small")
+    return figure
+
+
+def significance_figure(
+    curves: Mapping[str, pd.DataFrame], cut: float, title: str, uncertainty: float
+) -> Figure:
+    """The significance against the score cut, per split (``curves``: split -> columns cut,
+    s_over_sqrt_s_plus_b, z_asimov, as hepml.ntuple_stats.significance_curve), with the
+    chosen cut marked; below, the expected signal and background yields passing."""
+    import mplhep
+
+    styles = {"valid": "tab:green", "test": "black"}
+    with mpl.rc_context(mplhep.style.ATLAS):
+        figure = Figure(figsize=(7.0, 7.0))
+        top, bottom = figure.subplots(
+            2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1], "hspace": 0.05}
+        )
+        for split, curve in curves.items():
+            color = styles.get(split, None)
+            top.plot(curve["cut"], curve["z_asimov"], color=color, label=f"Z_A ({split})")
+            top.plot(
+                curve["cut"],
+                curve["s_over_sqrt_s_plus_b"],
+                color=color,
+                linestyle="--",
+                label=f"S/sqrt(S+B) ({split})",
+            )
+            bottom.plot(curve["cut"], curve["s"], color=color, label=f"S ({split})")
+            bottom.plot(curve["cut"], curve["b"], color=color, linestyle=":", label=f"B ({split})")
+        for axis in (top, bottom):
+            axis.axvline(cut, color="grey", linewidth=1.0)
+        top.set_ylabel("significance")
+        top.set_ylim(bottom=0)
+        top.legend(
+            title=f"{title}\ncut {cut:.4g} (chosen on valid), sigma_b / B = {uncertainty:g}",
+            fontsize="small",
+        )
+        bottom.set_yscale("log")
+        bottom.set_ylabel("expected events")
+        bottom.set_xlabel("cut on the classifier score (score >= cut)")
+        bottom.legend(fontsize="x-small", ncol=2)
+    return figure
+
+
+def ranking_figure(table: pd.DataFrame, title: str) -> Figure:
+    """Permutation importance: the mean drop of the weighted AUC per variable (bars, the most
+    important on top) with the spread over the repeats. Plain matplotlib: the rule that
+    draws it loads the model and runs in the training environment (no mplhep there)."""
+    table = table.sort_values("rank", ascending=False)
+    figure = Figure(figsize=(6.5, 0.5 * len(table) + 1.8), layout="constrained")
+    axis = figure.subplots()
+    error = table["auc_drop_std"].fillna(0.0).to_numpy()
+    axis.barh(table["variable"], table["auc_drop"], xerr=error, color="tab:blue")
+    axis.axvline(0.0, color="black", linewidth=0.8)
+    axis.set_xlabel("AUC drop when permuted (validation split, weighted)")
+    axis.set_title(title, fontsize="medium")
+    return figure

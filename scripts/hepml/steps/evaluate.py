@@ -120,6 +120,9 @@ DATASET_TABLES = (
     ("summary/auc_table.md", "AUC table (test split)"),
     ("summary/top_tagging.md", "Top-tagging table (test split)"),
     ("summary/higgs_benchmark.md", "Higgs benchmark (threshold chosen on valid, test split)"),
+    ("summary/cutflow.md", "Ntuples: cut-flow (weighted yields after each cut)"),
+    ("summary/significance.md", "Ntuples: significance (cut chosen on valid, test split)"),
+    ("summary/overtraining.md", "Ntuples: overtraining check (train against test)"),
 )
 DATASET_FIGURES = (
     ("summary/roc.svg", "ROC curves"),
@@ -128,6 +131,14 @@ DATASET_FIGURES = (
     ("guided/chosen_graphs.png", "guided search: the chosen EFP graphs"),
     ("plots/jet_images.png", "average jet images"),
     ("plots/table_features.png", "feature distributions by class (valid split)"),
+    ("plots/ntuple_variables.png", "ntuples: input variables by class (train split)"),
+    ("plots/ntuple_correlation.png", "ntuples: linear correlations (train split)"),
+)
+#: The ntuple analyses' figures of each result name: (folder under plots/, title).
+NTUPLE_FIGURES = (
+    ("overtraining", "ntuples: overtraining check"),
+    ("significance", "ntuples: significance against the score cut"),
+    ("ranking", "ntuples: permutation importance (valid split)"),
 )
 RELIABILITY_NOTE = (
     "Same configuration, same numbers: a rerun on the same machine (same CPU, same thread "
@@ -257,6 +268,15 @@ def results_markdown(
             path = f"{dataset}/{relative}"
             if path in tables:
                 lines += _table_section(f"### {title}", path, tables[path])
+        yields = sorted(
+            path
+            for path in tables
+            if path.startswith(f"{dataset}/summary/data_mc_") and path.endswith(".md")
+        )
+        for path in yields:  # the ntuple analyses: one data/MC yields table per result name
+            name = path.removeprefix(f"{dataset}/summary/data_mc_").removesuffix(".md")
+            title = f"### Ntuples: data and simulation yields, `{name}` (before and after the cut)"
+            lines += _table_section(title, path, tables[path])
         scans = sorted(
             path
             for path in tables
@@ -276,6 +296,13 @@ def results_markdown(
             for relative, title in DATASET_FIGURES
             if f"{dataset}/{relative}" in figures
         ]
+        for family, title in NTUPLE_FIGURES:  # one figure per result name
+            prefix = f"{dataset}/plots/{family}/"
+            shown += [
+                (path, f"{title}, `{path.removeprefix(prefix).rsplit('.', 1)[0]}`")
+                for path in sorted(figures)
+                if path.startswith(prefix) and "/" not in path.removeprefix(prefix)
+            ]
         if shown:
             lines += ["### Figures", ""]
             lines += [f"- {title}: `results/{path}`" for path, title in shown]
