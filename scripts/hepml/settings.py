@@ -175,6 +175,7 @@ CONFIG_SECTIONS = (
         "hepml.io.ntuples:NtupleSplitSettings",
         "#/$defs/ntuples/properties/split",
         "tabular",
+    ),
     # the ntuple figures' sub-blocks of datasets.<name>.ntuples (docs/ntuples.md "Figures")
     ConfigSection(
         f"{NTUPLES_PATH}.significance",
