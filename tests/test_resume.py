@@ -4,7 +4,10 @@ uninterrupted run (docs/cluster.md "Preemption, time limits, resume").
 Real training processes (the library's entry, ``python -m hepml.steps.models``, one thread)
 run on small synthetic Feather data, with dropout and a learning-rate schedule that acts. One
 run goes through uninterrupted. The other is killed with SIGKILL as soon as it reports its 2nd
-checkpoint, its rerun gets SIGINT (Ctrl-C) after its 4th, and a third run finishes it. Both
+checkpoint, its rerun gets SIGINT (Ctrl-C) after its 4th, and a third run finishes it. The
+interrupted runs wait (``signal.pause``) right after writing the checkpoint the test kills them
+at, so the signal lands there however loaded the machine is (a test-only wrapper around the same
+entry point; the library has no hook for it). Both
 must end with the same history, the same weights and optimizer variables (Adam's iteration
 counter and moments), bit for bit, and score the valid split identically; the finished
 checkpoint stays for a rerun.
@@ -73,8 +76,29 @@ def train_command(tmp_path: Path, name: str) -> list[str]:
     return command
 
 
+# The training entry point, made to wait for a signal once it has saved the checkpoint of
+# epoch PAUSE_AT (argv[1]): without the wait, a loaded machine lets the run finish before the
+# test has read the line and sent its signal.
+PAUSING_ENTRY = """
+import signal, sys
+from hepml.steps import models
+from hepml.training import fit
+pause_at = int(sys.argv.pop(1))
+save = fit._Run.save_checkpoint
+def save_and_wait(self, model, epoch):
+    save(self, model, epoch)
+    if epoch == pause_at:
+        signal.pause()
+fit._Run.save_checkpoint = save_and_wait
+sys.exit(models.main(sys.argv[1:]))
+"""
+
+
 def interrupt(command: list[str], env: dict, epoch: int, signum: int) -> str:
-    """Run command and send it signum as soon as it reports the checkpoint of epoch."""
+    """Run command, made to wait after the checkpoint of epoch, and send it signum when it
+    reports that checkpoint."""
+    assert command[1:4] == ["-u", "-m", "hepml.steps.models"], command
+    command = [command[0], "-u", "-c", PAUSING_ENTRY, str(epoch), *command[4:]]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
