@@ -163,6 +163,12 @@ CONFIG_SECTIONS = (
         kind="tabular",
         passed_apart=("n_events", "chunks"),
     ),
+    ConfigSection(
+        f"{_DATASET}.ntuples.generate",
+        "hepml.sources.pythia.higgs_ntuples:NtupleGenSettings",
+        "#/$defs/ntuples/properties/generate",
+        kind="tabular",
+    ),
 )
 
 

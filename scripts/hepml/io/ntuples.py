@@ -97,12 +97,15 @@ class NtupleBlock:
     step_size: int = DEFAULT_STEP
     negative_weights: str = "absolute"
     derived: frozenset[str] = field(default=frozenset())
+    # The built-in ntuples' generator block (docs/ntuples.md "Built-in ntuples"), as given:
+    # checked by hepml.sources.pythia.higgs_ntuples (a domain module) when the DAG is built.
+    generate: Mapping | None = None
 
     @classmethod
     def from_config(cls, block: Mapping, where: str = "ntuples") -> NtupleBlock:
         allowed = (
             "path tree weight constants samples define preselection variables spectators "
-            "step_size negative_weights"
+            "step_size negative_weights generate"
         ).split()
         reject_unknown_keys(block, allowed, where)
         constants = dict(block.get("constants") or {})
@@ -135,6 +138,7 @@ class NtupleBlock:
             step_size=step,
             negative_weights=mode,
             derived=frozenset(name for name, _ in define + variables + spectators),
+            generate=block.get("generate"),
         )
         settings.check_order(where)
         return settings
