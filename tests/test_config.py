@@ -15,8 +15,12 @@ SCHEMA = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
 COMPLETE = ["config.yaml", "paper.yaml", "tiny.yaml", "generated.yaml", "jets.yaml", "higgs.yaml"]
 FRAGMENTS = {"cluster.yaml": "paper.yaml"}
 # Configurations of analyses not wired into the rules yet: only their new block is checked, against
-# the schema fragment proposed for it ($defs, referenced by nothing yet). ztautau.yaml: issue 21.
-SKELETONS = {"ztautau.yaml": (("datasets", "ztautau", "ntuples"), "ntuples")}
+# the schema fragment proposed for it ($defs, referenced by nothing yet). ztautau.yaml and
+# ntuples.yaml (the built-in ntuples): issue 21.
+SKELETONS = {
+    "ztautau.yaml": (("datasets", "ztautau", "ntuples"), "ntuples"),
+    "ntuples.yaml": (("datasets", "ntuples", "ntuples"), "ntuples"),
+}
 
 
 def test_every_config_file_is_known():
