@@ -44,7 +44,7 @@ import numpy as np
 import pyarrow as pa
 
 from hepml.expressions import Expression, ExpressionError, Jagged, is_per_object, parse
-from hepml.settings import SettingsError, reject_unknown_keys
+from hepml.settings import CONFIG_KEY, SettingsError, reject_unknown_keys
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,10 @@ class NtupleBlock:
     step_size: int = DEFAULT_STEP
     negative_weights: str = "absolute"
     derived: frozenset[str] = field(default=frozenset())
-    # The built-in ntuples' generator block (docs/ntuples.md "Built-in ntuples"), as given:
-    # checked by hepml.sources.pythia.higgs_ntuples (a domain module) when the DAG is built.
-    generate: Mapping | None = None
+    # The built-in ntuples' generator block (docs/ntuples.md "Built-in ntuples"), as given: a
+    # settings section of its own (NtupleGenSettings in hepml.sources.pythia.higgs_ntuples, a
+    # domain module, checks it when the DAG is built), so no config key of this class.
+    generate: Mapping | None = field(default=None, metadata={CONFIG_KEY: None})
 
     @classmethod
     def from_config(cls, block: Mapping, where: str = "ntuples") -> NtupleBlock:
