@@ -61,3 +61,48 @@ rule merge_generated_table:
         test_rows=generate_test_rows,
     script:
         "../scripts/merge_generated_table.py"
+
+
+# The built-in ntuples (datasets.<name>.ntuples.generate; docs/ntuples.md "Built-in ntuples"):
+# the generate_chunk pattern per sample (higgs, ttbar, data), each chunk an HDF5 file, merged
+# into one ROOT file per sample in the open-data layout. The pseudo-data's chunks read the MC
+# files: their counts are Poisson draws around the yields the MC weights predict.
+rule generate_ntuple_chunk:
+    input:
+        unpack(ntuple_data_inputs),
+    output:
+        chunk="resources/{dataset}/generated/ntuples/chunks/{sample}/{chunk}.h5",
+    log:
+        "logs/{dataset}/generate_ntuple_chunk/{sample}/{chunk}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/generate_ntuple_chunk/{sample}/{chunk}.tsv"
+    wildcard_constraints:
+        sample="|".join(ntuple_generator.SAMPLES),
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        seed=stage_seed(SEED_OFFSETS["generate"]),
+        settings=ntuple_generate_settings,
+        yields=ntuple_yield_specs,
+    script:
+        "../scripts/generate_ntuple_chunk.py"
+
+
+rule merge_generated_ntuples:
+    input:
+        chunks=generated_ntuple_chunks,
+    output:
+        root="resources/{dataset}/generated/ntuples/{sample}.root",
+    log:
+        "logs/{dataset}/merge_generated_ntuples/{sample}.log",
+    benchmark:
+        "results/benchmarks/{dataset}/merge_generated_ntuples/{sample}.tsv"
+    wildcard_constraints:
+        sample="|".join(ntuple_generator.SAMPLES),
+    conda:
+        "../envs/data.yaml"
+    params:
+        seed=stage_seed(SEED_OFFSETS["generate"]),
+    script:
+        "../scripts/merge_generated_ntuples.py"

@@ -66,3 +66,57 @@ def generate_test_rows(wildcards):
             "last and fits the scaling on the rows before them; expected a number of rows, got null"
         )
     return int(test_rows)
+
+
+# The built-in ntuples (datasets.<name>.ntuples.generate, docs/ntuples.md "Built-in ntuples"):
+# the Higgs benchmark's processes and pseudo-data as ROOT files in the open-data layout.
+from hepml.sources.pythia import higgs_ntuples as ntuple_generator
+
+NTUPLE_GENERATED = "resources/{dataset}/generated/ntuples"
+
+
+def ntuple_generate_config(dataset):
+    """The dataset's `ntuples.generate` block, after checking the whole `ntuples` block against
+    generated files (hepml.sources.pythia.higgs_ntuples.check_generated_block)."""
+    block = dict(dataset_config(dataset).get("ntuples") or {})
+    ntuple_generator.check_generated_block(block, f"datasets.{dataset}.ntuples")
+    return dict(block["generate"])
+
+
+def ntuple_generate_settings(wildcards):
+    """The `ntuples.generate` block (a dict, keys sorted) for the ntuple generation rules."""
+    return canonical(ntuple_generate_config(wildcards.dataset))
+
+
+def ntuple_yield_specs(wildcards):
+    """Pseudo-data only: per MC process, the tree, weight, constants and definitions of the
+    sample reading it (its expected yield); empty for the MC samples, so that a change of the
+    weights does not regenerate them."""
+    if wildcards.sample != ntuple_generator.DATA:
+        return {}
+    block = dict(dataset_config(wildcards.dataset).get("ntuples") or {})
+    return canonical(
+        ntuple_generator.check_generated_block(block, f"datasets.{wildcards.dataset}.ntuples")
+    )
+
+
+def ntuple_data_inputs(wildcards):
+    """Pseudo-data chunks read the generated MC files (their expected yields); none else."""
+    if wildcards.sample != ntuple_generator.DATA:
+        return {}
+    directory = NTUPLE_GENERATED.format(dataset=wildcards.dataset)
+    return {
+        process: f"{directory}/{ntuple_generator.generated_file(process)}"
+        for process in ntuple_generator.PROCESSES
+    }
+
+
+def generated_ntuple_chunks(wildcards):
+    """Every chunk file of a generated ntuple sample, in chunk order."""
+    chunks = int(
+        ntuple_generator.NtupleGenSettings.from_config(
+            ntuple_generate_config(wildcards.dataset)
+        ).chunks
+    )
+    directory = NTUPLE_GENERATED.format(dataset=wildcards.dataset)
+    return [f"{directory}/chunks/{wildcards.sample}/{chunk}.h5" for chunk in range(chunks)]

@@ -20,6 +20,7 @@ COMPLETE = [
     "jets.yaml",
     "higgs.yaml",
     "ztautau.yaml",
+    "ntuples.yaml",
 ]
 FRAGMENTS = {"cluster.yaml": "paper.yaml"}
 

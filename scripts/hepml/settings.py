@@ -189,6 +189,12 @@ CONFIG_SECTIONS = (
         "#/$defs/ntuple_ranking",
         kind="tabular",
     ),
+    ConfigSection(
+        f"{NTUPLES_PATH}.generate",
+        "hepml.sources.pythia.higgs_ntuples:NtupleGenSettings",
+        "#/$defs/ntuples/properties/generate",
+        kind="tabular",
+    ),
 )
 
 

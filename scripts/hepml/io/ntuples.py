@@ -56,6 +56,7 @@ import pyarrow as pa
 from hepml.expressions import Expression, ExpressionError, Jagged, is_per_object, parse
 from hepml.io.files import DataError
 from hepml.settings import (
+    CONFIG_KEY,
     NTUPLES_PATH,
     SPLITS,
     SettingsError,
@@ -173,6 +174,11 @@ class NtupleBlock:
     derived: frozenset[str] = field(default=frozenset())
     split: NtupleSplitSettings = field(default_factory=NtupleSplitSettings)
 
+    # The built-in ntuples' generator block (docs/ntuples.md "Built-in ntuples"), as given: a
+    # settings section of its own (NtupleGenSettings in hepml.sources.pythia.higgs_ntuples, a
+    # domain module, checks it when the DAG is built), so no config key of this class.
+    generate: Mapping | None = field(default=None, metadata={CONFIG_KEY: None})
+
     @classmethod
     def from_config(cls, block: Mapping, where: str = "ntuples") -> NtupleBlock:
         reject_unknown_keys(block, block_keys(), where)
@@ -207,6 +213,7 @@ class NtupleBlock:
             negative_weights=mode,
             derived=frozenset(name for name, _ in define + variables + spectators),
             split=NtupleSplitSettings.from_config(block.get("split"), f"{where}.split"),
+            generate=block.get("generate"),
         )
         settings.check_order(where)
         return settings

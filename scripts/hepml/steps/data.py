@@ -1,6 +1,7 @@
 """The data stage's rules (rules/data.smk, rules/generate.smk): simulate_dataset (the built-in
 simulators' files), generate_chunk, merge_generated_chunks and merge_generated_table
-(Pythia 8, docs/generator.md), download_dataset, unpack_h5, recompute_hl, plot_data.
+(Pythia 8, docs/generator.md), generate_ntuple_chunk and merge_generated_ntuples (the built-in
+ROOT ntuples, docs/ntuples.md), download_dataset, unpack_h5, recompute_hl, plot_data.
 
 The published HDF5 layout is written by ``hepml.io.publish`` and read, validated and unpacked by
 ``hepml.io``; the simulators (``hepml.sources.simulate``) and the HL features (``hepml.hl``) only
@@ -94,6 +95,38 @@ def merge_generated_table(inputs: Mapping, outputs: Mapping, params: Mapping) ->
         scaling_path=str(outputs["scaling"]),
         seed=int(params["seed"]),
         test_rows=int(params["test_rows"]),
+    )
+
+
+def generate_ntuple_chunk(
+    inputs: Mapping, outputs: Mapping, params: Mapping, sample: str, chunk: int
+) -> None:
+    """One chunk of a built-in ntuple sample (docs/ntuples.md "Built-in ntuples") -> outputs
+    chunk. params: seed, settings (the ``ntuples.generate`` block), yields (pseudo-data only:
+    process -> the tree, weight expression, constants and definitions of its MC sample).
+    The pseudo-data's chunks read the MC files (inputs ``higgs``, ``ttbar``) for the expected
+    yields their Poisson counts are drawn around."""
+    from hepml.sources.pythia import higgs_ntuples as ntuples
+
+    seed, chunk = int(params["seed"]), int(chunk)
+    settings = ntuples.NtupleGenSettings.from_config(dict(params["settings"]))
+    if sample == ntuples.DATA:
+        mc = {process: str(inputs[process]) for process in ntuples.PROCESSES}
+        counts = ntuples.data_chunk_counts(mc, params["yields"], seed, chunk, settings.chunks)
+    else:
+        counts = {sample: ntuples.chunk_share(settings.events(sample), settings.chunks, chunk)}
+    ntuples.write_ntuple_chunk(
+        sample, seed, chunk, counts, dict(params["settings"]), str(outputs["chunk"])
+    )
+
+
+def merge_generated_ntuples(inputs: Mapping, outputs: Mapping, params: Mapping, sample: str):
+    """The chunks of a built-in ntuple sample -> outputs root (tree ``mini``, MeV); params
+    seed (the pseudo-data's event order)."""
+    from hepml.sources.pythia import higgs_ntuples as ntuples
+
+    ntuples.merge_ntuple_chunks(
+        sample, [str(path) for path in inputs["chunks"]], str(outputs["root"]), int(params["seed"])
     )
 
 

@@ -130,13 +130,18 @@ class HiggsGenSettings:
     max_events_per_pick: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("ecm_gev", "jet_r", "max_events_per_pick", "coupling_h0_w_hchg"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"generate.{name}: expected > 0")
+        self.check_process()
         if self.jets_min < 4:
             raise ValueError("generate.jets_min: expected >= 4 (the features need four jets)")
         if not 2 <= self.btags_min <= self.jets_min:
             raise ValueError("generate.btags_min: expected 2 <= btags_min <= jets_min")
+
+    def check_process(self) -> None:
+        """The checks of the process and detector keys (shared with the ntuple generator,
+        :mod:`hepml.sources.pythia.higgs_ntuples`, whose selection is a looser skim)."""
+        for name in ("ecm_gev", "jet_r", "max_events_per_pick", "coupling_h0_w_hchg"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"generate.{name}: expected > 0")
         threshold = W_MASS + self.charged_higgs_mass
         if self.heavy_higgs_mass_min < threshold:
             raise ValueError(
@@ -312,13 +317,15 @@ def jet_energy_scale(pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Leptons:
-    """Reconstructed electrons and muons of one event: PDG id, pT, eta, phi, isolated."""
+    """Reconstructed electrons and muons of one event: |PDG id|, pT, eta, phi, isolated,
+    charge (units of e)."""
 
     pid: np.ndarray
     pt: np.ndarray
     eta: np.ndarray
     phi: np.ndarray
     isolated: np.ndarray
+    charge: np.ndarray | None = None
 
 
 def reconstruct_leptons(particles: Particles, rng: np.random.Generator, smear: bool) -> Leptons:
@@ -337,7 +344,7 @@ def reconstruct_leptons(particles: Particles, rng: np.random.Generator, smear: b
     for k, i in enumerate(kept):
         near = visible & (_delta_r(eta, phi, eta[i], phi[i]) < ISOLATION_R)
         isolated[k] = pt[near].sum() / lep_pt[k] < ISOLATION_RATIO_MAX[int(code[i])]
-    return Leptons(code[kept], lep_pt, eta[kept], phi[kept], isolated)
+    return Leptons(code[kept], lep_pt, eta[kept], phi[kept], isolated, particles.charge[kept])
 
 
 def towers(particles: Particles, rng: np.random.Generator, smear: bool) -> np.ndarray:
