@@ -4,7 +4,7 @@ Throughput: the authors' network (4 tanh layers of 300, PaperSGD, batch 100; Bal
 Whiteson 2014) on 28 synthetic features, fed as train_model feeds it (hepml.training.fit:
 training_batches -> Preprocessor -> model.fit), mixed precision off. One warm-up epoch
 (tracing), then the samples/s of timed epochs on the CPU with --threads threads; on a GPU
-when TensorFlow sees one (skipped otherwise, said so in the JSON).
+when TensorFlow sees one (otherwise "gpu": null and "gpu_absent" the reason).
 
 Rehearsal (--rehearsal-rows N, the paper's 10,500,000): N + 500,000 synthetic rows in the UCI
 layout (Parquet) go through the Higgs benchmark's rules as Snakemake runs them, each step of
