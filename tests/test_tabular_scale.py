@@ -149,7 +149,16 @@ def test_network_batches_read_blocks_once_per_epoch_never_whole_columns(tmp_path
     np.testing.assert_array_equal(scaled[order], whole["features"][np.lexsort(whole["features"].T)])
 
 
-def test_lightgbm_from_table_rows_writes_the_array_paths_model(tmp_path):
+def test_lightgbm_from_table_rows_writes_the_array_paths_model(tmp_path, monkeypatch):
+    """Byte-identical model text, also when LightGBM bins a sample of the rows (here 500 of
+    ~1,350; at the paper's size 200,000 of 10.5M): its sample indices come from the explicit
+    data_random_seed, the one LightGBM derives from seed (the Sequence path sees no seed)."""
+    params = bdt.lightgbm_params
+    monkeypatch.setattr(
+        bdt,
+        "lightgbm_params",
+        lambda *args: {**params(*args), "bin_construct_sample_cnt": 500},
+    )
     outputs = unpacked(tmp_path, 1500)
     feature_set = FeatureSet("s", ("features",), NETWORK, models=("dnn", "bdt"), columns=COLUMNS)
     whole = [split(outputs, s, on_demand=False) for s in ("train", "valid")]
@@ -157,6 +166,7 @@ def test_lightgbm_from_table_rows_writes_the_array_paths_model(tmp_path):
     settings = BdtSettings(max_iter=15, max_leaf_nodes=7)
     text, history, info = bdt.train_bdt(*whole, feature_set, settings, seed=2)
     streamed, streamed_history, _ = bdt.train_bdt(*blocks, feature_set, settings, seed=2)
+    assert "[bin_construct_sample_cnt: 500]" in text
     assert streamed == text and streamed_history.equals(history)
     assert info["n_train"] == len(blocks[0]["features"])
     assert blocks[0]["features"].largest_read == 128  # LightGBM read blocks, not columns
@@ -165,6 +175,22 @@ def test_lightgbm_from_table_rows_writes_the_array_paths_model(tmp_path):
         bdt.predict_text(text, test["features"]),
         bdt.predict_text(text, split(outputs, "test", on_demand=False)["features"]),
     )
+
+
+def test_data_random_seed_is_the_one_lightgbm_derives_from_seed():
+    import re
+
+    import lightgbm
+
+    x = np.random.default_rng(0).normal(size=(200, 2))
+    for seed in (1, 20141):
+        text = lightgbm.train(
+            {"objective": "binary", "seed": seed, "verbosity": -1},
+            lightgbm.Dataset(x, label=(x[:, 0] > 0).astype(int)),
+            1,
+        ).model_to_string()
+        derived = int(re.search(r"\[data_random_seed: (\d+)\]", text).group(1))
+        assert bdt.data_random_seed(seed) == derived
 
 
 def test_tree_rules_never_read_a_whole_feature_table(tmp_path, monkeypatch):

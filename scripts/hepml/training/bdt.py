@@ -79,6 +79,16 @@ def lightgbm_data(rows):
     return Rows()
 
 
+def data_random_seed(seed: int) -> int:
+    """The ``data_random_seed`` LightGBM derives from ``seed`` (Config::Set: the first
+    ``Random(seed).NextShort(0, 32767)``, include/LightGBM/utils/random.h), given explicitly:
+    a Dataset built from a ``lightgbm.Sequence`` draws its bin sample in Python with only the
+    Dataset's parameters, which omit ``seed``, so without it the sample (and the bins, above
+    ``bin_construct_sample_cnt`` = 200,000 rows) would differ from the array path's."""
+    state = (214013 * (int(seed) & 0xFFFFFFFF) + 2531011) & 0xFFFFFFFF
+    return ((state >> 16) & 0x7FFF) % 32767
+
+
 def lightgbm_params(settings: BdtSettings, seed: int, threads: int) -> dict:
     """LightGBM parameters of BdtSettings (docs/tabular.md "Models" has the table)."""
     return {
@@ -92,6 +102,7 @@ def lightgbm_params(settings: BdtSettings, seed: int, threads: int) -> dict:
         "max_bin": int(settings.max_bins),
         "lambda_l2": float(settings.l2_regularization),
         "seed": int(seed),
+        "data_random_seed": data_random_seed(seed),
         "deterministic": True,
         "force_row_wise": True,
         "num_threads": int(threads),
