@@ -89,7 +89,7 @@ REHEARSAL_ROWS ?= 0
 
 bench-tabular-train: venv
 	mkdir -p results/bench
-	$(BIN)/python benchmarks/bench_tabular_train.py --threads 2 --rehearsal-rows $(REHEARSAL_ROWS)
+	$(BIN)/python benchmarks/bench_tabular_train.py --threads 2 --rehearsal-rows $(or $(REHEARSAL_ROWS),0)
 
 bench-paper: venv
 	$(BIN)/python benchmarks/rehearse_paper.py --cores 2

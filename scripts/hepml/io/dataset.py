@@ -5,7 +5,8 @@ written by unpack_h5 (one array per file, read zero-copy by ``feather.read_array
 feature sets the split's EFP table ``results/{dataset}/efp/{split}/index.json``
 (``hepml.io.efp_store``; only the requested columns are read). A tabular dataset's
 ``features.feather`` is a table of named float32 columns (``hepml.io.tabular``, written by
-unpack_table): a feature set's ``columns`` are read from it as one (N, len(columns)) input.
+unpack_table): a feature set's ``columns`` are read from it as one (N, len(columns)) input
+(whole, or on demand in blocks of rows: ``tabular.TableRows``).
 A rule declares exactly the files its script reads and hands them here: the key of an array
 file is its file name.
 """
@@ -21,7 +22,7 @@ import numpy as np
 from hepml.io import feather
 from hepml.io.efp_store import EFPTable
 from hepml.io.files import DataError
-from hepml.io.tabular import read_features
+from hepml.io.tabular import TableRows, read_features
 from hepml.settings import TABULAR_INPUT
 
 LABEL = "y"
@@ -52,7 +53,8 @@ def load_split(
     ``efps`` is not empty, ``efps`` (N, len(efps)) float64 in the order given.
 
     on_demand: image inputs (three or more dimensions) come as ``feather.ArrayRows``, read a batch
-    of rows at a time (training and scoring stream them), the rest as arrays.
+    of rows at a time (training and scoring stream them), and a tabular ``features`` input as
+    ``tabular.TableRows`` (its columns read a block of rows at a time); the rest as arrays.
 
     files: the split's Feather array files, ``{key}.feather`` (at least inputs, y, weight);
     efp_table: the split's EFP index.json when ``efps`` is not empty.
@@ -80,7 +82,8 @@ def load_split(
         if not path.exists():
             raise DataError(f"{path}: missing; key {key!r} is needed")
         if key == TABULAR_INPUT:
-            arrays[key] = read_features(path, list(columns) or None)
+            reader = TableRows if on_demand else read_features
+            arrays[key] = reader(path, list(columns) or None)
             paths[key] = path
             continue
         arrays[key] = feather.read_array(path)

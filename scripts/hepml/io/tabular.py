@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -57,6 +58,8 @@ WEIGHT = "weight"
 KEYS = (FEATURES, LABEL, WEIGHT)  # hepml.plan.KIND_KEYS["tabular"]
 CSV_BLOCK_BYTES = 16 << 20  # bytes of CSV text parsed at a time (about 20,000 UCI rows)
 BLOCK_ROWS = 65536  # rows per block for the columnar formats
+PARQUET_BUFFER_BYTES = 1 << 20  # read buffer of a Parquet column stream
+TABLE_BLOCK_ROWS = 1 << 18  # rows of features.feather TableRows reads at a time (29 MB at 28)
 _PROGRESS_SECONDS = 30.0
 
 # The UCI HIGGS layout (archive.ics.uci.edu/ml/datasets/HIGGS): the 28 features in file order,
@@ -259,7 +262,11 @@ def _arrow_batches(path, fmt: str, columns: list[str]) -> Iterator:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(str(path)).iter_batches(batch_size=BLOCK_ROWS, columns=columns)
+        # pre_buffer off: pyarrow's pre-buffering kept every column chunk read so far (480 MB
+        # of Arrow memory after 2.7M rows of 29 float32 columns, 2.1 GB peak RSS unpacking
+        # 11M rows; buffered reads stay at 98 MB, docs/tabular.md "Memory at the paper's size")
+        parquet = pq.ParquetFile(str(path), pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
+        yield from parquet.iter_batches(batch_size=BLOCK_ROWS, columns=columns)
     elif fmt == "feather":
         from pyarrow import feather
 
@@ -529,9 +536,19 @@ def unpack_table(
     return sizes
 
 
+def _feature_columns(path: Path, names: list[str], columns: list[str] | None) -> list[str]:
+    """The columns asked for (all when None); DataError names the file and a missing one."""
+    columns = list(names) if columns is None else list(columns)
+    missing = [name for name in columns if name not in names]
+    if missing:
+        raise DataError(f"{path}: feature column(s) {missing} not found (the file has {names})")
+    return columns
+
+
 def read_features(path: str | os.PathLike, columns: list[str] | None = None) -> np.ndarray:
     """(N, len(columns)) float32 of the named columns of a split's ``features.feather`` (all
-    columns when None), in the order given; DataError names the file and a missing column."""
+    columns when None), in the order given; DataError names the file and a missing column.
+    The whole split in memory: :class:`TableRows` reads it a block of rows at a time."""
     from pyarrow import feather
 
     path = Path(path)
@@ -541,13 +558,132 @@ def read_features(path: str | os.PathLike, columns: list[str] | None = None) -> 
         table = feather.read_table(str(path), memory_map=True)
     except (OSError, pa.ArrowException) as error:
         raise DataError(f"{path}: not a Feather table ({error})") from None
-    columns = list(table.column_names) if columns is None else list(columns)
-    missing = [name for name in columns if name not in table.column_names]
-    if missing:
-        raise DataError(
-            f"{path}: feature column(s) {missing} not found (the file has {table.column_names})"
-        )
+    columns = _feature_columns(path, list(table.column_names), columns)
     out = np.empty((table.num_rows, len(columns)), dtype=np.float32)
     for j, name in enumerate(columns):
         out[:, j] = table.column(name).to_numpy()
     return out
+
+
+class TableRows:
+    """Rows of chosen columns of a split's ``features.feather`` read on demand, a block of
+    ``block_rows`` consecutive rows at a time (docs/tabular.md "Memory at the paper's size").
+
+    ``rows[index]`` (an int, a slice with step 1, or row numbers in any order) returns float32
+    (len(index), len(columns)) rows (an int: (len(columns),)), as ``read_features(...)[index]``
+    would. Reads go through the blocks the rows fall in: block b holds rows
+    [b * block_rows, (b + 1) * block_rows); it is read column by column from the Arrow record
+    batches it overlaps and kept until two newer blocks were read, so a reader that walks the
+    rows block by block (the networks' block-shuffled batches, hepml.training.fit.epoch_order;
+    LightGBM's sample and its pushed batches) reads each block once. The file is memory-mapped
+    only while a block is copied out, so its pages do not stay in the job's resident memory.
+    Memory: two blocks, 2 x block_rows x len(columns) x 4 bytes (29 MB each at 28 columns).
+
+    ``rows_read`` counts the rows read from the file, ``largest_read`` the most in one read
+    (tests bound them). shape, dtype, ndim, len() as the array :func:`read_features` returns.
+    """
+
+    KEEP_BLOCKS = 2
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        columns: list[str] | None = None,
+        block_rows: int = TABLE_BLOCK_ROWS,
+    ):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DataError(f"{self.path}: missing; the tabular features are needed")
+        if block_rows < 1:
+            raise ValueError(f"block_rows must be positive, got {block_rows}")
+        self.block_rows = int(block_rows)
+        try:
+            source = pa.memory_map(str(self.path), "r")
+            try:
+                reader = pa.ipc.open_file(source)
+                names = list(reader.schema.names)
+                # record batch lengths from their metadata: no column page is touched
+                counts = [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+            finally:
+                source.close()
+        except (OSError, pa.ArrowException) as error:
+            raise DataError(f"{self.path}: not a Feather table ({error})") from None
+        self.columns = _feature_columns(self.path, names, columns)
+        self._fields = [names.index(name) for name in self.columns]
+        self._starts = np.concatenate([[0], np.cumsum(counts, dtype=np.int64)])
+        self.shape = (int(self._starts[-1]), len(self.columns))
+        self.dtype = np.dtype(np.float32)
+        self._blocks: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+        self.rows_read = 0
+        self.largest_read = 0
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of the columns, copied out of the record batches they overlap."""
+        out = np.empty((stop - start, len(self.columns)), dtype=np.float32)
+        first = int(np.searchsorted(self._starts, start, side="right")) - 1
+        try:
+            source = pa.memory_map(str(self.path), "r")
+            try:
+                reader = pa.ipc.open_file(source)
+                batch_index = first
+                while batch_index < len(self._starts) - 1 and self._starts[batch_index] < stop:
+                    batch = reader.get_batch(batch_index)
+                    lo = max(start, int(self._starts[batch_index]))
+                    hi = min(stop, int(self._starts[batch_index + 1]))
+                    offset = lo - int(self._starts[batch_index])
+                    for j, field in enumerate(self._fields):
+                        column = batch.column(field).slice(offset, hi - lo)
+                        out[lo - start : hi - start, j] = column.to_numpy(zero_copy_only=False)
+                    del batch
+                    batch_index += 1
+                del reader
+            finally:
+                source.close()
+        except (OSError, pa.ArrowException) as error:
+            raise DataError(f"{self.path}: cannot read rows {start}-{stop} ({error})") from None
+        self.rows_read += stop - start
+        self.largest_read = max(self.largest_read, stop - start)
+        return out
+
+    def _block(self, block: int) -> np.ndarray:
+        with self._lock:
+            if block in self._blocks:
+                self._blocks[block] = self._blocks.pop(block)  # most recent last
+                return self._blocks[block]
+            start = block * self.block_rows
+            values = self._read(start, min(start + self.block_rows, len(self)))
+            self._blocks[block] = values
+            while len(self._blocks) > self.KEEP_BLOCKS:
+                self._blocks.pop(next(iter(self._blocks)))
+            return values
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                raise ValueError("TableRows: slices must have step 1")
+            index = np.arange(start, max(stop, start), dtype=np.int64)
+        elif np.isscalar(key):
+            row = int(key)
+            row = row + len(self) if row < 0 else row
+            if not 0 <= row < len(self):
+                raise IndexError(f"{self.path}: row {key} out of range 0..{len(self) - 1}")
+            return self._block(row // self.block_rows)[row % self.block_rows].copy()
+        else:
+            index = np.asarray(key, dtype=np.int64).ravel()
+            if index.size and (index.min() < 0 or index.max() >= len(self)):
+                raise IndexError(f"{self.path}: row index out of range 0..{len(self) - 1}")
+        out = np.empty((len(index), len(self.columns)), dtype=np.float32)
+        blocks = index // self.block_rows
+        for block in dict.fromkeys(blocks.tolist()):  # in order of first appearance
+            where = np.flatnonzero(blocks == block)
+            out[where] = self._block(block)[index[where] - block * self.block_rows]
+        return out

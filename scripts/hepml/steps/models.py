@@ -172,10 +172,12 @@ def train_bdt(inputs: Mapping, outputs: Mapping, params: Mapping, *, threads: in
     feature_set = feature_set_from_param(settings["feature_set"])
     model = settings.get("model", "bdt")
     ntuple_weights = settings.get("ntuple_weights")
+    # a tabular feature set's columns as io.TableRows: LightGBM's Dataset is built from blocks
+    # of rows (bdt.lightgbm_data), the split is never held whole
     arrays = [
         reweighted(
             split_input(inputs, split).load(
-                feature_set.inputs, feature_set.efps, columns=feature_set.columns
+                feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
             ),
             ntuple_weights,
             split,
@@ -310,8 +312,10 @@ def score_model(
         return scores
     feature_set = feature_set_from_param(settings["feature_set"])
     if settings["model"] in TREE_MODELS:
-        arrays = data.load(feature_set.inputs, feature_set.efps, columns=feature_set.columns)
-        x = bdt.flat_matrix(arrays, input_names(feature_set.inputs, feature_set.efps))
+        arrays = data.load(
+            feature_set.inputs, feature_set.efps, on_demand=True, columns=feature_set.columns
+        )
+        x = bdt.feature_rows(arrays, input_names(feature_set.inputs, feature_set.efps))
         text = io.read_text(inputs["trees"])
         scores = score_table(
             arrays, bdt.predict_text(text, x, int(threads), source=str(inputs["trees"]))

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from hepml.io.dataset import LABEL, WEIGHT, input_names
+from hepml.io.tabular import TableRows
 from hepml.settings import BdtSettings, FeatureSet
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 # The training loss of the history is measured on at most this many training events (a seeded
 # subsample, as scikit-learn's early stopping did): the full split would double the fit's time.
 HISTORY_TRAIN_EVENTS = 10_000
+PREDICT_BLOCK_EVENTS = 1 << 18  # rows scored at a time by predict_text
 
 
 def flat_matrix(
@@ -44,6 +46,47 @@ def flat_matrix(
         np.asarray(arrays[name], dtype=dtype).reshape(len(arrays[name]), -1) for name in names
     ]
     return columns[0] if len(columns) == 1 else np.concatenate(columns, axis=1)
+
+
+def feature_rows(arrays: Mapping[str, np.ndarray], names: Sequence[str]):
+    """The (N, n_features) rows of the flat inputs ``names``: the input itself when it is the
+    one input read in blocks of rows (``io.TableRows``, a tabular feature set loaded on
+    demand: never held whole), else :func:`flat_matrix`."""
+    if len(names) == 1 and isinstance(arrays[names[0]], TableRows):
+        return arrays[names[0]]
+    return flat_matrix(arrays, names)
+
+
+def lightgbm_data(rows):
+    """What ``lightgbm.Dataset`` is built from: an array as it is, ``io.TableRows`` as a
+    ``lightgbm.Sequence`` (LightGBM draws its bin sample row by row with its seeded sample
+    indices, then pushes the rows a block at a time and keeps only its binned copy, about 1
+    byte per value; the model text is the array path's, tests/test_training.py)."""
+    if not isinstance(rows, TableRows):
+        return rows
+    import lightgbm
+
+    class Rows(lightgbm.Sequence):
+        batch_size = rows.block_rows
+
+        def __len__(self) -> int:
+            return len(rows)
+
+        def __getitem__(self, index):
+            # a single row is one of LightGBM's bin sample, which it wants as float64
+            return rows[index].astype(np.float64) if np.isscalar(index) else rows[index]
+
+    return Rows()
+
+
+def data_random_seed(seed: int) -> int:
+    """The ``data_random_seed`` LightGBM derives from ``seed`` (Config::Set: the first
+    ``Random(seed).NextShort(0, 32767)``, include/LightGBM/utils/random.h), given explicitly:
+    a Dataset built from a ``lightgbm.Sequence`` draws its bin sample in Python with only the
+    Dataset's parameters, which omit ``seed``, so without it the sample (and the bins, above
+    ``bin_construct_sample_cnt`` = 200,000 rows) would differ from the array path's."""
+    state = (214013 * (int(seed) & 0xFFFFFFFF) + 2531011) & 0xFFFFFFFF
+    return ((state >> 16) & 0x7FFF) % 32767
 
 
 def lightgbm_params(settings: BdtSettings, seed: int, threads: int) -> dict:
@@ -59,6 +102,7 @@ def lightgbm_params(settings: BdtSettings, seed: int, threads: int) -> dict:
         "max_bin": int(settings.max_bins),
         "lambda_l2": float(settings.l2_regularization),
         "seed": int(seed),
+        "data_random_seed": data_random_seed(seed),
         "deterministic": True,
         "force_row_wise": True,
         "num_threads": int(threads),
@@ -86,11 +130,14 @@ def train_bdt(
     if feature_set.image_inputs:
         raise ValueError(f"feature set {feature_set.name!r}: a {model} needs flat inputs only")
     names = input_names(feature_set.inputs, feature_set.efps)
-    x_train, x_valid = (flat_matrix(a, names) for a in (train, valid))
+    x_train, x_valid = (feature_rows(a, names) for a in (train, valid))
     y_train, w_train = np.asarray(train[LABEL]), np.asarray(train[WEIGHT], dtype=np.float64)
     params = lightgbm_params(settings, seed, threads)
     data = lightgbm.Dataset(
-        x_train, label=y_train, weight=w_train, params={"max_bin": params["max_bin"]}
+        lightgbm_data(x_train),
+        label=y_train,
+        weight=w_train,
+        params={"max_bin": params["max_bin"]},
     )
     monitor = np.random.default_rng(int(seed)).permutation(len(x_train))[:HISTORY_TRAIN_EVENTS]
     monitor.sort()
@@ -98,7 +145,9 @@ def train_bdt(
         x_train[monitor], label=y_train[monitor], weight=w_train[monitor]
     )
     valid_data = data.create_valid(
-        x_valid, label=np.asarray(valid[LABEL]), weight=np.asarray(valid[WEIGHT], np.float64)
+        lightgbm_data(x_valid),
+        label=np.asarray(valid[LABEL]),
+        weight=np.asarray(valid[WEIGHT], np.float64),
     )
     record: dict = {}
     start = time.perf_counter()
@@ -151,8 +200,9 @@ def train_bdt(
 def predict_text(
     model_text: str, x: np.ndarray, threads: int = 1, source: str = "model"
 ) -> np.ndarray:
-    """(N,) float64 signal probabilities of a LightGBM text model on features x (N, F);
-    ``source`` (the model file) names the model in errors."""
+    """(N,) float64 signal probabilities of a LightGBM text model on features x (N, F): an
+    array or ``io.TableRows``, scored PREDICT_BLOCK_EVENTS rows at a time (each row's score
+    does not depend on the others); ``source`` (the model file) names the model in errors."""
     import lightgbm
 
     try:
@@ -164,4 +214,8 @@ def predict_text(
             f"{source}: the model was trained on {booster.num_feature()} features, the inputs "
             f"have {x.shape[1]}"
         )
-    return np.asarray(booster.predict(x, num_threads=int(threads)), dtype=np.float64)
+    scores = np.empty(len(x), dtype=np.float64)
+    for start in range(0, len(x), PREDICT_BLOCK_EVENTS):
+        block = np.asarray(x[start : start + PREDICT_BLOCK_EVENTS])
+        scores[start : start + len(block)] = booster.predict(block, num_threads=int(threads))
+    return scores

@@ -230,6 +230,32 @@ def _data_digest(*parts) -> str:
     return digest.hexdigest()
 
 
+def epoch_order(n: int, seed: int, epoch: int, block_rows: int | None = None) -> np.ndarray:
+    """The order in which epoch ``epoch`` reads the n events, from ``default_rng([seed, epoch])``.
+
+    Without block_rows, or when the n events fit in one block: ``permutation(n)``. Otherwise
+    block-shuffled (inputs read a block of rows at a time, ``io.TableRows``): the blocks of
+    block_rows consecutive events are taken in a permuted order, and the events of each block
+    in a permuted order, so a batch falls in at most two blocks and each block is read once
+    per epoch (docs/tabular.md "Memory at the paper's size"). Both are functions of (seed,
+    epoch) only, as a resumed run needs.
+    """
+    rng = np.random.default_rng([int(seed), int(epoch)])
+    if not block_rows or n <= block_rows:
+        return rng.permutation(n)
+    starts = np.arange(0, n, block_rows, dtype=np.int64)
+    return np.concatenate(
+        [start + rng.permutation(min(block_rows, n - start)) for start in rng.permutation(starts)]
+    )
+
+
+def shuffle_block_rows(arrays: Mapping[str, np.ndarray], names) -> int | None:
+    """The smallest ``block_rows`` of the inputs read in blocks (``io.TableRows``), or None."""
+    blocks = [getattr(arrays[name], "block_rows", None) for name in names]
+    blocks = [int(b) for b in blocks if b]
+    return min(blocks) if blocks else None
+
+
 def training_batches(
     arrays: Mapping[str, np.ndarray],
     preprocessor: Preprocessor,
@@ -239,12 +265,14 @@ def training_batches(
     """A keras PyDataset of (x, y, weight) batches read from ``arrays`` (load_split arrays,
     images as ``io.ArrayRows``) and scaled batch by batch: memory holds a few batches of model
     inputs, never the split. With a seed the events of epoch e are read in the order of
-    ``default_rng([seed, e]).permutation`` (``set_epoch(e)``, called by the fit loop before the
-    epoch starts): a function of (seed, epoch) only, so a resumed run reads what an
-    uninterrupted one would. Without a seed the order is the stored one."""
+    ``epoch_order`` (``default_rng([seed, e]).permutation``, block-shuffled when an input is
+    read in blocks of rows; ``set_epoch(e)``, called by the fit loop before the epoch starts):
+    a function of (seed, epoch) only, so a resumed run reads what an uninterrupted one would.
+    Without a seed the order is the stored one."""
     import keras
 
     names = [spec.name for spec in preprocessor.specs]
+    block_rows = shuffle_block_rows(arrays, names)
     y = np.asarray(arrays[LABEL], dtype=np.float32)
     w = np.asarray(arrays[WEIGHT], dtype=np.float32)
 
@@ -257,9 +285,7 @@ def training_batches(
             n = len(y)
             self.epoch = int(epoch)
             self.order = (
-                np.arange(n)
-                if seed is None
-                else np.random.default_rng([int(seed), self.epoch]).permutation(n)
+                np.arange(n) if seed is None else epoch_order(n, seed, self.epoch, block_rows)
             )
 
         def __len__(self) -> int:

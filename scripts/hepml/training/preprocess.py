@@ -15,6 +15,34 @@ from hepml.models.networks import InputSpec, input_specs
 log = logging.getLogger(__name__)
 
 FIT_BLOCK_EVENTS = 16384  # events per block when fitting the image scales (bounded memory)
+FLAT_FIT_BLOCK_EVENTS = 1 << 18  # events per block of the flat inputs' mean and std (float64)
+
+
+def flat_moments(source, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation (float64) of a flat input (N, ...), in one pass
+    over blocks of FLAT_FIT_BLOCK_EVENTS events (an array or ``io.TableRows``: 10.5M x 28
+    values never held as float64, 2.4 GB).
+
+    Each block's mean and variance are numpy's; blocks are merged with the pairwise update of
+    Chan, Golub & LeVeque, "Algorithms for computing the sample variance", Am. Stat. 37, 242
+    (1983): a split of at most one block gives exactly ``mean(axis=0)`` and ``std(axis=0)``
+    of the whole array. Raises ValueError when a value is NaN or infinite.
+    """
+    count, mean, variance = 0, None, None
+    for start in range(0, max(len(source), 1), FLAT_FIT_BLOCK_EVENTS):
+        values = np.asarray(source[start : start + FLAT_FIT_BLOCK_EVENTS], dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError(f"train input {name!r} contains NaN or infinity")
+        flat = values.reshape(values.shape[0], -1)
+        k, block_mean, block_variance = len(flat), flat.mean(axis=0), flat.var(axis=0)
+        if mean is None:
+            count, mean, variance = k, block_mean, block_variance
+            continue
+        total = count + k
+        delta = block_mean - mean
+        m2 = variance * count + block_variance * k + delta**2 * (count * k / total)
+        count, mean, variance = total, mean + delta * (k / total), m2 / total
+    return mean, np.sqrt(variance)
 
 
 @dataclass(frozen=True)
@@ -24,8 +52,9 @@ class Preprocessor:
     Images are divided by one constant per key: the mean over train events of the total image
     sum (for ET images, the mean total ET in GeV), so a typical image sums to about 1. Flat
     inputs are standardised per column with the train mean and standard deviation (a constant
-    column gets std 1). Particle lists (jet constituents) pass unchanged: their momentum
-    fractions and angles are already of order one, and zero padding must stay zero.
+    column gets std 1; :func:`flat_moments`, one streamed pass). Particle lists (jet
+    constituents) pass unchanged: their momentum fractions and angles are already of order
+    one, and zero padding must stay zero.
     """
 
     specs: tuple[InputSpec, ...]
@@ -60,14 +89,10 @@ class Preprocessor:
                     )
                 scale[spec.name] = total
             else:
-                values = np.asarray(arrays[spec.name], dtype=np.float64)
-                if not np.isfinite(values).all():
-                    raise ValueError(f"train input {spec.name!r} contains NaN or infinity")
-                flat = values.reshape(values.shape[0], -1)
-                sd = flat.std(axis=0)
+                column_mean, sd = flat_moments(arrays[spec.name], spec.name)
                 if (sd == 0).any():
                     log.warning("%s: constant column(s) %s", spec.name, np.flatnonzero(sd == 0))
-                mean[spec.name] = tuple(float(m) for m in flat.mean(axis=0))
+                mean[spec.name] = tuple(float(m) for m in column_mean)
                 std[spec.name] = tuple(float(s) if s > 0 else 1.0 for s in sd)
         return cls(specs, scale, mean, std)
 
