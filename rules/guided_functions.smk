@@ -190,8 +190,7 @@ def summarise_scan_inputs(wildcards):
         "choices": [f"{pass_dir(dataset, scan, n)}/choice.json" for n in passes[1:]],
         "pairs": [f"{pass_dir(dataset, scan, n)}/pairs.json" for n in passes[1:]],
         "metrics": [
-            f"results/{dataset}/metrics/{pass_result_name(dataset, scan, n)}.json"
-            for n in passes
+            f"results/{dataset}/metrics/{pass_result_name(dataset, scan, n)}.json" for n in passes
         ],
         **guided_stop_choice(dataset, scan, passes),
         "single_auc": f"results/{dataset}/efp/single_auc_test.csv",
