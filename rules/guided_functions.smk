@@ -10,6 +10,7 @@ import json
 from hepml.guided.names import (
     parse_pass_feature_set_name,
     pass_feature_set,
+    pass_zero_is_start,
     scans_from_config,
 )
 
@@ -49,6 +50,18 @@ def guided_pass(dataset, feature_set):
 def is_guided_feature_set(dataset, feature_set):
     """Whether a feature-set name is a pass of one of the dataset's guided scans."""
     return guided_pass(dataset, feature_set) is not None
+
+
+def pass_result_name(dataset, scan, pass_index):
+    """The result name whose model, scores and metrics stand for one pass: pass 0 is the start
+    set's own primary model when the two are the same model (guided.names.pass_zero_is_start:
+    no second training of it), else guided_{scan}_pass{n}."""
+    settings = guided_scan(dataset, scan)
+    if pass_index == 0:
+        start = feature_set_settings(dataset, settings.start)
+        if pass_zero_is_start(settings, start, start_tuned=tuning_applies(settings.start)):
+            return settings.start
+    return settings.feature_set_name(pass_index)
 
 
 def pass_dir(dataset, scan, pass_index):
@@ -136,7 +149,7 @@ def select_next_efp_inputs(wildcards):
         raise ValueError(
             f"pass {pass_index} of scan {scan.name!r} is beyond max_passes {scan.max_passes}"
         )
-    previous = scan.feature_set_name(pass_index - 1)
+    previous = pass_result_name(dataset, scan.name, pass_index - 1)
     inputs = {
         "model_scores": f"results/{dataset}/scores/{previous}/valid.feather",
         "black_box_scores": f"results/{dataset}/scores/{scan.black_box}/valid.feather",
@@ -177,7 +190,7 @@ def summarise_scan_inputs(wildcards):
         "choices": [f"{pass_dir(dataset, scan, n)}/choice.json" for n in passes[1:]],
         "pairs": [f"{pass_dir(dataset, scan, n)}/pairs.json" for n in passes[1:]],
         "metrics": [
-            f"results/{dataset}/metrics/{settings.feature_set_name(n)}.json" for n in passes
+            f"results/{dataset}/metrics/{pass_result_name(dataset, scan, n)}.json" for n in passes
         ],
         **guided_stop_choice(dataset, scan, passes),
         "single_auc": f"results/{dataset}/efp/single_auc_test.csv",

@@ -74,9 +74,29 @@ def write_published_electrons(directory: Path) -> None:
 # worker, so each module-scoped or session-scoped run is built once. The session run tiny_run
 # is therefore used by one module only (and the SLURM runs live in tests/test_slurm.py).
 TINY_RUN_MODULE = "test_end_to_end.py"
+# The modules that run a workflow, longest first. With --dist loadfile pytest-xdist hands each
+# worker a first batch of max(files // 4 // workers, 2) files in collection order, then one
+# more file whenever a worker runs short; a file's wall time adds to when it starts. The tiny
+# run opens the first worker's batch and the other long modules open the second's, so both
+# workers start with their longest work and the short files fill in beside it.
+LONG_MODULES = (TINY_RUN_MODULE, "test_slurm.py", "test_tabular_run.py", "test_resume.py")
+
+
+def long_modules_first(items: list, workers: int) -> list:
+    """items reordered by file: the tiny run's first, then the first batch's other files,
+    then the other LONG_MODULES (the second worker's batch), then the rest; otherwise stable."""
+    files = list(dict.fromkeys(item.path.name for item in items))
+    batch = max(len(files) // 4 // max(workers, 1), 2)
+    short = [name for name in files if name not in LONG_MODULES]
+    first = [name for name in LONG_MODULES[:1] if name in files] + short[: batch - 1]
+    rest = [name for name in LONG_MODULES[1:] if name in files] + short[batch - 1 :]
+    order = {name: position for position, name in enumerate(first + rest)}
+    return sorted(items, key=lambda item: order[item.path.name])
 
 
 def pytest_collection_modifyitems(config, items):
+    workers = config.getoption("numprocesses", None)
+    items[:] = long_modules_first(items, workers if isinstance(workers, int) else 1)
     strays = [
         item.nodeid
         for item in items

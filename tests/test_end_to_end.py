@@ -21,6 +21,7 @@ import yaml
 from conftest import REPO, TINY_FULL, run_snakemake
 from hepml import io, plan
 from hepml.efp.names import parse_efp_name
+from hepml.guided.names import pass_feature_set_name, pass_zero_is_start, scans_from_config
 from hepml.settings import feature_sets_from_config
 from test_dag import job_graph, planned_jobs
 from test_dag import test_leaks as leaks_of
@@ -313,12 +314,16 @@ def test_an_edit_reruns_only_what_reads_it(tiny_run):
         "top_tagging_table",
         "write_results",
     }, jobs
-    passes = 0  # pass 0 and every pass whose choice did not stop the scan, over all scans
+    # every pass whose choice did not stop the scan, and pass 0 where it is a model of its own
+    # (not the start set's: test_guided_pass_zero_is_the_start_model_where_it_is_the_same)
+    passes = 0
     for dataset, block in datasets.items():
         for scan in (block.get("guided") or {}).get("scans", {}):
             guided = tiny_run / "results" / dataset / "guided" / scan
             choices = sorted(guided.glob("pass*/choice.json"))
-            passes += 1 + sum(not json.loads(path.read_text())["stop"] for path in choices)
+            passes += sum(not json.loads(path.read_text())["stop"] for path in choices)
+            pass_zero = tiny_run / "results" / dataset / "models" / pass_feature_set_name(scan, 0)
+            passes += pass_zero.exists()
     models = sum(len(plan.result_names(block)) for block in datasets.values())  # efp-linear too
     assert jobs["evaluate_model"] == models + passes
     assert jobs["summarise_dataset"] == len(datasets)
@@ -395,6 +400,34 @@ def test_guided_passes_read_back(tiny_run):
     text = (results / "table.md").read_text()
     closed = "gap closed by the final pass (pass {}, where the validation-split procedure ended)"
     assert closed.format(len(trained)) in text
+
+
+@pytest.mark.slow
+def test_guided_pass_zero_is_the_start_model_where_it_is_the_same(tiny_run):
+    """A scan's pass 0 is the start set's own model, its scores and metrics (no second
+    training), where the two are the same model (guided.names.pass_zero_is_start: electrons'
+    and muons' scans here); where the scan's network differs (jets': another learning rate)
+    pass 0 is trained under its own name. The scan table names the model of each row."""
+    config = config_of(tiny_run)
+    cases = {}
+    for dataset, block in config["datasets"].items():
+        results = tiny_run / "results" / dataset
+        for scan in scans_from_config(block, config["seed"]).values():
+            start = plan.feature_set(block, scan.start)
+            shared = pass_zero_is_start(scan, start, start_tuned=False)  # no tuning block
+            cases[f"{dataset}/{scan.name}"] = shared
+            own = scan.feature_set_name(0)
+            table = pd.read_csv(results / "guided" / scan.name / "table.csv")
+            assert table.loc[0, "feature_set"] == (scan.start if shared else own)
+            metrics = io.read_json(results / "metrics" / f"{table.loc[0, 'feature_set']}.json")
+            assert table.loc[0, "auc"] == pytest.approx(metrics["auc"], abs=1e-12)
+            assert (results / "models" / own).exists() is not shared
+            assert (results / "scores" / own).exists() is not shared
+            assert (results / "metrics" / f"{own}.json").exists() is not shared
+            # pass 1 chose from the validation scores of pass 0's model
+            assert (results / "scores" / table.loc[0, "feature_set"] / "valid.feather").exists()
+    # the tiny run has both kinds of scan
+    assert set(cases.values()) == {True, False}, cases
 
 
 # --- the HTML report of the finished run (helpers in tests/test_report.py) ---

@@ -17,6 +17,7 @@ from hepml.guided.names import (
     parse_pass_feature_set_name,
     pass_feature_set,
     pass_feature_set_name,
+    pass_zero_is_start,
     scans_from_config,
 )
 from hepml.guided.search import (
@@ -330,6 +331,27 @@ def test_pass_feature_set():
         pass_feature_set(scan, image_start, 1, [])
 
 
+def test_pass_zero_is_the_start_set_only_when_it_is_the_same_model():
+    """Pass 0 reuses the start set's model when nothing that decides the network differs:
+    the start set's own EFPs and its secondary models (a BDT) do not matter; another network
+    (one key), a tuned start set or another primary model make pass 0 a model of its own."""
+    import dataclasses
+
+    scan = scan_settings()
+    start = FeatureSet.from_config("hl", {"inputs": ["hl"], "models": ["nn", "bdt"]}, NETWORK)
+    assert pass_zero_is_start(scan, start, start_tuned=False)
+    with_efps = dataclasses.replace(start, efps=("et_efp_1_0_0_k_2_b_0.5",))
+    assert pass_zero_is_start(scan, with_efps, start_tuned=False)
+
+    assert not pass_zero_is_start(scan, start, start_tuned=True)
+    for key, value in (("units", 16), ("learning_rate", 0.01), ("dropout", 0.1)):
+        network = NetworkSettings.from_config(NETWORK, {key: value})
+        other = dataclasses.replace(scan, network=network)
+        assert not pass_zero_is_start(other, start, start_tuned=False), key
+    dnn = FeatureSet.from_config("hl", {"inputs": ["hl"], "models": ["dnn"]}, NETWORK)
+    assert not pass_zero_is_start(scan, dnn, start_tuned=False)
+
+
 def test_scan_table():
     scan = scan_settings()
     choices = [{"efp": "et_efp_2_1_0_k_2_b_0.5", "ado_disagreeing": 0.7, "ado_all": 0.8}]
@@ -350,6 +372,12 @@ def test_scan_table():
     )
     assert row["efp_auc"] == 0.75 and row["feature_set"] == "guided_hl_pass1"
     assert table.iloc[0]["efp"] is None
+    # the feature_set column names the model each row measures: its metrics' name (pass 0 is
+    # the start set's own model when the two are the same, guided.names.pass_zero_is_start)
+    named = [{**metrics[0], "name": "hl"}, {**metrics[1], "name": "guided_hl_pass1"}]
+    named_table = scan_table(scan.name, choices, summaries, named, {})
+    assert named_table["feature_set"].tolist() == ["hl", "guided_hl_pass1"]
+    assert table.iloc[0]["feature_set"] == "guided_hl_pass0"  # no name: the pass's own
     # the final pass (where the validation-split procedure ended), not the best test AUC
     assert gap_closed(table, baseline_auc=0.90, black_box_auc=0.96) == pytest.approx(0.5)
     earlier_best = table.assign(auc=[0.95, 0.93])
@@ -524,7 +552,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 def test_guided_dag_dry_run(tmp_path):
-    """config/tiny.yaml plus a small guided block: the DAG reaches the first checkpoint."""
+    """config/tiny.yaml plus a small guided block: the DAG reaches the first checkpoint, and
+    pass 0 is trained only where it is not the start set's own model."""
     config = yaml.safe_load((REPO / "config" / "tiny.yaml").read_text())
     config["datasets"]["electrons"].setdefault(
         "efp",
@@ -535,7 +564,10 @@ def test_guided_dag_dry_run(tmp_path):
         "n_pairs": 1000,
         "max_passes": 2,
         "network": {"dense_layers": 1, "units": 8},
-        "scans": {"hl": {"start": "hl"}, "hl_irc": {"start": "hl", "candidates": "irc_safe"}},
+        "scans": {
+            "hl": {"start": "hl"},
+            "hl_irc": {"start": "hl", "candidates": "irc_safe", "network": {"units": 16}},
+        },
     }
     config_path = tmp_path / "guided.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -560,13 +592,17 @@ def test_guided_dag_dry_run(tmp_path):
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
-    # pass 0 of both scans and the black box are trained; pass 1 of each scan is selected
+    # pass 1 of each scan is selected
     assert int(jobs["select_next_efp"]) == 2
-    # valid scores of the black box and the two pass-0 models, and the test scores of the two
-    # configured models (et_and_ht, hl); the passes' test scores wait for the checkpoints
+    # Pass 0 of scan hl has hl's network: it is hl's own model (no second training); scan
+    # hl_irc's network differs in one key, so its pass 0 is trained (guided.names
+    # pass_zero_is_start). Trained: et_and_ht, hl, guided_hl_irc_pass0.
+    assert int(jobs["train_model"]) == 3
+    # valid scores of the black box, of hl (pass 0 of scan hl) and of guided_hl_irc_pass0,
+    # and the test scores of the two configured models (et_and_ht, hl); the passes' test
+    # scores wait for the checkpoints
     assert int(jobs["score_model"]) == 3 + 2
     assert int(jobs["summarise_scan"]) == 2 and int(jobs["plot_guided"]) == 1
-    assert int(jobs["train_model"]) >= 4  # et_and_ht, hl, guided_hl_pass0, guided_hl_irc_pass0
 
 
 def test_plot_guided_writes_three_figures(tmp_path):

@@ -8,7 +8,8 @@ repository and
      is submitted with sbatch and ends COMPLETED in SLURM's records; every training job holds
      a GPU in SLURM's own record (scontrol: JOB_GRES=gpu:1) and saw CUDA_VISIBLE_DEVICES
      inside the job (its train_info.json);
-  2. run the same config locally and compare the two AUC tables;
+  2. train, score and evaluate the same models locally, from the SLURM run's data, and
+     compare the two AUC tables;
   3. cancel a training job with scancel after its first checkpoint, rerun the workflow, and
      require the model to resume from that checkpoint.
 """
@@ -309,13 +310,36 @@ def slurm_run(cluster, tmp_path_factory):
     return workdir, output, jobs
 
 
+# What the local run recomputes from the SLURM run's data: every file of a model and its
+# numbers (the training checkpoints too, or the local jobs would reuse the SLURM ones).
+LOCAL_RERUN = ("models", "checkpoints", "scores", "metrics", "summary")
+
+
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory):
-    workdir = copy_repository(tmp_path_factory.mktemp("local") / "repo")
+def local_run(slurm_run, tmp_path_factory):
+    """The SLURM run's models trained, scored and evaluated again on this machine, from the
+    same simulated and unpacked data (a copy of the SLURM workdir without LOCAL_RERUN and
+    Snakemake's records): the comparison needs no second simulation and unpacking."""
+    source = slurm_run[0]
+    results = source / "results" / DATASET
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if Path(directory) == source:
+            return {".snakemake"} & set(names)
+        return set(LOCAL_RERUN) & set(names) if Path(directory) == results else set()
+
+    workdir = tmp_path_factory.mktemp("local") / "repo"
+    shutil.copytree(source, workdir, ignore=ignore, symlinks=True)
+    target = f"results/{DATASET}/summary/auc_table.csv"
     code, output = run_snakemake(
-        workdir, ["--cores", "2", "--configfile", "config/tiny.yaml"], "snakemake-local.log"
+        workdir,
+        ["--cores", "2", "--configfile", "config/tiny.yaml", "--", target],
+        "snakemake-local.log",
     )
     assert code == 0, f"the local run failed:\n{output[-6000:]}"
+    trained = set(re.findall(r"^localrule (\w+):", output, re.MULTILINE))
+    assert {"train_model", "score_model", "evaluate_model"} <= trained, trained
+    assert "simulate_dataset" not in trained and "unpack_h5_electrons" not in trained, trained
     return workdir
 
 

@@ -1,5 +1,6 @@
 """The workflow as a whole: lint, and dry runs of the shipped configurations."""
 
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,22 @@ def snakemake(*args, cwd=REPO):
     )
 
 
+@functools.cache
+def dry_run(configfiles: tuple[str, ...], directory: str) -> subprocess.CompletedProcess:
+    """The dry run of the shipped config files (none: config/config.yaml), once per module:
+    building a paper-scale DAG costs seconds, and two tests read config/paper.yaml's.
+    --directory keeps it independent of whatever results/ the checkout holds."""
+    args = ["-n", "--cores", "8", "--directory", directory, "--snakefile", "Snakefile"]
+    if configfiles:
+        args += ["--configfile", *[str(REPO / path) for path in configfiles]]
+    return snakemake(*args)
+
+
+@pytest.fixture(scope="module")
+def empty_directory(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("dry_run"))
+
+
 @pytest.mark.parametrize(
     ("configfiles", "expected_rules"),
     [
@@ -33,22 +50,15 @@ def snakemake(*args, cwd=REPO):
     ],
     ids=["default", "paper", "paper+cluster", "tiny", "jets"],
 )
-def test_dry_run(tmp_path, configfiles, expected_rules):
-    # --directory keeps the dry run independent of whatever results/ the checkout holds.
-    args = ["-n", "--cores", "8", "--directory", str(tmp_path), "--snakefile", "Snakefile"]
-    if configfiles:
-        args += ["--configfile", *[str(REPO / path) for path in configfiles]]
-    result = snakemake(*args)
+def test_dry_run(empty_directory, configfiles, expected_rules):
+    result = dry_run(tuple(configfiles), empty_directory)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for rule in expected_rules:
         assert rule in result.stdout, f"{rule} missing from the dry run of {configfiles}"
 
 
-def test_paper_config_is_paper_scale(tmp_path):
-    result = snakemake(
-        "-n", "--cores", "8", "--directory", str(tmp_path), "--snakefile", "Snakefile",
-        "--configfile", str(REPO / "config" / "paper.yaml"),
-    )  # fmt: skip
+def test_paper_config_is_paper_scale(empty_directory):
+    result = dry_run(("config/paper.yaml",), empty_directory)
     assert result.returncode == 0
     # One compute_efps job per EFP chunk of every split of every dataset with an EFP grid.
     config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())

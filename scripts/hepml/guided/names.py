@@ -160,3 +160,24 @@ def pass_feature_set(
         efps=(*start.efps, *chosen),
         models=("nn",),
     )
+
+
+def pass_zero_is_start(scan: ScanSettings, start: FeatureSet, *, start_tuned: bool) -> bool:
+    """Whether pass 0 of ``scan`` is the start set's own primary model, so that the search
+    reuses that model's scores and metrics instead of training it a second time.
+
+    train_model trains a network from its feature set (inputs, EFPs, columns, network, primary
+    model), the training block and the training seed (one for every feature set); the name
+    only names files. Pass 0 is therefore the same model, bit for bit, when its feature set
+    (``pass_feature_set`` with no EFP chosen) equals the start set but for the name and the
+    secondary models (the primary model the same), and the start set's network is not
+    replaced by a tuning result (``start_tuned``). A scan whose network differs on purpose
+    (the default config's 3 x 50 loop DNN of the paper beside the smaller ``hl`` network)
+    trains its own pass 0.
+    """
+    if start_tuned:
+        return False
+    pass_zero = pass_feature_set(scan, start, 0, [])
+    if pass_zero.models[0] != start.models[0]:  # e.g. a tabular start set's dnn
+        return False
+    return dataclasses.replace(pass_zero, name=start.name, models=start.models) == start

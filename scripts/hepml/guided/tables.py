@@ -74,7 +74,8 @@ def scan_table(
     """The paper's table of one scan (its name ``scan``): one row per trained pass, 0..n.
 
     choices, summaries: the choice and pairs-summary dicts of passes 1..n that added an EFP
-    (select_next_efp); metrics: evaluate_model's dicts of passes 0..n (test split);
+    (select_next_efp); metrics: evaluate_model's dicts of passes 0..n (test split), whose
+    ``name`` fills the feature_set column (pass 0: the start set's when it is that model);
     efp_auc: AUC of each EFP alone (a missing name leaves the cell empty).
     Columns: TABLE_COLUMNS. ado_disagreeing is the chosen EFP's ADO with the black box on the
     pairs the previous model got wrong; ado_black_box its ADO on all drawn pairs.
@@ -92,7 +93,9 @@ def scan_table(
         rows.append(
             {
                 "pass": pass_index,
-                "feature_set": pass_feature_set_name(scan, pass_index),
+                # the model the row measures: its metrics' name (pass 0 may be the start
+                # set's own model, guided.names.pass_zero_is_start)
+                "feature_set": entry.get("name") or pass_feature_set_name(scan, pass_index),
                 "efp": name,
                 **describe_efp(name),
                 "ado_disagreeing": choice.get("ado_disagreeing"),
