@@ -79,7 +79,13 @@ TINY_RUN_MODULE = "test_end_to_end.py"
 # more file whenever a worker runs short; a file's wall time adds to when it starts. The tiny
 # run opens the first worker's batch and the other long modules open the second's, so both
 # workers start with their longest work and the short files fill in beside it.
-LONG_MODULES = (TINY_RUN_MODULE, "test_slurm.py", "test_tabular_run.py", "test_resume.py")
+LONG_MODULES = (
+    TINY_RUN_MODULE,
+    "test_slurm.py",
+    "test_tabular_run.py",
+    "test_ntuples_run.py",
+    "test_resume.py",
+)
 
 
 def long_modules_first(items: list, workers: int) -> list:
