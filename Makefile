@@ -62,7 +62,7 @@ lint: venv
 	$(BIN)/snakefmt --check Snakefile rules
 	$(SNAKEMAKE) --lint --cores 1
 
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 3 --dist loadfile
 
 pytest: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

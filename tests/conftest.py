@@ -70,15 +70,18 @@ def write_published_electrons(directory: Path) -> None:
     )
 
 
-# `make pytest` runs two pytest-xdist workers with --dist loadfile: a test file runs on one
-# worker, so each module-scoped or session-scoped run is built once. The session run tiny_run
-# is therefore used by one module only (and the SLURM runs live in tests/test_slurm.py).
+# `make pytest` runs three pytest-xdist workers on the two cores with --dist loadfile: a test
+# file runs on one worker, so each module-scoped or session-scoped run is built once (the session
+# run tiny_run is therefore used by one module only, and the SLURM runs live in
+# tests/test_slurm.py). The third worker is for the SLURM module, which mostly waits on sbatch
+# and squeue while its jobs run: the other two keep both cores busy meanwhile.
 TINY_RUN_MODULE = "test_end_to_end.py"
 # The modules that run a workflow, longest first. With --dist loadfile pytest-xdist hands each
 # worker a first batch of max(files // 4 // workers, 2) files in collection order, then one
 # more file whenever a worker runs short; a file's wall time adds to when it starts. The tiny
-# run opens the first worker's batch and the other long modules open the second's, so both
-# workers start with their longest work and the short files fill in beside it.
+# run opens the first worker's batch, the SLURM module the second's, and the other long modules
+# share the remaining workers' batches (the second's with two workers), so every worker starts
+# with its longest work and the short files fill in beside it.
 LONG_MODULES = (
     TINY_RUN_MODULE,
     "test_slurm.py",
@@ -89,14 +92,29 @@ LONG_MODULES = (
 
 
 def long_modules_first(items: list, workers: int) -> list:
-    """items reordered by file: the tiny run's first, then the first batch's other files,
-    then the other LONG_MODULES (the second worker's batch), then the rest; otherwise stable."""
+    """items reordered by file so that each worker's first batch opens with its long modules
+    (LONG_MODULES[0] on the first worker, [1] on the second, the others round-robin over the
+    workers after the first: the second with two workers), shorts filling each batch; the
+    rest after, otherwise stable."""
+    workers = max(workers, 1)
     files = list(dict.fromkeys(item.path.name for item in items))
-    batch = max(len(files) // 4 // max(workers, 1), 2)
+    batch = max(len(files) // 4 // workers, 2)
+    long = [name for name in LONG_MODULES if name in files]
     short = [name for name in files if name not in LONG_MODULES]
-    first = [name for name in LONG_MODULES[:1] if name in files] + short[: batch - 1]
-    rest = [name for name in LONG_MODULES[1:] if name in files] + short[batch - 1 :]
-    order = {name: position for position, name in enumerate(first + rest)}
+    batches: list[list[str]] = [[] for _ in range(workers)]
+    for position, name in enumerate(long):
+        if position < workers:
+            batches[position].append(name)
+        else:  # the first worker keeps the tiny run alone
+            batches[1 + (position - workers) % max(workers - 1, 1) if workers > 1 else 0].append(
+                name
+            )
+    ordered = []
+    for names in batches:
+        fill = max(batch - len(names), 0)
+        ordered += names + short[:fill]
+        short = short[fill:]
+    order = {name: position for position, name in enumerate(ordered + short)}
     return sorted(items, key=lambda item: order[item.path.name])
 
 

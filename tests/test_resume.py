@@ -84,6 +84,9 @@ import signal, sys
 from hepml.steps import models
 from hepml.training import fit
 pause_at = int(sys.argv.pop(1))
+# Ctrl-C as in a terminal: a shell that starts the suite in the background (nohup, CI runners)
+# hands its children SIGINT ignored, and Python then never raises KeyboardInterrupt
+signal.signal(signal.SIGINT, signal.default_int_handler)
 save = fit._Run.save_checkpoint
 def save_and_wait(self, model, epoch):
     save(self, model, epoch)
