@@ -76,12 +76,13 @@ def write_published_electrons(directory: Path) -> None:
 # tests/test_slurm.py). The third worker is for the SLURM module, which mostly waits on sbatch
 # and squeue while its jobs run: the other two keep both cores busy meanwhile.
 TINY_RUN_MODULE = "test_end_to_end.py"
-# The modules that run a workflow, longest first. With --dist loadfile pytest-xdist hands each
-# worker a first batch of max(files // 4 // workers, 2) files in collection order, then one
-# more file whenever a worker runs short; a file's wall time adds to when it starts. The tiny
-# run opens the first worker's batch, the SLURM module the second's, and the other long modules
-# share the remaining workers' batches (the second's with two workers), so every worker starts
-# with its longest work and the short files fill in beside it.
+# The modules that run a workflow, longest first. pytest-xdist's file scheduler hands out files
+# in the order of its queue: one to each worker at the start, then the next whenever a worker
+# has two tests or fewer left. It would sort that queue by test count (the tiny run, a dozen
+# tests, would start a minute late, after the many-test modules); pytest_configure turns that
+# off, so the queue is this collection order: the tiny run (the critical path) starts at once
+# on the first worker, the SLURM module on the second, the other long modules next, then the
+# short files fill in.
 LONG_MODULES = (
     TINY_RUN_MODULE,
     "test_slurm.py",
@@ -91,36 +92,25 @@ LONG_MODULES = (
 )
 
 
-def long_modules_first(items: list, workers: int) -> list:
-    """items reordered by file so that each worker's first batch opens with its long modules
-    (LONG_MODULES[0] on the first worker, [1] on the second, the others round-robin over the
-    workers after the first: the second with two workers), shorts filling each batch; the
-    rest after, otherwise stable."""
-    workers = max(workers, 1)
+def long_modules_first(items: list) -> list:
+    """items reordered by file: LONG_MODULES first, in that order, the others after them in
+    collection order."""
     files = list(dict.fromkeys(item.path.name for item in items))
-    batch = max(len(files) // 4 // workers, 2)
-    long = [name for name in LONG_MODULES if name in files]
-    short = [name for name in files if name not in LONG_MODULES]
-    batches: list[list[str]] = [[] for _ in range(workers)]
-    for position, name in enumerate(long):
-        if position < workers:
-            batches[position].append(name)
-        else:  # the first worker keeps the tiny run alone
-            batches[1 + (position - workers) % max(workers - 1, 1) if workers > 1 else 0].append(
-                name
-            )
-    ordered = []
-    for names in batches:
-        fill = max(batch - len(names), 0)
-        ordered += names + short[:fill]
-        short = short[fill:]
-    order = {name: position for position, name in enumerate(ordered + short)}
+    ordered = [name for name in LONG_MODULES if name in files]
+    ordered += [name for name in files if name not in LONG_MODULES]
+    order = {name: position for position, name in enumerate(ordered)}
     return sorted(items, key=lambda item: order[item.path.name])
 
 
+def pytest_configure(config):
+    # xdist's --no-loadscope-reorder: keep long_modules_first's order (the option is there
+    # whenever xdist is installed, and read only by the controller's file scheduler)
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
-    workers = config.getoption("numprocesses", None)
-    items[:] = long_modules_first(items, workers if isinstance(workers, int) else 1)
+    items[:] = long_modules_first(items)
     strays = [
         item.nodeid
         for item in items
