@@ -5,6 +5,8 @@
 #   make test    lint + the test suite (what CI runs)
 #   make bench   component benchmarks -> results/bench/*.json
 #   make bench-dag  wall time of the whole default DAG from scratch -> results/bench/dag.json
+#   make bench-test  wall time of make test on a fresh clone of HEAD (this .venv, set-up excluded)
+#                -> results/bench/test_suite.json
 #   make bench-efp  EFP engine vs energyflow by occupancy -> results/bench/efp_engine.json
 #   make bench-tabular  tabular unpack vs pyarrow / pandas CSV readers, 11 M UCI-layout rows
 #                -> results/bench/tabular_unpack.json (ROWS=... for another size)
@@ -29,7 +31,7 @@ CORES ?= 8
 SNAKEMAKE := $(BIN)/snakemake
 SNAKEMAKE_ARGS ?=
 
-.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-efp bench-generate bench-paper bench-doc bench-tabular bench-tabular-train envs clean
+.PHONY: venv run report results-doc test lint pytest bench bench-dag bench-test bench-efp bench-generate bench-paper bench-doc bench-tabular bench-tabular-train envs clean
 
 venv: $(STAMP)
 
@@ -73,6 +75,10 @@ bench: venv
 
 bench-dag: venv
 	$(BIN)/python benchmarks/time_dag.py --cores $(CORES)
+
+bench-test: venv
+	mkdir -p results/bench
+	$(BIN)/python benchmarks/time_tests.py
 
 bench-efp: venv
 	mkdir -p results/bench

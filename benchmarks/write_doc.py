@@ -208,7 +208,40 @@ def render_generic(data: dict) -> list[str]:
     return lines
 
 
+def render_test_suite(data: dict) -> list[str]:
+    counts = ", ".join(f"{n} {name}" for name, n in data.get("pytest_counts", {}).items())
+    rows = [
+        ["make test (lint and the whole suite)", data.get("wall_min"), data.get("target_min")],
+        ["lint", round(data["lint_s"] / 60, 2) if data.get("lint_s") else None, ""],
+        ["pytest", round(data["pytest_s"] / 60, 2) if data.get("pytest_s") else None, ""],
+    ]
+    return [
+        f"`{data.get('command')}` on a fresh clone of commit {data.get('commit')} (set-up "
+        f"excluded), {data.get('cpu_count')} CPUs, exit code {data.get('returncode')}: {counts}; "
+        f"SLURM cluster up: {data.get('slurm_cluster_up')}; CPU seconds of the whole machine "
+        f"meanwhile: {data.get('machine_cpu_s')}; load average before and after: "
+        f"{data.get('load_average_before_after')}.",
+        "",
+        *table(["step", "minutes", "target (minutes)"], rows),
+    ]
+
+
+def render_dag(data: dict) -> list[str]:
+    rows = [[rule, seconds] for rule, seconds in data.get("jobs_by_rule_s", {}).items()]
+    return [
+        f"`snakemake --cores {data.get('cores_requested')}` of {data.get('configfile')} from "
+        f"scratch on {data.get('cpu_count')} CPUs: **{data.get('wall_min')} min** (target "
+        f"{data.get('target_min')}), exit code {data.get('returncode')}, "
+        f"{data.get('jobs_cpu_s')} CPU-s of jobs; load average before and after: "
+        f"{data.get('load_average_before_after')}. Wall seconds per rule, summed over its jobs:",
+        "",
+        *table(["rule", "seconds"], rows),
+    ]
+
+
 RENDERERS: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
+    "test_suite.json": ("make test on a fresh clone", render_test_suite),
+    "dag.json": ("The default workflow from scratch", render_dag),
     "efp_engine.json": ("EFP engine against energyflow", render_efp_engine),
     "training_paper.json": ("Training throughput at the paper's sizes", render_training),
     "generate.json": ("Pythia 8 generation rates", render_generate),

@@ -49,3 +49,28 @@ def test_efp_engine_table_marks_extrapolated_figures(tmp_path):
     data = {"cases": {"HCal, 20 hit cells": {"pixels": 320, "selections": {"d<=7": row}}}}
     lines = write_doc.render_efp_engine(data)
     assert any("0.5 (extrapolated)" in line and "200x" in line for line in lines)
+
+
+def test_test_suite_record_reads_pytest_counts_and_renders_its_minutes():
+    spec = importlib.util.spec_from_file_location(
+        "time_tests", REPO / "benchmarks" / "time_tests.py"
+    )
+    time_tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(time_tests)
+    output = "....\n===== 1 failed, 770 passed, 1 skipped, 2 errors in 553.45s (0:09:13) =====\n"
+    assert time_tests.counts(output) == {"failed": 1, "passed": 770, "skipped": 1, "error": 2}
+    assert time_tests.counts("no summary") == {}
+    record = {
+        "command": "make test",
+        "commit": "abc1234",
+        "returncode": 0,
+        "wall_min": 9.3,
+        "target_min": 10,
+        "lint_s": 18.0,
+        "pytest_s": 540.0,
+        "pytest_counts": {"passed": 771, "skipped": 1},
+    }
+    lines = write_doc.render_test_suite(record)
+    assert "771 passed, 1 skipped" in lines[0] and "abc1234" in lines[0]
+    assert "| make test (lint and the whole suite) | 9.3 | 10 |" in lines
+    assert "| lint | 0.3 |  |" in lines and "| pytest | 9 |  |" in lines
