@@ -212,8 +212,8 @@ def render_test_suite(data: dict) -> list[str]:
     counts = ", ".join(f"{n} {name}" for name, n in data.get("pytest_counts", {}).items())
     rows = [
         ["make test (lint and the whole suite)", data.get("wall_min"), data.get("target_min")],
-        ["lint", round(data["lint_s"] / 60, 2) if data.get("lint_s") else None, ""],
-        ["pytest", round(data["pytest_s"] / 60, 2) if data.get("pytest_s") else None, ""],
+        ["lint", round(data["lint_s"] / 60, 2) if data.get("lint_s") else "not recorded", ""],
+        ["pytest", round(data["pytest_s"] / 60, 2) if data.get("pytest_s") else "not recorded", ""],
     ]
     return [
         f"`{data.get('command')}` on a fresh clone of commit {data.get('commit')} (set-up "
