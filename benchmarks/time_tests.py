@@ -82,7 +82,8 @@ def main() -> int:
         pytest_target = ["pytest"]
         if args.pytest_args is not None:
             pytest_target.append(f"PYTEST_ARGS={args.pytest_args}")
-        command = make + ["test"]
+        # what was timed, without this machine's paths (the .venv is given as VENV=...)
+        command = " ".join(["make test", *pytest_target[1:]])
         slurm = slurm_answers()
         load_before = os.getloadavg()[0]
         cpu_before = machine_cpu_seconds()
@@ -108,7 +109,7 @@ def main() -> int:
     text = "".join(output)
     record = {
         "commit": head_commit(),
-        "command": " ".join(command[:1] + command[3:]),
+        "command": command,
         "returncode": returncode,
         "wall_s": round(wall, 1),
         "wall_min": round(wall / 60, 2),
@@ -118,7 +119,9 @@ def main() -> int:
         "pytest_counts": counts(text),
         "slurm_cluster_up": slurm,
         "machine_cpu_s": (
-            round(cpu_after - cpu_before, 1) if cpu_before is not None and cpu_after else None
+            round(cpu_after - cpu_before, 1)
+            if cpu_before is not None and cpu_after is not None
+            else None
         ),
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
